@@ -1,0 +1,3 @@
+module foghorn
+
+go 1.26.8
