@@ -1,0 +1,69 @@
+package configs
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Problem is one thing wrong with a config: where, what, and how to fix it.
+type Problem struct {
+	File string
+	Line int    // 0 when the decoder could not tell
+	Key  string // as a person reads it: `target "web1" timeout`
+	Msg  string
+	Fix  string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	b.WriteString(": ")
+	if p.Key != "" {
+		b.WriteString(p.Key + ": ")
+	}
+	b.WriteString(p.Msg)
+	if p.Fix != "" {
+		b.WriteString("; fix: " + p.Fix)
+	}
+	return b.String()
+}
+
+// Problems is every problem found in one file. check-config prints them all
+// at once so a user fixes a config in one pass, not one error per run.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (ps Problems) sorted() Problems {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
+	return ps
+}
+
+// report collects problems for one file, finding each key's line.
+type report struct {
+	file  string
+	lines lineIndex
+	ps    Problems
+}
+
+// add records a problem at path (e.g. "target[2].timeout"); key is the
+// human name printed before the message.
+func (r *report) add(path, key, fix, format string, args ...any) {
+	r.ps = append(r.ps, Problem{
+		File: r.file,
+		Line: r.lines.line(path),
+		Key:  key,
+		Msg:  fmt.Sprintf(format, args...),
+		Fix:  fix,
+	})
+}

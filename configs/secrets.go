@@ -1,0 +1,99 @@
+package configs
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Secrets never live in the config file itself: each comes from a *_file
+// key (read once at load) or from an environment variable, so the config
+// can be shared, committed and printed safely.
+
+// secret reads file (relative to dir) or else the first non-empty env var.
+// Problems name the file and the variable, never the value.
+func secret(r *report, path, key, file string, dir string, env func(string) string, vars ...string) Secret {
+	if file != "" {
+		p := file
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		b, err := os.ReadFile(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			r.add(path, key, "create the file with the secret on one line, or fix the path (relative paths start at the config's folder)",
+				"file %q does not exist", file)
+			return Secret{}
+		case err != nil:
+			r.add(path, key, "make the file readable by the user foghorn runs as",
+				"cannot read %q: %v", file, errors.Unwrap(err))
+			return Secret{}
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			r.add(path, key, "put the secret in the file", "file %q is empty", file)
+		}
+		return Secret{v}
+	}
+	for _, name := range vars {
+		if v := env(name); v != "" {
+			return Secret{v}
+		}
+	}
+	return Secret{}
+}
+
+// EnvName turns a target name into the suffix of its secret variables:
+// "pve1-bmc" -> "PVE1_BMC" (FOGHORN_IPMI_PASSWORD_PVE1_BMC).
+func EnvName(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
+	tw := &c.Twilio
+	tw.AuthToken = secret(r, "twilio.auth_token_file", "twilio auth_token_file", tw.AuthTokenFile, dir, env,
+		"FOGHORN_TWILIO_AUTH_TOKEN")
+	if tw.AccountSID != "" && !tw.Simulator && tw.AuthToken.Empty() && tw.AuthTokenFile == "" {
+		r.add("twilio.account_sid", "twilio", "set auth_token_file = \"/etc/foghorn/twilio-token\" or export FOGHORN_TWILIO_AUTH_TOKEN",
+			"no auth token: account_sid is set but neither auth_token_file nor FOGHORN_TWILIO_AUTH_TOKEN gives the token")
+	}
+	c.SMTP.Password = secret(r, "smtp.password_file", "smtp password_file", c.SMTP.PasswordFile, dir, env,
+		"FOGHORN_SMTP_PASSWORD")
+
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		p := "target[" + itoa(i) + "]"
+		key := "target " + quote(t.Name)
+		n := EnvName(t.Name)
+		if t.IPMI != nil {
+			t.IPMI.Password = secret(r, p+".ipmi.password_file", key+" ipmi password_file", t.IPMI.PasswordFile, dir, env,
+				"FOGHORN_IPMI_PASSWORD_"+n, "FOGHORN_IPMI_PASSWORD")
+		}
+		if s := t.SNMP; s != nil {
+			s.Community = secret(r, p+".snmp.community_file", key+" snmp community_file", s.CommunityFile, dir, env,
+				"FOGHORN_SNMP_COMMUNITY_"+n, "FOGHORN_SNMP_COMMUNITY")
+			s.AuthPhrase = secret(r, p+".snmp.auth_passphrase_file", key+" snmp auth_passphrase_file", s.AuthFile, dir, env,
+				"FOGHORN_SNMP_AUTH_"+n)
+			s.PrivPhrase = secret(r, p+".snmp.priv_passphrase_file", key+" snmp priv_passphrase_file", s.PrivFile, dir, env,
+				"FOGHORN_SNMP_PRIV_"+n)
+		}
+		if t.Kind == "heartbeat" && t.Heartbeat != nil {
+			t.Heartbeat.Token = secret(r, p+".heartbeat.token_file", key+" heartbeat token_file", t.Heartbeat.TokenFile, dir, env,
+				"FOGHORN_HEARTBEAT_TOKEN_"+n)
+			if t.Heartbeat.Token.Empty() && t.Heartbeat.TokenFile == "" {
+				r.add(p+".kind", key, "set token_file under [target.heartbeat] or export FOGHORN_HEARTBEAT_TOKEN_"+n+" (a long random string, e.g. from `openssl rand -hex 16`)",
+					"a heartbeat target needs a secret token, so nobody else can push for it")
+			}
+		}
+	}
+}
