@@ -140,4 +140,3 @@ func TestDataDirLock(t *testing.T) {
 	}
 	db2.Close()
 }
-
