@@ -1,0 +1,41 @@
+# foghorn — see README.md. All targets work on a fresh Debian machine with Go.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+GO      ?= go
+# Debian packages the tests use as real peers (snmpd, ipmi_sim, Nagios plugins, nftables).
+PEERS   := snmpd snmp monitoring-plugins-basic nftables fping openipmi ipmitool iproute2
+
+.PHONY: all build demo test vet fmt-check deps bench clean
+
+all: build
+
+## build: one static binary, version stamped, in bin/foghorn
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/foghorn ./cmd/foghorn
+
+## demo: run foghorn on the embedded demo config (no accounts, all on loopback)
+demo: build
+	./bin/foghorn demo
+
+## test: the whole suite: format, vet, and every test with the race detector
+test: fmt-check vet
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+## deps: install the real peers the tests talk to (needs root; .ci/run does this)
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PEERS)
+
+## bench: the benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

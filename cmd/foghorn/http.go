@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"foghorn/probes"
+)
+
+// mux is the one HTTP listener's routes. Later issues add the Twilio
+// webhooks, Alertmanager intake, dashboard and the authenticated API.
+func (d *daemon) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", d.m.handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /api/v1/status", d.statusJSON)
+	mux.HandleFunc("GET /{$}", d.statusText)
+	mux.HandleFunc("POST /heartbeat/{target}/{token}", d.heartbeat)
+	mux.HandleFunc("GET /heartbeat/{target}/{token}", d.heartbeat)
+	return mux
+}
+
+func (d *daemon) statusJSON(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"version": version,
+		"config":  d.source,
+		"targets": d.board.list(),
+	})
+}
+
+func (d *daemon) statusText(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "foghorn %s — %s\n\n", version, d.source)
+	for _, e := range d.board.list() {
+		at := ""
+		if !e.At.IsZero() {
+			at = e.At.Format(time.TimeOnly)
+		}
+		fmt.Fprintf(w, "%-8s %-14s %-9s %-8s %s\n", strings.ToUpper(e.State), e.Target, e.Status, at, e.Msg)
+	}
+}
+
+// heartbeat takes a push from a watched host (curl from cron).
+func (d *daemon) heartbeat(w http.ResponseWriter, r *http.Request) {
+	err := d.beats.Push(r.PathValue("target"), r.PathValue("token"), time.Time{})
+	switch {
+	case errors.Is(err, probes.ErrUnknownHeartbeat):
+		http.Error(w, "unknown heartbeat target", http.StatusNotFound)
+	case err != nil:
+		d.log.Warn("heartbeat push refused", "target", r.PathValue("target"), "remote", r.RemoteAddr, "err", err)
+		http.Error(w, "forbidden", http.StatusForbidden)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,56 @@
+// Command foghorn is the out-of-band watchdog and escalating pager.
+//
+//	foghorn run -config FILE      probe, decide, page
+//	foghorn demo                  the same on the embedded demo config
+//	foghorn check-config FILE     validate a config without running it
+//	foghorn version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is stamped by `make build` (-ldflags "-X main.version=...").
+var version = "dev"
+
+const usage = `foghorn: out-of-band watchdog and escalating pager
+
+usage:
+  foghorn run -config FILE [-log-format text|json] [-log-level info]
+  foghorn demo [-data-dir DIR]      run on the embedded demo config (no accounts needed)
+  foghorn check-config FILE         print every problem in FILE, exit 1 if any
+  foghorn version
+
+signals (run, demo): SIGHUP reloads the config (a bad one is refused and the
+running config kept); SIGTERM or SIGINT shut down cleanly.
+`
+
+func main() {
+	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// cli runs one subcommand and returns the exit code.
+func cli(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stderr)
+	case "demo":
+		return cmdDemo(args[1:], stderr)
+	case "check-config":
+		return cmdCheck(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "foghorn", version)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "foghorn: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"foghorn/store"
+)
+
+// bin is the real foghorn binary, built once for these tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "foghorn-bin-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "foghorn")
+	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build foghorn: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func siteConfig(dataDir string, targets ...string) string {
+	s := fmt.Sprintf(`[server]
+listen = "127.0.0.1:0"
+data_dir = %q
+[self_check]
+canaries = ["127.0.0.1"]
+[escalation]
+default_policy = "ops"
+[twilio]
+simulator = true
+from = "+15005550006"
+[[person]]
+name = "alice"
+phone = "+4915112345671"
+[[policy]]
+name = "ops"
+  [[policy.step]]
+  who = ["alice"]
+`, dataDir)
+	for _, t := range targets {
+		s += t
+	}
+	return s
+}
+
+func httpTarget(name, url string) string {
+	return fmt.Sprintf("[[target]]\nname = %q\nkind = \"http\"\naddress = %q\ninterval = \"1s\"\ntimeout = \"500ms\"\nrise = 1\n", name, url)
+}
+
+// proc is a running foghorn whose JSON log lines the test can wait for.
+type proc struct {
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	lines []map[string]any
+	raw   []string
+	done  chan error
+}
+
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var m map[string]any
+			json.Unmarshal(sc.Bytes(), &m)
+			p.mu.Lock()
+			p.lines = append(p.lines, m)
+			p.raw = append(p.raw, sc.Text())
+			p.mu.Unlock()
+		}
+		p.done <- p.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+	})
+	return p
+}
+
+// wait returns the first log line at or after index from with msg and the
+// given attributes, failing the test after a deadline.
+func (p *proc) wait(t *testing.T, from int, msg string, attrs map[string]string) (map[string]any, int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		for i := from; i < len(p.lines); i++ {
+			m := p.lines[i]
+			if m == nil || m["msg"] != msg {
+				continue
+			}
+			ok := true
+			for k, v := range attrs {
+				if fmt.Sprint(m[k]) != v {
+					ok = false
+				}
+			}
+			if ok {
+				p.mu.Unlock()
+				return m, i + 1
+			}
+		}
+		p.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t.Fatalf("no log line %q %v within 15s; log:\n%s", msg, attrs, strings.Join(p.raw, "\n"))
+	return nil, 0
+}
+
+func (p *proc) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.lines)
+}
+
+type status struct {
+	Targets []struct {
+		Target, State, Status string
+		At                    time.Time
+	}
+}
+
+func getStatus(t *testing.T, base string) status {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s status
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestReloadRefusesBadConfigAndKeepsRunning(t *testing.T) {
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer site.Close()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cfgPath := filepath.Join(dir, "foghorn.toml")
+	writeFile(t, cfgPath, siteConfig(data, httpTarget("web", site.URL)))
+
+	p := start(t, "run", "-config", cfgPath, "-log-format", "json")
+	running, n := p.wait(t, 0, "foghorn running", nil)
+	base := "http://" + running["listen"].(string)
+	_, n = p.wait(t, n, "target up", map[string]string{"target": "web"})
+
+	// A broken config: refused, named precisely, the old one keeps probing.
+	writeFile(t, cfgPath, siteConfig(data, httpTarget("web", site.URL), "[[target]]\nname = \"db\"\nkind = \"tcp\"\naddress = \"127.0.0.1:5432\"\ninterval = \"soon\"\n"))
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	refused, n := p.wait(t, n, "config reload refused; the running config stays in force", nil)
+	if got := refused["problems"].(string); !strings.Contains(got, `foghorn.toml:29: target "db" interval: "soon" is not a valid duration`) {
+		t.Errorf("refusal does not name the problem: %q", got)
+	}
+	refusedAt := time.Now()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := getStatus(t, base)
+		if len(s.Targets) != 1 || s.Targets[0].Target != "web" {
+			t.Fatalf("targets after refused reload: %+v", s.Targets)
+		}
+		if s.Targets[0].At.After(refusedAt) && s.Targets[0].State == "up" {
+			break // still probing with the old config
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("web not probed after the refused reload: %+v", s.Targets)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// A good config is applied: the new target starts.
+	writeFile(t, cfgPath, siteConfig(data, httpTarget("web", site.URL), httpTarget("web2", site.URL+"/two")))
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	_, n = p.wait(t, n, "config reloaded", map[string]string{"targets": "2"})
+	_, n = p.wait(t, n, "target up", map[string]string{"target": "web2"})
+
+	// Metrics count both reload outcomes.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`foghorn_config_reloads_total{result="refused"} 1`, `foghorn_config_reloads_total{result="ok"} 2`, `foghorn_target_up{target="web2"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit within 10s of SIGTERM")
+	}
+	p.wait(t, n, "stopped", nil)
+
+	// The audit trail kept both reloads, and the state of both targets.
+	db, err := store.Open(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var kinds []string
+	rows, err := db.Query(`SELECT kind FROM events ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		kinds = append(kinds, k)
+	}
+	rows.Close()
+	if got := strings.Join(kinds, ","); got != "start,config.refused,config.reload,stop" {
+		t.Errorf("events = %s", got)
+	}
+	var up int
+	db.QueryRow(`SELECT count(*) FROM target_state WHERE state = 'up'`).Scan(&up)
+	if up != 2 {
+		t.Errorf("target_state rows up = %d, want 2", up)
+	}
+}
+
+func TestRunRefusesBrokenConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "foghorn.toml")
+	writeFile(t, cfgPath, siteConfig(filepath.Join(dir, "data"), "[[target]]\nname = \"x\"\nkind = \"ssh\"\naddress = \"127.0.0.1:25\"\n"))
+	out, err := exec.Command(bin, "run", "-config", cfgPath).CombinedOutput()
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("exit %d, want 1; output:\n%s", code, out)
+	}
+	want := `foghorn.toml:20: target "x" kind: unknown kind "ssh"; fix: use one of icmp, tcp, http, dns, tls, snmp, command, heartbeat, ipmi`
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("output lacks %q:\n%s", want, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+		t.Errorf("a refused config still created the data dir")
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	out, err := exec.Command(bin, "check-config", "../../configs/example.toml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok: 14 targets, 2 groups, 3 people") {
+		t.Fatalf("example.toml: %v\n%s", err, out)
+	}
+
+	// Every problem at once, exit 1, and never the secret itself.
+	dir := t.TempDir()
+	const token = "tok-7f3a9c1e5b2d-do-not-print"
+	writeFile(t, filepath.Join(dir, "token"), token)
+	broken := strings.Replace(siteConfig(dir), "simulator = true", "account_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token_file = \"token\"", 1) +
+		"[[target]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"10.0.0.1\"\n[[person]]\nname = \"bob\"\nphone = \"555-1234\"\n"
+	writeFile(t, filepath.Join(dir, "broken.toml"), broken)
+	out, err = exec.Command(bin, "check-config", filepath.Join(dir, "broken.toml")).CombinedOutput()
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		`server public_url: missing: Twilio needs it`,
+		`target "a" address: "10.0.0.1" is not a valid address for kind "tcp"`,
+		`person "bob" phone: "555-1234" is not an E.164 phone number`,
+		`3 problem(s); nothing was started`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), token) {
+		t.Errorf("check-config printed the secret:\n%s", out)
+	}
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "foghorn ") {
+		t.Fatalf("version: %v %q", err, out)
+	}
+	out, err = exec.Command(bin, "frobnicate").CombinedOutput()
+	if exitCode(err) != 2 || !strings.Contains(string(out), `unknown command "frobnicate"`) {
+		t.Fatalf("unknown command: %v %q", err, out)
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"foghorn/configs"
+	"foghorn/probes"
+	"foghorn/store"
+)
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (TOML)")
+	format := fs.String("log-format", "text", "log format: text or json")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "foghorn run: -config FILE is required (try configs/example.toml, or `foghorn demo`)")
+		return 2
+	}
+	log, err := newLogger(stderr, *format, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "foghorn run:", err)
+		return 2
+	}
+	return serve(log, stderr, *path, func() (*configs.Config, error) { return configs.Load(*path) })
+}
+
+func cmdDemo(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", "", "where the demo keeps its state (default: a new temporary folder)")
+	format := fs.String("log-format", "text", "log format: text or json")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := newLogger(stderr, *format, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "foghorn demo:", err)
+		return 2
+	}
+	dir := *dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "foghorn-demo-"); err != nil {
+			fmt.Fprintln(stderr, "foghorn demo:", err)
+			return 1
+		}
+	}
+	const name = "demo.toml (embedded)"
+	return serve(log, stderr, name, func() (*configs.Config, error) {
+		return configs.Parse(name, dir, configs.DemoTOML, os.Getenv)
+	})
+}
+
+// daemon is one running foghorn: the config in force, the store, the
+// probes and the HTTP listener, wired in the data flow of DESIGN.md.
+type daemon struct {
+	log    *slog.Logger
+	source string
+	load   func() (*configs.Config, error)
+	cfg    atomic.Pointer[configs.Config]
+	db     *store.DB
+	sched  *probes.Scheduler
+	beats  *probes.Heartbeats
+	board  *board
+	m      *metrics
+}
+
+func serve(log *slog.Logger, stderr io.Writer, source string, load func() (*configs.Config, error)) int {
+	cfg, err := load()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "foghorn: not started: fix the config (foghorn check-config FILE lists every problem)")
+		return 1
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	db, err := store.Open(ctx, cfg.Server.DataDir)
+	if err != nil {
+		log.Error("cannot open the store", "err", err)
+		return 1
+	}
+	defer db.Close()
+
+	d := &daemon{log: log, source: source, load: load, db: db, beats: &probes.Heartbeats{}, board: newBoard(), m: newMetrics()}
+	d.cfg.Store(cfg)
+	d.sched = probes.NewScheduler(probes.Options{
+		Log: log, OnResult: d.result, OnChange: d.change, Heartbeats: d.beats,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		log.Error("cannot listen; set [server] listen to a free host:port", "listen", cfg.Server.Listen, "err", err)
+		return 1
+	}
+	srv := &http.Server{Handler: d.mux(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+
+	var demo *demoSite
+	if cfg.Demo.Listen != "" {
+		if demo, err = startDemoSite(cfg.Demo.Listen, log); err != nil {
+			log.Error("cannot start the demo site", "listen", cfg.Demo.Listen, "err", err)
+			return 1
+		}
+		defer demo.Close()
+	}
+
+	d.beats.Configure(cfg.Targets)
+	d.sched.Update(cfg)
+	d.m.reload(true)
+	db.Event(ctx, "start", source, "foghorn", version)
+	log.Info("foghorn running", "version", version, "config", source, "listen", ln.Addr().String(),
+		"data_dir", cfg.Server.DataDir, "targets", len(cfg.Targets))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			d.reload(ctx)
+			continue
+		}
+		log.Info("shutting down", "signal", sig.String())
+		break
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shut)
+	d.sched.Stop()
+	db.Event(shut, "stop", source, "foghorn", "")
+	log.Info("stopped")
+	return 0
+}
+
+// reload reads the config again. A config with problems is refused and
+// the running one stays in force: a typo at 3 a.m. must not blind foghorn.
+func (d *daemon) reload(ctx context.Context) {
+	old := d.cfg.Load()
+	cfg, err := d.load()
+	if err != nil {
+		d.m.reload(false)
+		d.log.Error("config reload refused; the running config stays in force", "config", d.source, "problems", err.Error())
+		d.db.Event(ctx, "config.refused", d.source, "sighup", err.Error())
+		return
+	}
+	if cfg.Server.Listen != old.Server.Listen || filepath.Clean(cfg.Server.DataDir) != filepath.Clean(old.Server.DataDir) {
+		d.log.Warn("server listen and data_dir change only on restart; the rest is applied now",
+			"listen", old.Server.Listen, "data_dir", old.Server.DataDir)
+	}
+	d.cfg.Store(cfg)
+	d.beats.Configure(cfg.Targets)
+	d.sched.Update(cfg)
+	d.board.keep(cfg)
+	d.m.reload(true)
+	d.db.Event(ctx, "config.reload", d.source, "sighup", fmt.Sprintf("%d targets", len(cfg.Targets)))
+	d.log.Info("config reloaded", "config", d.source, "targets", len(cfg.Targets))
+}
+
+// result sees every probe result; healthy ones are logged only at debug,
+// so a quiet site makes a quiet log.
+func (d *daemon) result(r probes.Result) {
+	d.m.result(r)
+	d.board.result(r)
+	d.log.Debug("probe", "target", r.Target, "status", r.Status.String(), "detail", r.Msg, "took", r.Duration)
+}
+
+func (d *daemon) change(c probes.Change) {
+	d.board.change(c)
+	d.m.state(c)
+	lv := slog.LevelInfo
+	if c.To == probes.Down {
+		lv = slog.LevelWarn
+	}
+	d.log.Log(context.Background(), lv, "target "+string(c.To), "target", c.Target, "from", string(c.From),
+		"status", c.Result.Status.String(), "detail", c.Result.Msg)
+	if err := probes.SaveState(context.Background(), d.db, c); err != nil {
+		d.log.Error("cannot record target state", "target", c.Target, "err", err)
+	}
+}
