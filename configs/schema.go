@@ -3,8 +3,6 @@
 // nothing; the other packages read a validated *Config.
 package configs
 
-import "time"
-
 // Config is one foghorn configuration file, decoded and validated.
 type Config struct {
 	Server      Server        `toml:"server"`
@@ -124,11 +122,11 @@ type Person struct {
 
 // Rotation hands the pager on by a cron spec in a time zone.
 type Rotation struct {
-	Name     string    `toml:"name"`
-	Members  []string  `toml:"members"`
-	Handoff  string    `toml:"handoff"`
-	TimeZone string    `toml:"timezone"`
-	Start    time.Time `toml:"start"`
+	Name     string   `toml:"name"`
+	Members  []string `toml:"members"`
+	Handoff  string   `toml:"handoff"`
+	TimeZone string   `toml:"timezone"`
+	Start    DateTime `toml:"start"`
 }
 
 // Policy is an ordered list of steps.

@@ -62,3 +62,32 @@ func (s Secret) GoString() string { return s.String() }
 
 // MarshalText keeps encoders (JSON, slog) from printing the value.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// DateTime is a TOML date-time. One written without an offset
+// (2026-01-05T09:00:00) is Local: it means wall-clock time in whatever zone
+// the surrounding table names, so In puts it there.
+type DateTime struct {
+	time.Time
+	Local bool
+}
+
+// UnmarshalTOML keeps whether the value had an offset, which decoding
+// straight into a time.Time loses.
+func (d *DateTime) UnmarshalTOML(v any) error {
+	t, ok := v.(time.Time)
+	if !ok {
+		return fmt.Errorf("want a date-time such as 2026-01-05T09:00:00, got %v", v)
+	}
+	d.Time = t
+	d.Local = t.Location().String() == "datetime-local"
+	return nil
+}
+
+// In returns the instant, reading a Local value as wall-clock time in loc.
+func (d DateTime) In(loc *time.Location) time.Time {
+	if d.IsZero() || !d.Local {
+		return d.Time
+	}
+	t := d.Time
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
+}

@@ -36,4 +36,74 @@ var migrations = []migration{
 			memory      TEXT NOT NULL DEFAULT '{}'
 		);
 	`},
+	{"incidents and notifications", `
+		-- owner: escalation. Times are Unix milliseconds (UTC), so due times
+		-- compare as numbers.
+		CREATE TABLE incidents (
+			id          INTEGER PRIMARY KEY AUTOINCREMENT,
+			key         TEXT NOT NULL,
+			short       INTEGER NOT NULL,
+			state       TEXT NOT NULL,
+			severity    TEXT NOT NULL,
+			summary     TEXT NOT NULL,
+			detail      TEXT NOT NULL DEFAULT '',
+			labels      TEXT NOT NULL DEFAULT '{}',
+			policy      TEXT NOT NULL DEFAULT '',
+			source      TEXT NOT NULL DEFAULT '',
+			opened_at   INTEGER NOT NULL,
+			updated_at  INTEGER NOT NULL,
+			acked_at    INTEGER,
+			acked_by    TEXT NOT NULL DEFAULT '',
+			resolved_at INTEGER,
+			resolved_by TEXT NOT NULL DEFAULT '',
+			snoozed_until INTEGER,
+			silenced    TEXT NOT NULL DEFAULT '',
+			step        INTEGER NOT NULL DEFAULT 0,
+			round       INTEGER NOT NULL DEFAULT 0,
+			due         INTEGER
+		);
+		-- One open incident per key: a re-failing target updates it.
+		CREATE UNIQUE INDEX incidents_open_key ON incidents (key) WHERE state != 'resolved';
+		CREATE INDEX incidents_due ON incidents (due) WHERE due IS NOT NULL;
+		CREATE INDEX incidents_short ON incidents (short, opened_at);
+
+		-- A notification is written (claimed) before it is handed to the
+		-- pager and marked after, so a crash resends at most once.
+		CREATE TABLE notifications (
+			id         INTEGER PRIMARY KEY AUTOINCREMENT,
+			incident   INTEGER NOT NULL REFERENCES incidents (id),
+			kind       TEXT NOT NULL,
+			person     TEXT NOT NULL,
+			channel    TEXT NOT NULL,
+			text       TEXT NOT NULL,
+			state      TEXT NOT NULL,
+			attempt    INTEGER NOT NULL DEFAULT 1,
+			step       INTEGER NOT NULL DEFAULT 0,
+			created_at INTEGER NOT NULL,
+			sent_at    INTEGER,
+			error      TEXT NOT NULL DEFAULT ''
+		);
+		CREATE INDEX notifications_incident ON notifications (incident, person);
+		CREATE INDEX notifications_person ON notifications (person, created_at);
+		CREATE INDEX notifications_claimed ON notifications (state) WHERE state = 'claimed';
+
+		CREATE TABLE overrides (
+			id         INTEGER PRIMARY KEY AUTOINCREMENT,
+			rotation   TEXT NOT NULL DEFAULT '',
+			absent     TEXT NOT NULL,
+			cover      TEXT NOT NULL,
+			start_at   INTEGER NOT NULL,
+			end_at     INTEGER NOT NULL,
+			created_by TEXT NOT NULL DEFAULT '',
+			created_at INTEGER NOT NULL
+		);
+		CREATE TABLE silences (
+			id         INTEGER PRIMARY KEY AUTOINCREMENT,
+			matchers   TEXT NOT NULL,
+			start_at   INTEGER NOT NULL,
+			end_at     INTEGER NOT NULL,
+			created_by TEXT NOT NULL DEFAULT '',
+			comment    TEXT NOT NULL DEFAULT ''
+		);
+	`},
 }

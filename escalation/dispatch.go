@@ -1,0 +1,361 @@
+package escalation
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"foghorn/configs"
+)
+
+var sevRank = map[string]int{"": 0, "info": 1, "warning": 2, "critical": 3}
+
+func sevAtLeast(sev, min string) bool { return sevRank[sev] >= sevRank[min] }
+
+func (e *Engine) policy(name string) *configs.Policy {
+	cfg := e.cfg.Load()
+	if p := cfg.Policy(name); p != nil {
+		return p
+	}
+	return cfg.Policy(cfg.Escalation.DefaultPolicy)
+}
+
+// loopStep is where a policy goes after its last step: loop_from, or the
+// last step again.
+func loopStep(p *configs.Policy) int {
+	if p == nil || len(p.Steps) == 0 {
+		return 0
+	}
+	if p.LoopFrom > 0 && p.LoopFrom <= len(p.Steps) {
+		return p.LoopFrom - 1
+	}
+	return len(p.Steps) - 1
+}
+
+// advance does what is due for one incident: an ack gone stale or a
+// snooze ended pages again; a silenced incident waits for its silence to
+// end; otherwise the current step pages its people and the next step (or
+// repeat) is scheduled.
+func (e *Engine) advance(ctx context.Context, tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
+	cfg := e.cfg.Load()
+	switch inc.State {
+	case Resolved:
+		_, err := tx.ExecContext(ctx, `UPDATE incidents SET due = NULL WHERE id = ?`, inc.ID)
+		return nil, err
+	case Acknowledged:
+		kind, detail := "ack.stale", fmt.Sprintf("acked by %s at %s but not resolved within %s: paging again",
+			inc.AckedBy, inc.Acked.Format("15:04"), cfg.Escalation.AckTimeout.Duration)
+		if !inc.Snoozed.IsZero() {
+			kind, detail = "snooze.end", "snooze by "+inc.AckedBy+" ended: paging again"
+		}
+		if err := event(ctx, tx, now, kind, inc.ID, "engine", detail); err != nil {
+			return nil, err
+		}
+		inc.State, inc.Round = Triggered, 0
+	}
+	if reason, until := e.silencedBy(ctx, tx, inc.Labels, now); reason != "" {
+		if inc.Silenced != reason {
+			if err := event(ctx, tx, now, "incident.silenced", inc.ID, "engine", reason+": recorded, not paged"); err != nil {
+				return nil, err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, silenced = ?, snoozed_until = NULL, round = ?, due = ? WHERE id = ?`,
+			inc.State, reason, inc.Round, ms(until), inc.ID)
+		return nil, err
+	}
+	if inc.Silenced != "" {
+		if err := event(ctx, tx, now, "silence.ended", inc.ID, "engine", inc.Silenced+" ended: paging"); err != nil {
+			return nil, err
+		}
+	}
+	pol := e.policy(inc.Policy)
+	if pol == nil || len(pol.Steps) == 0 {
+		e.log.Error("incident has no policy to page with: set [escalation] default_policy", "incident", inc.ID, "policy", inc.Policy)
+		if err := event(ctx, tx, now, "incident.unpaged", inc.ID, "engine", "no policy "+inc.Policy+" and no default_policy"); err != nil {
+			return nil, err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, silenced = '', snoozed_until = NULL, due = ? WHERE id = ?`,
+			inc.State, ms(now.Add(time.Minute)), inc.ID)
+		return nil, err
+	}
+
+	idx, round := min(inc.Step, len(pol.Steps)-1), inc.Round
+	for skipped := 0; !sevAtLeast(inc.Severity, pol.Steps[idx].MinSeverity); skipped++ {
+		if skipped >= len(pol.Steps) {
+			if err := event(ctx, tx, now, "incident.unpaged", inc.ID, "engine", "severity "+inc.Severity+" is below every step's min_severity"); err != nil {
+				return nil, err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, silenced = '', due = NULL WHERE id = ?`, inc.State, inc.ID)
+			return nil, err
+		}
+		if idx, round = idx+1, 0; idx >= len(pol.Steps) {
+			idx = loopStep(pol)
+		}
+	}
+	st := pol.Steps[idx]
+	people, err := e.who(ctx, tx, cfg, st.Who, now)
+	if err != nil {
+		return nil, err
+	}
+	channels := channelsFor(st.Channels, inc.Severity)
+	var out []Intent
+	var held time.Time
+	for _, p := range people {
+		if inc.Severity != "critical" {
+			if wake, quiet := quietUntil(p, now); quiet {
+				if held.IsZero() || wake.Before(held) {
+					held = wake
+				}
+				continue
+			}
+		}
+		if n := pagesLastHour(ctx, tx, p.Name, now); n >= cfg.Escalation.MaxPerHour {
+			if err := event(ctx, tx, now, "page.ratelimited", inc.ID, "engine",
+				fmt.Sprintf("%s already had %d pages in the last hour (max_per_hour %d)", p.Name, n, cfg.Escalation.MaxPerHour)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		in := Intent{Incident: inc.ID, Short: inc.Short, Kind: "page", Channel: channels[0], Person: p.Name, Phone: p.Phone,
+			Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Step: idx}
+		if err := claim(ctx, tx, &in, now); err != nil {
+			return nil, err
+		}
+		if err := event(ctx, tx, now, "page", inc.ID, "engine", fmt.Sprintf("step %d: %s to %s", idx+1, in.Channel, p.Name)); err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	if len(out) == 0 && !held.IsZero() {
+		if err := event(ctx, tx, now, "page.held", inc.ID, "engine", "quiet hours: "+inc.Severity+" waits until "+held.Format("15:04 MST")); err != nil {
+			return nil, err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, silenced = '', snoozed_until = NULL, step = ?, round = ?, due = ? WHERE id = ?`,
+			inc.State, idx, round, ms(held), inc.ID)
+		return nil, err
+	}
+
+	round++
+	next, due := idx, now.Add(st.Interval.Duration)
+	if !st.UntilAck && round > st.Repeat {
+		round = 0
+		if next = idx + 1; next < len(pol.Steps) {
+			due = now.Add(pol.Steps[next].Delay.Duration)
+		} else {
+			next = loopStep(pol)
+			// Never loop faster than once a minute, whatever the config says.
+			due = now.Add(max(st.Interval.Duration, pol.Steps[next].Delay.Duration, time.Minute))
+		}
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE incidents SET state = 'triggered', silenced = '', snoozed_until = NULL, step = ?, round = ?, due = ?, updated_at = ? WHERE id = ?`,
+		next, round, ms(due), ms(now), inc.ID)
+	return out, err
+}
+
+// channelsFor drops voice below critical: a warning should not ring anyone
+// awake; it goes by SMS (or email).
+func channelsFor(chs []string, severity string) []string {
+	if severity == "critical" {
+		return chs
+	}
+	var out []string
+	for _, c := range chs {
+		if c != "voice" {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"sms"}
+	}
+	return out
+}
+
+func pagesLastHour(ctx context.Context, tx *sql.Tx, person string, now time.Time) int {
+	var n int
+	tx.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE person = ? AND kind = 'page' AND created_at > ?`,
+		person, ms(now.Add(-time.Hour))).Scan(&n)
+	return n
+}
+
+// quietUntil reports whether now is in p's quiet hours, and when they end.
+func quietUntil(p *configs.Person, now time.Time) (time.Time, bool) {
+	if p.QuietHours == "" {
+		return time.Time{}, false
+	}
+	loc, err := time.LoadLocation(p.TimeZone)
+	if err != nil {
+		return time.Time{}, false
+	}
+	from, to, _ := strings.Cut(p.QuietHours, "-")
+	t := now.In(loc)
+	at := func(hm string, day time.Time) time.Time {
+		var h, m int
+		fmt.Sscanf(hm, "%d:%d", &h, &m)
+		return time.Date(day.Year(), day.Month(), day.Day(), h, m, 0, 0, loc)
+	}
+	start, end := at(from, t), at(to, t)
+	switch {
+	case start.Before(end): // e.g. 01:00-06:00
+		if !t.Before(start) && t.Before(end) {
+			return end, true
+		}
+	default: // wraps midnight, e.g. 22:00-07:00
+		if !t.Before(start) {
+			return at(to, t.AddDate(0, 0, 1)), true
+		}
+		if t.Before(end) {
+			return end, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// who resolves a step's who entries to people, applying overrides, each
+// person once.
+func (e *Engine) who(ctx context.Context, tx *sql.Tx, cfg *configs.Config, who []string, now time.Time) ([]*configs.Person, error) {
+	var names []string
+	for _, w := range who {
+		rest, isRot := strings.CutPrefix(w, "rotation:")
+		if !isRot {
+			names = append(names, w)
+			continue
+		}
+		name, mode, _ := strings.Cut(rest, ":")
+		ro := cfg.Rotation(name)
+		if ro == nil || len(ro.Members) == 0 {
+			e.log.Error("policy names a rotation that no longer exists", "rotation", name)
+			continue
+		}
+		idx, _, _, err := turn(ro, now)
+		if err != nil {
+			return nil, err
+		}
+		switch mode {
+		case "all":
+			names = append(names, ro.Members...)
+		case "next":
+			names = append(names, ro.Members[(idx+1)%len(ro.Members)])
+		default:
+			names = append(names, ro.Members[idx])
+		}
+	}
+	seen := map[string]bool{}
+	var out []*configs.Person
+	for _, n := range names {
+		n = coverFor(ctx, tx, n, now)
+		if p := cfg.Person(n); p != nil && !seen[n] {
+			seen[n] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// coverFor follows overrides: if name is away and someone covers, page the
+// one covering (a few hops at most, so a cycle cannot hang the engine).
+func coverFor(ctx context.Context, q querier, name string, now time.Time) string {
+	for range 3 {
+		var cover string
+		err := q.QueryRowContext(ctx, `SELECT cover FROM overrides WHERE absent = ? AND start_at <= ? AND end_at > ? ORDER BY id DESC LIMIT 1`,
+			name, ms(now), ms(now)).Scan(&cover)
+		if err != nil {
+			return name
+		}
+		name = cover
+	}
+	return name
+}
+
+// fallback claims the next channel of the step after a failed send.
+func (e *Engine) fallback(ctx context.Context, in Intent, reason string) (Intent, bool) {
+	if in.Kind != "page" {
+		return Intent{}, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock.Now()
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Intent{}, false
+	}
+	defer tx.Rollback()
+	inc, err := getIncident(ctx, tx, in.Incident)
+	if err != nil || inc.State != Triggered {
+		return Intent{}, false
+	}
+	pol := e.policy(inc.Policy)
+	if pol == nil || in.Step >= len(pol.Steps) {
+		return Intent{}, false
+	}
+	chs := channelsFor(pol.Steps[in.Step].Channels, inc.Severity)
+	next := ""
+	for i, c := range chs {
+		if c == in.Channel && i+1 < len(chs) {
+			next = chs[i+1]
+		}
+	}
+	if next == "" {
+		event(ctx, tx, now, "page.failed", inc.ID, "engine", fmt.Sprintf("%s to %s failed and the step has no further channel: %s", in.Channel, in.Person, reason))
+		tx.Commit()
+		return Intent{}, false
+	}
+	out := in
+	out.Channel = next
+	if err := claim(ctx, tx, &out, now); err != nil {
+		return Intent{}, false
+	}
+	if err := event(ctx, tx, now, "page.fallback", inc.ID, "engine", fmt.Sprintf("%s to %s failed (%s); trying %s", in.Channel, in.Person, reason, next)); err != nil {
+		return Intent{}, false
+	}
+	if err := tx.Commit(); err != nil {
+		return Intent{}, false
+	}
+	return out, true
+}
+
+// Outcome is what the pager learned about a notification after sending.
+type Outcome string
+
+// Outcomes the pager reports.
+const (
+	Delivered  Outcome = "delivered"
+	Unanswered Outcome = "unanswered" // voicemail, busy, no answer: not an ack
+	Failed     Outcome = "failed"     // permanent: bad number, landline, opted out
+)
+
+// retrySooner is how soon an unanswered call is retried when the step's
+// interval is longer: voicemail is not an ack, and a person may be
+// reaching for the phone.
+const retrySooner = 2 * time.Minute
+
+// Report records a delivery outcome. A permanent failure falls back to the
+// step's next channel; an unanswered call brings the next round forward.
+func (e *Engine) Report(ctx context.Context, notification int64, o Outcome, detail string) error {
+	var in Intent
+	err := e.db.QueryRowContext(ctx, `SELECT n.id, n.incident, n.kind, n.person, n.channel, n.step, i.short, i.severity, i.summary, i.detail
+		FROM notifications n JOIN incidents i ON i.id = n.incident WHERE n.id = ?`, notification).
+		Scan(&in.ID, &in.Incident, &in.Kind, &in.Person, &in.Channel, &in.Step, &in.Short, &in.Severity, &in.Summary, &in.Detail)
+	if err != nil {
+		return fmt.Errorf("escalation: notification %d: %w", notification, err)
+	}
+	e.mark(ctx, notification, string(o), detail)
+	e.db.Event(ctx, "delivery."+string(o), fmt.Sprint(in.Incident), in.Person, in.Channel+": "+detail)
+	switch o {
+	case Failed:
+		if next, ok := e.fallback(ctx, in, detail); ok {
+			if p := e.cfg.Load().Person(next.Person); p != nil {
+				next.Phone, next.Email = p.Phone, p.Email
+			}
+			e.dispatch(ctx, []Intent{next})
+		}
+	case Unanswered:
+		e.mu.Lock()
+		soon := ms(e.clock.Now().Add(retrySooner))
+		_, err = e.db.ExecContext(ctx, `UPDATE incidents SET due = ? WHERE id = ? AND state = 'triggered' AND due > ?`, soon, in.Incident, soon)
+		e.mu.Unlock()
+		e.poke()
+	}
+	return err
+}

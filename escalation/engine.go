@@ -1,0 +1,272 @@
+package escalation
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"foghorn/configs"
+	"foghorn/store"
+)
+
+// Engine turns alerts into incidents and incidents into notification
+// intents, step by step along their policies, until someone acks. Every
+// pending step is a row with its due time (incidents.due); the engine
+// wakes for the earliest one rather than polling, and claims each
+// notification in the store before handing it to the Notifier.
+type Engine struct {
+	db     *store.DB
+	clock  Clock
+	log    *slog.Logger
+	notify Notifier
+	cfg    atomic.Pointer[configs.Config]
+
+	mu    sync.Mutex // one writer: every state change holds it
+	wake  chan struct{}
+	sends sync.WaitGroup
+	limit chan struct{} // sends in flight
+}
+
+// Options tune an Engine; zero values are sensible.
+type Options struct {
+	Clock Clock
+	Log   *slog.Logger
+	// Sends bounds notifications handed to the Notifier at once.
+	Sends int
+}
+
+// Errors callers map to replies ("#42 is already resolved").
+var (
+	ErrNotFound = errors.New("no such incident")
+	ErrResolved = errors.New("incident already resolved")
+)
+
+// New makes an engine over db's tables. Call Recover, then Run.
+func New(db *store.DB, cfg *configs.Config, n Notifier, o Options) *Engine {
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Sends <= 0 {
+		o.Sends = 32
+	}
+	e := &Engine{db: db, clock: o.Clock, log: o.Log, notify: n, wake: make(chan struct{}, 1), limit: make(chan struct{}, o.Sends)}
+	e.cfg.Store(cfg)
+	return e
+}
+
+// SetConfig switches to a reloaded config. Open incidents keep their
+// place; a policy that disappeared is replaced by the default one.
+func (e *Engine) SetConfig(cfg *configs.Config) {
+	e.cfg.Store(cfg)
+	e.poke()
+}
+
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(v.Int64)
+}
+
+// Run dispatches due steps until ctx ends, then waits for sends in flight.
+func (e *Engine) Run(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	defer e.sends.Wait()
+	for {
+		next, err := e.Step(ctx)
+		if err != nil {
+			e.log.Error("escalation step failed; retrying in 1s", "err", err)
+			next = e.clock.Now().Add(time.Second)
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(e.clock.Now()), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.wake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// Step does everything due now and returns when the next thing is due
+// (zero when nothing is pending). Sends go out in the background; Wait
+// waits for them.
+func (e *Engine) Step(ctx context.Context) (time.Time, error) {
+	intents, err := e.dueWork(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	e.dispatch(ctx, intents)
+	return e.nextDue(ctx)
+}
+
+// Wait blocks until every send handed out so far has returned.
+func (e *Engine) Wait() { e.sends.Wait() }
+
+func (e *Engine) nextDue(ctx context.Context) (time.Time, error) {
+	var due sql.NullInt64
+	err := e.db.QueryRowContext(ctx, `SELECT MIN(due) FROM incidents WHERE due IS NOT NULL`).Scan(&due)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("escalation: next due: %w", err)
+	}
+	return fromMS(due), nil
+}
+
+// dueWork advances every incident whose step is due, claiming the
+// notifications it needs, all in one transaction.
+func (e *Engine) dueWork(ctx context.Context) ([]Intent, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock.Now()
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("escalation: begin: %w", err)
+	}
+	defer tx.Rollback()
+	incs, err := queryIncidents(ctx, tx, `WHERE due IS NOT NULL AND due <= ? ORDER BY due LIMIT 2000`, ms(now))
+	if err != nil {
+		return nil, err
+	}
+	var out []Intent
+	for i := range incs {
+		ins, err := e.advance(ctx, tx, &incs[i], now)
+		if err != nil {
+			return nil, fmt.Errorf("escalation: incident %d: %w", incs[i].ID, err)
+		}
+		out = append(out, ins...)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("escalation: commit: %w", err)
+	}
+	return out, nil
+}
+
+// dispatch hands claimed intents to the Notifier, each in its own
+// goroutine (bounded), so one slow channel cannot delay other pages.
+func (e *Engine) dispatch(ctx context.Context, intents []Intent) {
+	for _, in := range intents {
+		e.sends.Add(1)
+		e.limit <- struct{}{}
+		go func() {
+			defer e.sends.Done()
+			defer func() { <-e.limit }()
+			e.send(ctx, in)
+		}()
+	}
+}
+
+// send delivers one claimed intent, unless its incident was acked or
+// resolved since it was claimed: an ack stops the noise at once.
+func (e *Engine) send(ctx context.Context, in Intent) {
+	if in.Kind == "page" && !e.stillPaging(ctx, in.Incident) {
+		e.mark(ctx, in.ID, "cancelled", "")
+		return
+	}
+	err := e.notify.Notify(ctx, in)
+	if err == nil {
+		e.mark(ctx, in.ID, "sent", "")
+		return
+	}
+	e.log.Warn("notification failed", "incident", in.Incident, "person", in.Person, "channel", in.Channel, "err", err)
+	e.mark(ctx, in.ID, "failed", err.Error())
+	if next, ok := e.fallback(ctx, in, err.Error()); ok {
+		e.sends.Add(1)
+		go func() {
+			defer e.sends.Done()
+			e.send(ctx, next)
+		}()
+	}
+}
+
+func (e *Engine) stillPaging(ctx context.Context, id int64) bool {
+	var state string
+	err := e.db.QueryRowContext(ctx, `SELECT state FROM incidents WHERE id = ?`, id).Scan(&state)
+	return err == nil && state == Triggered
+}
+
+func (e *Engine) mark(ctx context.Context, id int64, state, errText string) {
+	_, err := e.db.ExecContext(context.WithoutCancel(ctx),
+		`UPDATE notifications SET state = ?, sent_at = ?, error = ? WHERE id = ?`,
+		state, ms(e.clock.Now()), errText, id)
+	if err != nil {
+		e.log.Error("cannot record notification outcome", "notification", id, "state", state, "err", err)
+	}
+}
+
+// Recover runs once at start: notifications claimed but never marked were
+// interrupted by a crash. Each is resent once (attempt 2) if its incident
+// still needs it; one already resent is given up, so nobody gets a third.
+func (e *Engine) Recover(ctx context.Context) (int, error) {
+	e.mu.Lock()
+	rows, err := e.db.QueryContext(ctx, `
+		SELECT n.id, n.incident, n.kind, n.person, n.channel, n.text, n.attempt, n.step, i.short, i.severity, i.summary, i.detail, i.opened_at, i.state
+		FROM notifications n JOIN incidents i ON i.id = n.incident WHERE n.state = 'claimed' ORDER BY n.id`)
+	if err != nil {
+		e.mu.Unlock()
+		return 0, fmt.Errorf("escalation: recover: %w", err)
+	}
+	var resend []Intent
+	var give []int64
+	for rows.Next() {
+		var in Intent
+		var opened int64
+		var state string
+		if err := rows.Scan(&in.ID, &in.Incident, &in.Kind, &in.Person, &in.Channel, &in.Text, &in.Attempt, &in.Step,
+			&in.Short, &in.Severity, &in.Summary, &in.Detail, &opened, &state); err != nil {
+			rows.Close()
+			e.mu.Unlock()
+			return 0, fmt.Errorf("escalation: recover: %w", err)
+		}
+		in.Since = time.UnixMilli(opened)
+		if in.Attempt >= 2 || (in.Kind == "page" && state != Triggered) {
+			give = append(give, in.ID)
+			continue
+		}
+		in.Attempt++
+		resend = append(resend, in)
+	}
+	rows.Close()
+	for _, id := range give {
+		e.db.ExecContext(ctx, `UPDATE notifications SET state = 'abandoned' WHERE id = ?`, id)
+	}
+	cfg := e.cfg.Load()
+	for i := range resend {
+		if p := cfg.Person(resend[i].Person); p != nil {
+			resend[i].Phone, resend[i].Email = p.Phone, p.Email
+		}
+		e.db.ExecContext(ctx, `UPDATE notifications SET attempt = ? WHERE id = ?`, resend[i].Attempt, resend[i].ID)
+		e.db.Event(ctx, "notification.resend", fmt.Sprint(resend[i].Incident), "engine",
+			fmt.Sprintf("%s to %s was interrupted by a restart; sending once more", resend[i].Channel, resend[i].Person))
+	}
+	e.mu.Unlock()
+	e.dispatch(ctx, resend)
+	return len(resend), nil
+}

@@ -1,0 +1,434 @@
+package escalation
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Incident is one problem from first failure to resolve.
+type Incident struct {
+	ID         int64             `json:"id"`
+	Key        string            `json:"key"`
+	Short      int               `json:"short"`
+	State      string            `json:"state"`
+	Severity   string            `json:"severity"`
+	Summary    string            `json:"summary"`
+	Detail     string            `json:"detail"`
+	Labels     map[string]string `json:"labels"`
+	Policy     string            `json:"policy"`
+	Source     string            `json:"source"`
+	Opened     time.Time         `json:"opened"`
+	Updated    time.Time         `json:"updated"`
+	Acked      time.Time         `json:"acked,omitzero"`
+	AckedBy    string            `json:"acked_by,omitempty"`
+	Resolved   time.Time         `json:"resolved,omitzero"`
+	ResolvedBy string            `json:"resolved_by,omitempty"`
+	Snoozed    time.Time         `json:"snoozed_until,omitzero"`
+	Silenced   string            `json:"silenced,omitempty"`
+	Step       int               `json:"step"`
+	Round      int               `json:"round"`
+	Due        time.Time         `json:"due,omitzero"`
+}
+
+const incidentCols = `id, key, short, state, severity, summary, detail, labels, policy, source, opened_at, updated_at,
+	acked_at, acked_by, resolved_at, resolved_by, snoozed_until, silenced, step, round, due`
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+func queryIncidents(ctx context.Context, q querier, where string, args ...any) ([]Incident, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("escalation: query incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []Incident
+	for rows.Next() {
+		var in Incident
+		var labels string
+		var opened, updated int64
+		var acked, resolved, snoozed, due sql.NullInt64
+		if err := rows.Scan(&in.ID, &in.Key, &in.Short, &in.State, &in.Severity, &in.Summary, &in.Detail, &labels,
+			&in.Policy, &in.Source, &opened, &updated, &acked, &in.AckedBy, &resolved, &in.ResolvedBy, &snoozed,
+			&in.Silenced, &in.Step, &in.Round, &due); err != nil {
+			return nil, fmt.Errorf("escalation: read incident: %w", err)
+		}
+		json.Unmarshal([]byte(labels), &in.Labels)
+		in.Opened, in.Updated = time.UnixMilli(opened), time.UnixMilli(updated)
+		in.Acked, in.Resolved, in.Snoozed, in.Due = fromMS(acked), fromMS(resolved), fromMS(snoozed), fromMS(due)
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+func getIncident(ctx context.Context, q querier, id int64) (*Incident, error) {
+	incs, err := queryIncidents(ctx, q, `WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(incs) == 0 {
+		return nil, fmt.Errorf("incident %d: %w", id, ErrNotFound)
+	}
+	return &incs[0], nil
+}
+
+// Get returns one incident.
+func (e *Engine) Get(ctx context.Context, id int64) (*Incident, error) {
+	return getIncident(ctx, e.db, id)
+}
+
+// Open lists incidents not yet resolved, oldest first.
+func (e *Engine) Open(ctx context.Context) ([]Incident, error) {
+	return queryIncidents(ctx, e.db, `WHERE state != 'resolved' ORDER BY id`)
+}
+
+// Handle takes one alert: a firing key opens an incident or updates the
+// open one; a resolved key resolves it and tells whoever was paged.
+func (e *Engine) Handle(ctx context.Context, a Alert) (*Incident, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock.Now()
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("escalation: begin: %w", err)
+	}
+	defer tx.Rollback()
+	open, err := queryIncidents(ctx, tx, `WHERE key = ? AND state != 'resolved'`, a.Key)
+	if err != nil {
+		return nil, err
+	}
+	var id int64
+	var intents []Intent
+	switch {
+	case a.Firing && len(open) > 0:
+		id = open[0].ID
+		labels, _ := json.Marshal(a.Labels)
+		_, err = tx.ExecContext(ctx, `UPDATE incidents SET severity = ?, summary = ?, detail = ?, labels = ?, updated_at = ? WHERE id = ?`,
+			orDefault(a.Severity, "critical"), a.Summary, a.Detail, string(labels), ms(now), id)
+		if err == nil && open[0].Severity != a.Severity {
+			err = event(ctx, tx, now, "incident.severity", id, a.Source, open[0].Severity+" -> "+a.Severity)
+		}
+	case a.Firing:
+		id, err = e.open(ctx, tx, a, now)
+	case len(open) > 0:
+		id = open[0].ID
+		intents, err = e.resolve(ctx, tx, &open[0], "recovered", a.Source, now)
+	default:
+		return nil, nil // resolved and nothing open: already handled
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("escalation: commit: %w", err)
+	}
+	e.dispatch(ctx, intents)
+	e.poke()
+	return getIncident(ctx, e.db, id)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func (e *Engine) open(ctx context.Context, tx *sql.Tx, a Alert, now time.Time) (int64, error) {
+	short, err := allocShort(ctx, tx, now)
+	if err != nil {
+		return 0, err
+	}
+	labels, _ := json.Marshal(a.Labels)
+	pol := e.policy(a.Policy)
+	due := now
+	if pol != nil && len(pol.Steps) > 0 {
+		due = now.Add(pol.Steps[0].Delay.Duration)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, short, state, severity, summary, detail, labels, policy, source, opened_at, updated_at, due)
+		VALUES (?, ?, 'triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Key, short, orDefault(a.Severity, "critical"), a.Summary, a.Detail, string(labels), a.Policy, a.Source, ms(now), ms(now), ms(due))
+	if err != nil {
+		return 0, fmt.Errorf("escalation: open incident %s: %w", a.Key, err)
+	}
+	id, _ := res.LastInsertId()
+	return id, event(ctx, tx, now, "incident.open", id, a.Source, fmt.Sprintf("#%d %s: %s", short, a.Severity, a.Summary))
+}
+
+// allocShort picks the smallest number not used by an incident that is
+// open or opened in the last day, so replies stay short ("42") and an old
+// number is not handed out again while someone may still answer it.
+func allocShort(ctx context.Context, tx *sql.Tx, now time.Time) (int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT short FROM incidents WHERE state != 'resolved' OR opened_at > ? ORDER BY short`,
+		ms(now.Add(-24*time.Hour)))
+	if err != nil {
+		return 0, fmt.Errorf("escalation: short number: %w", err)
+	}
+	defer rows.Close()
+	n := 1
+	for rows.Next() {
+		var s int
+		rows.Scan(&s)
+		if s == n {
+			n++
+		} else if s > n {
+			break
+		}
+	}
+	return n, rows.Err()
+}
+
+func event(ctx context.Context, q querier, now time.Time, kind string, id int64, actor, detail string) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO events (at, kind, subject, actor, detail) VALUES (?, ?, ?, ?, ?)`,
+		now.UTC().Format(time.RFC3339Nano), kind, fmt.Sprint(id), actor, detail)
+	if err != nil {
+		return fmt.Errorf("escalation: record %s: %w", kind, err)
+	}
+	return nil
+}
+
+// change runs fn on incident id in a transaction under the engine lock,
+// then sends what fn claimed.
+func (e *Engine) change(ctx context.Context, id int64, fn func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error)) (*Incident, error) {
+	e.mu.Lock()
+	now := e.clock.Now()
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("escalation: begin: %w", err)
+	}
+	defer tx.Rollback()
+	inc, err := getIncident(ctx, tx, id)
+	if err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	intents, err := fn(tx, inc, now)
+	if err == nil {
+		err = tx.Commit()
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return inc, err
+	}
+	e.dispatch(ctx, intents)
+	e.poke()
+	return getIncident(ctx, e.db, id)
+}
+
+// Ack acknowledges: paging stops for everyone at once, and the others who
+// were paged hear who took it. An ack never followed by a resolve pages
+// again after [escalation] ack_timeout.
+func (e *Engine) Ack(ctx context.Context, id int64, by, via string) (*Incident, error) {
+	return e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
+		switch inc.State {
+		case Resolved:
+			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
+		case Acknowledged:
+			if inc.Snoozed.IsZero() {
+				return nil, nil // already acked: nothing changes, nobody is told twice
+			}
+		}
+		due := now.Add(e.cfg.Load().Escalation.AckTimeout.Duration)
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'acknowledged', acked_at = ?, acked_by = ?, snoozed_until = NULL, due = ?, updated_at = ? WHERE id = ?`,
+			ms(now), by, ms(due), ms(now), inc.ID); err != nil {
+			return nil, fmt.Errorf("escalation: ack #%d: %w", inc.Short, err)
+		}
+		if err := event(ctx, tx, now, "incident.ack", inc.ID, by, "via "+via); err != nil {
+			return nil, err
+		}
+		return e.tellPaged(ctx, tx, inc, "acked", by, fmt.Sprintf("#%d acked by %s: %s", inc.Short, by, inc.Summary), now)
+	})
+}
+
+// Resolve closes an incident by hand.
+func (e *Engine) Resolve(ctx context.Context, id int64, by, via string) (*Incident, error) {
+	return e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
+		if inc.State == Resolved {
+			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
+		}
+		return e.resolve(ctx, tx, inc, by, via, now)
+	})
+}
+
+func (e *Engine) resolve(ctx context.Context, tx *sql.Tx, inc *Incident, by, via string, now time.Time) ([]Intent, error) {
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, due = NULL, updated_at = ? WHERE id = ?`,
+		ms(now), by, ms(now), inc.ID); err != nil {
+		return nil, fmt.Errorf("escalation: resolve #%d: %w", inc.Short, err)
+	}
+	if err := event(ctx, tx, now, "incident.resolve", inc.ID, by, "via "+via); err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf("#%d resolved: %s", inc.Short, inc.Summary)
+	if by != "recovered" {
+		text = fmt.Sprintf("#%d resolved by %s: %s", inc.Short, by, inc.Summary)
+	}
+	return e.tellPaged(ctx, tx, inc, "resolved", by, text, now)
+}
+
+// Snooze acks for d, then pages again from the current step.
+func (e *Engine) Snooze(ctx context.Context, id int64, d time.Duration, by string) (*Incident, error) {
+	return e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
+		if inc.State == Resolved {
+			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
+		}
+		until := now.Add(d)
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'acknowledged', acked_at = ?, acked_by = ?, snoozed_until = ?, due = ?, updated_at = ? WHERE id = ?`,
+			ms(now), by, ms(until), ms(until), ms(now), inc.ID); err != nil {
+			return nil, fmt.Errorf("escalation: snooze #%d: %w", inc.Short, err)
+		}
+		if err := event(ctx, tx, now, "incident.snooze", inc.ID, by, "for "+d.String()); err != nil {
+			return nil, err
+		}
+		return e.tellPaged(ctx, tx, inc, "acked", by, fmt.Sprintf("#%d snoozed %s by %s: %s", inc.Short, d, by, inc.Summary), now)
+	})
+}
+
+// Escalate moves the incident to the step after from, now, and triggers
+// it again if it was acked. It is idempotent: several people pressing
+// "escalate" on the same page move it one step, because each names the
+// step they were paged at and only the first still matches. from < 0
+// means the step at which by was last paged (or the current one).
+func (e *Engine) Escalate(ctx context.Context, id int64, from int, by string) (*Incident, error) {
+	return e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
+		if inc.State == Resolved {
+			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
+		}
+		if from < 0 {
+			from = inc.Step
+			var last sql.NullInt64
+			tx.QueryRowContext(ctx, `SELECT MAX(step) FROM notifications WHERE incident = ? AND person = ? AND kind = 'page'`, inc.ID, by).Scan(&last)
+			if last.Valid {
+				from = int(last.Int64)
+			}
+		}
+		if from != inc.Step {
+			return nil, event(ctx, tx, now, "incident.escalate.ignored", inc.ID, by,
+				fmt.Sprintf("already past step %d (now at step %d)", from+1, inc.Step+1))
+		}
+		pol := e.policy(inc.Policy)
+		next := inc.Step + 1
+		if pol == nil || next >= len(pol.Steps) {
+			next = loopStep(pol)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'triggered', step = ?, round = 0, snoozed_until = NULL, due = ?, updated_at = ? WHERE id = ?`,
+			next, ms(now), ms(now), inc.ID); err != nil {
+			return nil, fmt.Errorf("escalation: escalate #%d: %w", inc.Short, err)
+		}
+		return nil, event(ctx, tx, now, "incident.escalate", inc.ID, by, fmt.Sprintf("step %d -> %d", inc.Step+1, next+1))
+	})
+}
+
+// tellPaged claims one SMS for every person paged for inc, except actor,
+// and a "cancel" intent so the pager hangs up calls still ringing.
+func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind, actor, text string, now time.Time) ([]Intent, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT person FROM notifications WHERE incident = ? AND kind = 'page' AND state IN ('claimed', 'sent', 'delivered') ORDER BY person`, inc.ID)
+	if err != nil {
+		return nil, fmt.Errorf("escalation: who was paged for #%d: %w", inc.Short, err)
+	}
+	var people []string
+	for rows.Next() {
+		var p string
+		rows.Scan(&p)
+		people = append(people, p)
+	}
+	rows.Close()
+	out := []Intent{{Incident: inc.ID, Short: inc.Short, Kind: "cancel", Severity: inc.Severity, Summary: inc.Summary}}
+	cfg := e.cfg.Load()
+	for _, name := range people {
+		if name == actor {
+			continue
+		}
+		in := Intent{Incident: inc.ID, Short: inc.Short, Kind: kind, Channel: "sms", Person: name, Severity: inc.Severity,
+			Summary: inc.Summary, Since: inc.Opened, Text: text}
+		if p := cfg.Person(name); p != nil {
+			in.Phone, in.Email = p.Phone, p.Email
+		}
+		if err := claim(ctx, tx, &in, now); err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// claim writes the notification row; only then may it be sent.
+func claim(ctx context.Context, tx *sql.Tx, in *Intent, now time.Time) error {
+	text := in.Text
+	if text == "" {
+		text = in.Summary
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO notifications (incident, kind, person, channel, text, state, attempt, step, created_at)
+		VALUES (?, ?, ?, ?, ?, 'claimed', 1, ?, ?)`, in.Incident, in.Kind, in.Person, in.Channel, text, in.Step, ms(now))
+	if err != nil {
+		return fmt.Errorf("escalation: claim %s to %s: %w", in.Channel, in.Person, err)
+	}
+	in.ID, _ = res.LastInsertId()
+	in.Attempt = 1
+	return nil
+}
+
+// ByShort finds the incident a person means by its short number: the
+// latest one with that number that they were paged or told about. A number
+// reused for an incident they never heard of is not found, so an old reply
+// cannot ack the wrong incident.
+func (e *Engine) ByShort(ctx context.Context, person string, short int) (*Incident, error) {
+	var id int64
+	err := e.db.QueryRowContext(ctx, `SELECT i.id FROM incidents i JOIN notifications n ON n.incident = i.id
+		WHERE i.short = ? AND n.person = ? ORDER BY n.id DESC LIMIT 1`, short, person).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("#%d is not an incident you were paged for: %w", short, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("escalation: find #%d: %w", short, err)
+	}
+	return getIncident(ctx, e.db, id)
+}
+
+// LastPaged is the incident a bare "ACK" from person means: the open one
+// they were most recently paged for.
+func (e *Engine) LastPaged(ctx context.Context, person string) (*Incident, error) {
+	var id int64
+	err := e.db.QueryRowContext(ctx, `SELECT i.id FROM incidents i JOIN notifications n ON n.incident = i.id
+		WHERE n.person = ? AND n.kind = 'page' AND i.state != 'resolved' ORDER BY n.id DESC LIMIT 1`, person).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("no open incident was paged to you: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("escalation: last page of %s: %w", person, err)
+	}
+	return getIncident(ctx, e.db, id)
+}
+
+// Entry is one line of an incident's timeline.
+type Entry struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Actor  string    `json:"actor"`
+	Detail string    `json:"detail"`
+}
+
+// Timeline is the audit trail of one incident, oldest first.
+func (e *Engine) Timeline(ctx context.Context, id int64) ([]Entry, error) {
+	rows, err := e.db.QueryContext(ctx, `SELECT at, kind, actor, detail FROM events WHERE subject = ? ORDER BY id`, fmt.Sprint(id))
+	if err != nil {
+		return nil, fmt.Errorf("escalation: timeline of %d: %w", id, err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var en Entry
+		var at string
+		rows.Scan(&at, &en.Kind, &en.Actor, &en.Detail)
+		en.At, _ = time.Parse(time.RFC3339Nano, at)
+		out = append(out, en)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,162 @@
+package escalation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+
+	"foghorn/configs"
+)
+
+// Silence is an ad hoc "do not page about this until then".
+type Silence struct {
+	ID       int64     `json:"id"`
+	Matchers []string  `json:"matchers"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	By       string    `json:"by"`
+	Comment  string    `json:"comment"`
+}
+
+// Silence adds a silence; matchers use Alertmanager's syntax
+// (`name="pve1"`, `role=~"hv.*"`).
+func (e *Engine) Silence(ctx context.Context, s Silence) (int64, error) {
+	if len(s.Matchers) == 0 {
+		return 0, fmt.Errorf("silence: no matchers: it would silence everything; name what to silence, e.g. name=\"pve1\"")
+	}
+	for _, m := range s.Matchers {
+		if _, err := labels.ParseMatcher(m); err != nil {
+			return 0, fmt.Errorf("silence: matcher %q: %w", m, err)
+		}
+	}
+	if !s.End.After(s.Start) {
+		return 0, fmt.Errorf("silence: ends %s, before it starts %s", s.End.Format(time.RFC3339), s.Start.Format(time.RFC3339))
+	}
+	raw, _ := json.Marshal(s.Matchers)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	res, err := e.db.ExecContext(ctx, `INSERT INTO silences (matchers, start_at, end_at, created_by, comment) VALUES (?, ?, ?, ?, ?)`,
+		string(raw), ms(s.Start), ms(s.End), s.By, s.Comment)
+	if err != nil {
+		return 0, fmt.Errorf("silence: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	e.db.Event(ctx, "silence.add", fmt.Sprintf("silence:%d", id), s.By, fmt.Sprintf("%v until %s: %s", s.Matchers, s.End.Format(time.RFC3339), s.Comment))
+	// Incidents it now covers are re-examined at once.
+	e.db.ExecContext(ctx, `UPDATE incidents SET due = ? WHERE state = 'triggered' AND due IS NOT NULL`, ms(e.clock.Now()))
+	e.poke()
+	return id, nil
+}
+
+// silencedBy names the maintenance window or silence covering labels now,
+// and when it ends; "" when none does.
+func (e *Engine) silencedBy(ctx context.Context, q querier, ls map[string]string, now time.Time) (string, time.Time) {
+	for _, m := range e.cfg.Load().Maintenance {
+		if !matchAll(m.Matchers, ls) {
+			continue
+		}
+		if end, ok := windowEnd(m, now); ok {
+			return "maintenance " + m.Name, end
+		}
+	}
+	rows, err := q.QueryContext(ctx, `SELECT id, matchers, end_at FROM silences WHERE start_at <= ? AND end_at > ? ORDER BY id`, ms(now), ms(now))
+	if err != nil {
+		return "", time.Time{}
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, end int64
+		var raw string
+		rows.Scan(&id, &raw, &end)
+		var matchers []string
+		json.Unmarshal([]byte(raw), &matchers)
+		if matchAll(matchers, ls) {
+			return fmt.Sprintf("silence #%d", id), time.UnixMilli(end)
+		}
+	}
+	return "", time.Time{}
+}
+
+func matchAll(matchers []string, ls map[string]string) bool {
+	if len(matchers) == 0 {
+		return false
+	}
+	for _, s := range matchers {
+		m, err := labels.ParseMatcher(s)
+		if err != nil || !m.Matches(ls[m.Name]) {
+			return false
+		}
+	}
+	return true
+}
+
+// windowEnd reports whether the recurring window m is open at now: it is
+// when its latest start is no more than its duration ago.
+func windowEnd(m configs.Maintenance, now time.Time) (time.Time, bool) {
+	sched, err := configs.ParseCron(m.Schedule)
+	if err != nil {
+		return time.Time{}, false
+	}
+	loc, err := time.LoadLocation(m.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	start := sched.Next(now.Add(-m.Duration.Duration).In(loc)) // strictly after: a window ending now is over
+	if start.After(now) {
+		return time.Time{}, false
+	}
+	return start.Add(m.Duration.Duration), true
+}
+
+// Override is "cover pages for absent between start and end".
+type Override struct {
+	Absent string    `json:"absent"`
+	Cover  string    `json:"cover"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	By     string    `json:"by"`
+}
+
+// AddOverride records that o.Cover takes o.Absent's pages for a while.
+func (e *Engine) AddOverride(ctx context.Context, o Override) error {
+	cfg := e.cfg.Load()
+	if cfg.Person(o.Absent) == nil || cfg.Person(o.Cover) == nil {
+		return fmt.Errorf("override: %q covering %q: both must be people in the config", o.Cover, o.Absent)
+	}
+	if o.Absent == o.Cover || !o.End.After(o.Start) {
+		return fmt.Errorf("override: %s covering %s from %s to %s makes no sense", o.Cover, o.Absent, o.Start, o.End)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO overrides (absent, cover, start_at, end_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		o.Absent, o.Cover, ms(o.Start), ms(o.End), o.By, ms(e.clock.Now())); err != nil {
+		return fmt.Errorf("override: %w", err)
+	}
+	return e.db.Event(ctx, "override.add", o.Absent, o.By, fmt.Sprintf("%s covers %s until %s", o.Cover, o.Absent, o.End.Format(time.RFC3339)))
+}
+
+// OnCall is who is on call in each rotation at t, after overrides, with
+// the next handoffs.
+func (e *Engine) OnCall(ctx context.Context, t time.Time, next int) (map[string][]Shift, error) {
+	cfg := e.cfg.Load()
+	out := map[string][]Shift{}
+	for i := range cfg.Rotations {
+		ro := &cfg.Rotations[i]
+		shifts, err := Shifts(ro, t, next+1)
+		if err != nil {
+			return nil, err
+		}
+		for j := range shifts {
+			at := shifts[j].Start
+			if j == 0 {
+				at = t
+			}
+			shifts[j].Person = coverFor(ctx, e.db, shifts[j].Person, at)
+		}
+		out[ro.Name] = shifts
+	}
+	return out, nil
+}

@@ -1,0 +1,71 @@
+package escalation
+
+import (
+	"context"
+	"time"
+)
+
+// Alert is what the engine consumes: something firing or resolved, from the
+// probes' classification or from Alertmanager. Key deduplicates: the same
+// key firing while an incident is open updates that incident.
+type Alert struct {
+	Key      string // "target:rt1", "group:routers", "am:<fingerprint>"
+	Firing   bool   // false: resolved
+	Severity string // "info", "warning", "critical"
+	Summary  string // one line: "router pair DOWN (rt1, rt2)"
+	Detail   string // cause, children affected, last result
+	Labels   map[string]string
+	Policy   string // empty: the default policy
+	Source   string // "probe", "alertmanager", "self"
+	At       time.Time
+}
+
+// Intent is one notification the engine wants sent: the pager's input. The
+// row is written (claimed) before the Notifier sees it; ID is its key, so a
+// pager can make retries idempotent.
+type Intent struct {
+	ID       int64
+	Incident int64
+	Short    int    // the number people reply with ("42" acks #42)
+	Kind     string // "page", "resolved", "acked", "test"
+	Channel  string // "sms", "voice", "email"
+	Person   string
+	Phone    string
+	Email    string
+	Severity string
+	Summary  string    // what is wrong, one line
+	Detail   string    // cause, children, last result
+	Since    time.Time // when the incident opened
+	Text     string    // for "acked"/"resolved"/"test": the message itself
+	Step     int       // 0-based policy step that paged
+	Attempt  int       // 1 on first send; 2 when resent after a crash
+}
+
+// Notifier delivers intents; the pager implements it. An error means the
+// intent was not handed to the channel: the engine falls back to the
+// step's next channel.
+type Notifier interface {
+	Notify(ctx context.Context, in Intent) error
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, in Intent) error
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, in Intent) error { return f(ctx, in) }
+
+// Clock is the engine's time source; tests drive hours in milliseconds.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Incident states.
+const (
+	Triggered    = "triggered"
+	Acknowledged = "acknowledged"
+	Resolved     = "resolved"
+)

@@ -1,0 +1,165 @@
+package probes
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"foghorn/configs"
+)
+
+// Heartbeat defaults, used when the config leaves them zero.
+const (
+	defaultGrace    = 5 * time.Minute
+	defaultInterval = time.Minute
+)
+
+// memHeartbeat is where the heartbeat prober keeps the last push, so it
+// survives a restart of foghorn through the scheduler's persisted Memory.
+const memHeartbeat = "heartbeat.last"
+
+// Push errors; the HTTP handler maps them to 404 and 403.
+var (
+	ErrUnknownHeartbeat = errors.New("unknown heartbeat target")
+	ErrBadToken         = errors.New("wrong heartbeat token")
+)
+
+// Heartbeats receives the pushes of hosts that report in (a dead-man's
+// switch: cron jobs, backups, hosts behind NAT) and judges whether each
+// came in time. Unlike the other kinds it needs state fed from outside,
+// so it is not in the kinds table: the wiring makes one Heartbeats, calls
+// Configure on every config load, hands Push to the HTTP push URL and
+// registers Prober for kind "heartbeat" with the scheduler.
+//
+// The zero value is ready to use and it is safe for concurrent use.
+type Heartbeats struct {
+	// Now is the clock; nil means time.Now. Tests set it to not sleep.
+	Now func() time.Time
+
+	mu     sync.Mutex
+	tokens map[string]configs.Secret
+	last   map[string]time.Time // last push per target
+	since  map[string]time.Time // when we began to wait for a target
+}
+
+func (h *Heartbeats) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// Configure takes the heartbeat targets and their tokens from a (re)loaded
+// config. Pushes already received are kept for targets that remain.
+func (h *Heartbeats) Configure(targets []configs.Target) {
+	now := h.now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	tokens := map[string]configs.Secret{}
+	since := map[string]time.Time{}
+	last := map[string]time.Time{}
+	for _, t := range targets {
+		if t.Kind != "heartbeat" {
+			continue
+		}
+		if t.Heartbeat != nil {
+			tokens[t.Name] = t.Heartbeat.Token
+		} else {
+			tokens[t.Name] = configs.Secret{}
+		}
+		since[t.Name] = now
+		if s, ok := h.since[t.Name]; ok {
+			since[t.Name] = s
+		}
+		if l, ok := h.last[t.Name]; ok {
+			last[t.Name] = l
+		}
+	}
+	h.tokens, h.since, h.last = tokens, since, last
+}
+
+// Push records a heartbeat of target at time at (zero: now), if token is
+// the target's. Errors wrap ErrUnknownHeartbeat or ErrBadToken.
+func (h *Heartbeats) Push(target, token string, at time.Time) error {
+	if at.IsZero() {
+		at = h.now()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	want, ok := h.tokens[target]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownHeartbeat, target)
+	}
+	if want.Empty() {
+		return fmt.Errorf("%w for %q: it has no token configured (heartbeat.token_file), so pushes are refused", ErrBadToken, target)
+	}
+	// Hashing first makes the comparison constant-time in the length too.
+	a, b := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(want.Reveal()))
+	if subtle.ConstantTimeCompare(a[:], b[:]) != 1 {
+		return fmt.Errorf("%w for %q", ErrBadToken, target)
+	}
+	if at.After(h.last[target]) {
+		h.last[target] = at
+	}
+	return nil
+}
+
+// Prober judges a heartbeat target: Critical once the last push is older
+// than the target's interval plus grace. A target never heard from gets
+// the same allowance from when foghorn began waiting for it.
+func (h *Heartbeats) Prober() Prober {
+	return func(_ context.Context, t *configs.Target, mem *Memory) Result {
+		now := h.now()
+		grace, interval := defaultGrace, t.Interval.Duration
+		if t.Heartbeat != nil && t.Heartbeat.Grace.Duration > 0 {
+			grace = t.Heartbeat.Grace.Duration
+		}
+		if interval <= 0 {
+			interval = defaultInterval
+		}
+
+		h.mu.Lock()
+		last, heard := h.last[t.Name]
+		since, ok := h.since[t.Name]
+		if !ok {
+			if h.since == nil {
+				h.since = map[string]time.Time{}
+			}
+			since = now
+			h.since[t.Name] = now
+		}
+		h.mu.Unlock()
+		if mem != nil {
+			if v, ok := mem.Get(memHeartbeat); ok {
+				if prev, err := time.Parse(time.RFC3339Nano, v); err == nil && prev.After(last) {
+					last, heard = prev, true
+				}
+			}
+			if heard {
+				mem.Set(memHeartbeat, last.Format(time.RFC3339Nano))
+			}
+		}
+
+		r := Result{Target: t.Name, Kind: t.Kind, Start: now, Status: OK}
+		switch {
+		case heard && now.Sub(last) > interval+grace:
+			r.Status = Critical
+			r.Msg = fmt.Sprintf("no heartbeat since %s, grace %s", last.Format(time.TimeOnly), grace)
+		case heard:
+			r.Msg = fmt.Sprintf("last heartbeat %s ago at %s", now.Sub(last).Round(time.Second), last.Format(time.TimeOnly))
+		case now.Sub(since) > interval+grace:
+			r.Status = Critical
+			r.Msg = fmt.Sprintf("no heartbeat since %s (when watching began), grace %s", since.Format(time.TimeOnly), grace)
+		default:
+			r.Msg = fmt.Sprintf("waiting for the first heartbeat, due by %s", since.Add(interval+grace).Format(time.TimeOnly))
+		}
+		if heard {
+			r.Perf = []Perf{seconds("age", now.Sub(last))}
+		}
+		return r
+	}
+}
