@@ -2,7 +2,6 @@ package escalation
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -38,7 +37,8 @@ func loopStep(p *configs.Policy) int {
 // snooze ended pages again; a silenced incident waits for its silence to
 // end; otherwise the current step pages its people and the next step (or
 // repeat) is scheduled.
-func (e *Engine) advance(ctx context.Context, tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
+func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent, error) {
+	tx, now := ps.tx, ps.now
 	cfg := e.cfg.Load()
 	switch inc.State {
 	case Resolved:
@@ -55,7 +55,7 @@ func (e *Engine) advance(ctx context.Context, tx *sql.Tx, inc *Incident, now tim
 		}
 		inc.State, inc.Round = Triggered, 0
 	}
-	if reason, until := e.silencedBy(ctx, tx, inc.Labels, now); reason != "" {
+	if reason, until := e.silencedBy(ctx, ps, inc.Labels); reason != "" {
 		if inc.Silenced != reason {
 			if err := event(ctx, tx, now, "incident.silenced", inc.ID, "engine", reason+": recorded, not paged"); err != nil {
 				return nil, err
@@ -95,7 +95,7 @@ func (e *Engine) advance(ctx context.Context, tx *sql.Tx, inc *Incident, now tim
 		}
 	}
 	st := pol.Steps[idx]
-	people, err := e.who(ctx, tx, cfg, st.Who, now)
+	people, err := e.who(ctx, ps, cfg, st.Who)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (e *Engine) advance(ctx context.Context, tx *sql.Tx, inc *Incident, now tim
 				continue
 			}
 		}
-		if n := pagesLastHour(ctx, tx, p.Name, now); n >= cfg.Escalation.MaxPerHour {
+		if n := ps.pages(ctx, p.Name); n >= cfg.Escalation.MaxPerHour {
 			if err := event(ctx, tx, now, "page.ratelimited", inc.ID, "engine",
 				fmt.Sprintf("%s already had %d pages in the last hour (max_per_hour %d)", p.Name, n, cfg.Escalation.MaxPerHour)); err != nil {
 				return nil, err
@@ -123,9 +123,7 @@ func (e *Engine) advance(ctx context.Context, tx *sql.Tx, inc *Incident, now tim
 		if err := claim(ctx, tx, &in, now); err != nil {
 			return nil, err
 		}
-		if err := event(ctx, tx, now, "page", inc.ID, "engine", fmt.Sprintf("step %d: %s to %s", idx+1, in.Channel, p.Name)); err != nil {
-			return nil, err
-		}
+		ps.sent[p.Name]++
 		out = append(out, in)
 	}
 	if len(out) == 0 && !held.IsZero() {
@@ -172,13 +170,6 @@ func channelsFor(chs []string, severity string) []string {
 	return out
 }
 
-func pagesLastHour(ctx context.Context, tx *sql.Tx, person string, now time.Time) int {
-	var n int
-	tx.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE person = ? AND kind = 'page' AND created_at > ?`,
-		person, ms(now.Add(-time.Hour))).Scan(&n)
-	return n
-}
-
 // quietUntil reports whether now is in p's quiet hours, and when they end.
 func quietUntil(p *configs.Person, now time.Time) (time.Time, bool) {
 	if p.QuietHours == "" {
@@ -214,7 +205,8 @@ func quietUntil(p *configs.Person, now time.Time) (time.Time, bool) {
 
 // who resolves a step's who entries to people, applying overrides, each
 // person once.
-func (e *Engine) who(ctx context.Context, tx *sql.Tx, cfg *configs.Config, who []string, now time.Time) ([]*configs.Person, error) {
+func (e *Engine) who(ctx context.Context, ps *pass, cfg *configs.Config, who []string) ([]*configs.Person, error) {
+	now := ps.now
 	var names []string
 	for _, w := range who {
 		rest, isRot := strings.CutPrefix(w, "rotation:")
@@ -244,7 +236,7 @@ func (e *Engine) who(ctx context.Context, tx *sql.Tx, cfg *configs.Config, who [
 	seen := map[string]bool{}
 	var out []*configs.Person
 	for _, n := range names {
-		n = coverFor(ctx, tx, n, now)
+		n = ps.cover(ctx, n)
 		if p := cfg.Person(n); p != nil && !seen[n] {
 			seen[n] = true
 			out = append(out, p)

@@ -26,10 +26,14 @@ type Engine struct {
 	notify Notifier
 	cfg    atomic.Pointer[configs.Config]
 
-	mu    sync.Mutex // one writer: every state change holds it
-	wake  chan struct{}
-	sends sync.WaitGroup
-	limit chan struct{} // sends in flight
+	mu   sync.Mutex // one writer: every state change holds it
+	wake chan struct{}
+
+	pmu     sync.Mutex // guards pending
+	pending []outcome  // marks waiting for a group commit
+	fmu     sync.Mutex // one group commit at a time
+	sends   sync.WaitGroup
+	limit   chan struct{} // sends in flight
 }
 
 // Options tune an Engine; zero values are sensible.
@@ -120,13 +124,22 @@ func (e *Engine) Run(ctx context.Context) error {
 // (zero when nothing is pending). Sends go out in the background; Wait
 // waits for them.
 func (e *Engine) Step(ctx context.Context) (time.Time, error) {
-	intents, err := e.dueWork(ctx)
-	if err != nil {
-		return time.Time{}, err
+	for {
+		intents, more, err := e.dueWork(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		e.dispatch(ctx, intents)
+		if !more {
+			return e.nextDue(ctx)
+		}
 	}
-	e.dispatch(ctx, intents)
-	return e.nextDue(ctx)
 }
+
+// chunk is how many due incidents one transaction advances: small enough
+// that the first pages of a storm go out while the rest are still being
+// claimed, large enough to share the cost of a commit.
+const chunk = 64
 
 // Wait blocks until every send handed out so far has returned.
 func (e *Engine) Wait() { e.sends.Wait() }
@@ -140,33 +153,33 @@ func (e *Engine) nextDue(ctx context.Context) (time.Time, error) {
 	return fromMS(due), nil
 }
 
-// dueWork advances every incident whose step is due, claiming the
-// notifications it needs, all in one transaction.
-func (e *Engine) dueWork(ctx context.Context) ([]Intent, error) {
+// dueWork advances up to chunk incidents whose step is due, claiming the
+// notifications they need, in one transaction; more reports a full chunk.
+func (e *Engine) dueWork(ctx context.Context) (out []Intent, more bool, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock.Now()
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("escalation: begin: %w", err)
+		return nil, false, fmt.Errorf("escalation: begin: %w", err)
 	}
 	defer tx.Rollback()
-	incs, err := queryIncidents(ctx, tx, `WHERE due IS NOT NULL AND due <= ? ORDER BY due LIMIT 2000`, ms(now))
+	incs, err := queryIncidents(ctx, tx, `WHERE due IS NOT NULL AND due <= ? ORDER BY due LIMIT ?`, ms(now), chunk)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []Intent
+	p := &pass{tx: tx, now: now, sent: map[string]int{}, covers: map[string]string{}}
 	for i := range incs {
-		ins, err := e.advance(ctx, tx, &incs[i], now)
+		ins, err := e.advance(ctx, p, &incs[i])
 		if err != nil {
-			return nil, fmt.Errorf("escalation: incident %d: %w", incs[i].ID, err)
+			return nil, false, fmt.Errorf("escalation: incident %d: %w", incs[i].ID, err)
 		}
 		out = append(out, ins...)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("escalation: commit: %w", err)
+		return nil, false, fmt.Errorf("escalation: commit: %w", err)
 	}
-	return out, nil
+	return out, len(incs) == chunk, nil
 }
 
 // dispatch hands claimed intents to the Notifier, each in its own
@@ -212,13 +225,54 @@ func (e *Engine) stillPaging(ctx context.Context, id int64) bool {
 	return err == nil && state == Triggered
 }
 
+type outcome struct {
+	id         int64
+	state, err string
+	at         time.Time
+}
+
+// mark records what became of a notification. Marks are group-committed:
+// whoever finds others queued writes them all in one transaction, so a
+// storm of sends costs a few fsyncs instead of one each, and the claims of
+// the next due steps are not starved of the write lock. mark returns once
+// its row is committed.
 func (e *Engine) mark(ctx context.Context, id int64, state, errText string) {
-	_, err := e.db.ExecContext(context.WithoutCancel(ctx),
-		`UPDATE notifications SET state = ?, sent_at = ?, error = ? WHERE id = ?`,
-		state, ms(e.clock.Now()), errText, id)
-	if err != nil {
-		e.log.Error("cannot record notification outcome", "notification", id, "state", state, "err", err)
+	e.pmu.Lock()
+	e.pending = append(e.pending, outcome{id, state, errText, e.clock.Now()})
+	e.pmu.Unlock()
+
+	e.fmu.Lock()
+	defer e.fmu.Unlock()
+	e.pmu.Lock()
+	batch := e.pending
+	e.pending = nil
+	e.pmu.Unlock()
+	if len(batch) == 0 {
+		return // a flush that started after ours queued wrote it
 	}
+	err := e.writeMarks(context.WithoutCancel(ctx), batch)
+	if err != nil {
+		e.log.Error("cannot record notification outcomes; a restart may resend these once", "count", len(batch), "err", err)
+	}
+}
+
+func (e *Engine) writeMarks(ctx context.Context, batch []outcome) error {
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `UPDATE notifications SET state = ?, sent_at = ?, error = ? WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, o := range batch {
+		if _, err := st.ExecContext(ctx, o.state, ms(o.at), o.err, o.id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // Recover runs once at start: notifications claimed but never marked were

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -415,13 +416,13 @@ type Entry struct {
 	Detail string    `json:"detail"`
 }
 
-// Timeline is the audit trail of one incident, oldest first.
+// Timeline is the audit trail of one incident, oldest first: its events
+// and every notification with what became of it.
 func (e *Engine) Timeline(ctx context.Context, id int64) ([]Entry, error) {
 	rows, err := e.db.QueryContext(ctx, `SELECT at, kind, actor, detail FROM events WHERE subject = ? ORDER BY id`, fmt.Sprint(id))
 	if err != nil {
 		return nil, fmt.Errorf("escalation: timeline of %d: %w", id, err)
 	}
-	defer rows.Close()
 	var out []Entry
 	for rows.Next() {
 		var en Entry
@@ -430,5 +431,29 @@ func (e *Engine) Timeline(ctx context.Context, id int64) ([]Entry, error) {
 		en.At, _ = time.Parse(time.RFC3339Nano, at)
 		out = append(out, en)
 	}
+	rows.Close()
+	rows, err = e.db.QueryContext(ctx, `SELECT created_at, kind, person, channel, step, state, attempt, error FROM notifications WHERE incident = ? AND kind != 'cancel' ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("escalation: timeline of %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var at int64
+		var kind, person, channel, state, errText string
+		var step, attempt int
+		rows.Scan(&at, &kind, &person, &channel, &step, &state, &attempt, &errText)
+		d := fmt.Sprintf("%s to %s: %s", channel, person, state)
+		if kind == "page" {
+			d = fmt.Sprintf("step %d: %s", step+1, d)
+		}
+		if attempt > 1 {
+			d += fmt.Sprintf(" (attempt %d)", attempt)
+		}
+		if errText != "" {
+			d += " — " + errText
+		}
+		out = append(out, Entry{At: time.UnixMilli(at), Kind: kind, Actor: "engine", Detail: d})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out, rows.Err()
 }

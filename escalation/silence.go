@@ -53,28 +53,18 @@ func (e *Engine) Silence(ctx context.Context, s Silence) (int64, error) {
 
 // silencedBy names the maintenance window or silence covering labels now,
 // and when it ends; "" when none does.
-func (e *Engine) silencedBy(ctx context.Context, q querier, ls map[string]string, now time.Time) (string, time.Time) {
+func (e *Engine) silencedBy(ctx context.Context, ps *pass, ls map[string]string) (string, time.Time) {
 	for _, m := range e.cfg.Load().Maintenance {
 		if !matchAll(m.Matchers, ls) {
 			continue
 		}
-		if end, ok := windowEnd(m, now); ok {
+		if end, ok := windowEnd(m, ps.now); ok {
 			return "maintenance " + m.Name, end
 		}
 	}
-	rows, err := q.QueryContext(ctx, `SELECT id, matchers, end_at FROM silences WHERE start_at <= ? AND end_at > ? ORDER BY id`, ms(now), ms(now))
-	if err != nil {
-		return "", time.Time{}
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, end int64
-		var raw string
-		rows.Scan(&id, &raw, &end)
-		var matchers []string
-		json.Unmarshal([]byte(raw), &matchers)
-		if matchAll(matchers, ls) {
-			return fmt.Sprintf("silence #%d", id), time.UnixMilli(end)
+	for _, s := range ps.activeSilences(ctx) {
+		if matchAll(s.Matchers, ls) {
+			return fmt.Sprintf("silence #%d", s.ID), s.End
 		}
 	}
 	return "", time.Time{}
