@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"foghorn/escalation"
 	"foghorn/probes"
 )
 
@@ -20,6 +21,8 @@ func (d *daemon) mux() *http.ServeMux {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /api/v1/status", d.statusJSON)
+	mux.HandleFunc("GET /api/v1/incidents", d.incidentsJSON)
+	mux.Handle("POST /api/v1/alertmanager", d.eng.Alertmanager())
 	mux.HandleFunc("GET /{$}", d.statusText)
 	mux.HandleFunc("POST /heartbeat/{target}/{token}", d.heartbeat)
 	mux.HandleFunc("GET /heartbeat/{target}/{token}", d.heartbeat)
@@ -35,9 +38,36 @@ func (d *daemon) statusJSON(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// incidentsJSON lists open incidents with their timelines.
+func (d *daemon) incidentsJSON(w http.ResponseWriter, r *http.Request) {
+	incs, err := d.eng.Open(r.Context())
+	if err != nil {
+		http.Error(w, "cannot read incidents", http.StatusInternalServerError)
+		return
+	}
+	type withTimeline struct {
+		escalation.Incident
+		Timeline []escalation.Entry `json:"timeline"`
+	}
+	out := make([]withTimeline, 0, len(incs))
+	for _, inc := range incs {
+		tl, _ := d.eng.Timeline(r.Context(), inc.ID)
+		out = append(out, withTimeline{inc, tl})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
 func (d *daemon) statusText(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "foghorn %s — %s\n\n", version, d.source)
+	if incs, err := d.eng.Open(r.Context()); err == nil && len(incs) > 0 {
+		fmt.Fprintln(w, "open incidents:")
+		for _, inc := range incs {
+			fmt.Fprintf(w, "  #%-3d %-12s %-8s %s (since %s)\n", inc.Short, inc.State, inc.Severity, inc.Summary, inc.Opened.Format(time.TimeOnly))
+		}
+		fmt.Fprintln(w)
+	}
 	for _, e := range d.board.list() {
 		at := ""
 		if !e.At.IsZero() {

@@ -3,6 +3,7 @@
 //	foghorn run -config FILE      probe, decide, page
 //	foghorn demo                  the same on the embedded demo config
 //	foghorn check-config FILE     validate a config without running it
+//	foghorn oncall -config FILE   who is on call now and next
 //	foghorn version
 package main
 
@@ -21,6 +22,7 @@ usage:
   foghorn run -config FILE [-log-format text|json] [-log-level info]
   foghorn demo [-data-dir DIR]      run on the embedded demo config (no accounts needed)
   foghorn check-config FILE         print every problem in FILE, exit 1 if any
+  foghorn oncall -config FILE       who is on call now, and the next handoffs
   foghorn version
 
 signals (run, demo): SIGHUP reloads the config (a bad one is refused and the
@@ -44,6 +46,8 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(args[1:], stderr)
 	case "check-config":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "oncall":
+		return cmdOncall(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "foghorn", version)
 		return 0

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/escalation"
 	"foghorn/probes"
 	"foghorn/store"
 )
@@ -78,6 +79,7 @@ type daemon struct {
 	cfg    atomic.Pointer[configs.Config]
 	db     *store.DB
 	sched  *probes.Scheduler
+	eng    *escalation.Engine
 	beats  *probes.Heartbeats
 	board  *board
 	m      *metrics
@@ -101,6 +103,18 @@ func serve(log *slog.Logger, stderr io.Writer, source string, load func() (*conf
 
 	d := &daemon{log: log, source: source, load: load, db: db, beats: &probes.Heartbeats{}, board: newBoard(), m: newMetrics()}
 	d.cfg.Store(cfg)
+	d.eng = escalation.New(db, cfg, logChannel{log}, escalation.Options{Log: log})
+	if n, err := d.eng.Recover(ctx); err != nil {
+		log.Error("cannot recover interrupted notifications", "err", err)
+		return 1
+	} else if n > 0 {
+		log.Warn("resending notifications interrupted by the last stop", "count", n)
+	}
+	engDone := make(chan struct{})
+	go func() {
+		defer close(engDone)
+		d.eng.Run(ctx)
+	}()
 	d.sched = probes.NewScheduler(probes.Options{
 		Log: log, OnResult: d.result, OnChange: d.change, Heartbeats: d.beats,
 	})
@@ -148,6 +162,8 @@ func serve(log *slog.Logger, stderr io.Writer, source string, load func() (*conf
 	defer cancel()
 	srv.Shutdown(shut)
 	d.sched.Stop()
+	stop()
+	<-engDone
 	db.Event(shut, "stop", source, "foghorn", "")
 	log.Info("stopped")
 	return 0
@@ -169,6 +185,7 @@ func (d *daemon) reload(ctx context.Context) {
 			"listen", old.Server.Listen, "data_dir", old.Server.DataDir)
 	}
 	d.cfg.Store(cfg)
+	d.eng.SetConfig(cfg)
 	d.beats.Configure(cfg.Targets)
 	d.sched.Update(cfg)
 	d.board.keep(cfg)
@@ -197,4 +214,40 @@ func (d *daemon) change(c probes.Change) {
 	if err := probes.SaveState(context.Background(), d.db, c); err != nil {
 		d.log.Error("cannot record target state", "target", c.Target, "err", err)
 	}
+	if a, ok := alertFor(d.cfg.Load(), c); ok {
+		if _, err := d.eng.Handle(context.Background(), a); err != nil {
+			d.log.Error("cannot record incident", "key", a.Key, "err", err)
+		}
+	}
+}
+
+// alertFor turns a target's state change into the engine's input: down
+// fires, up after down resolves; the first "up" after start says nothing.
+func alertFor(cfg *configs.Config, c probes.Change) (escalation.Alert, bool) {
+	a := escalation.Alert{Key: "target:" + c.Target, Source: "probe", At: c.Result.Start, Detail: c.Result.Msg}
+	switch {
+	case c.To == probes.Down:
+		a.Firing = true
+	case c.To == probes.Up && c.From == probes.Down:
+	default:
+		return a, false
+	}
+	if t := cfg.Target(c.Target); t != nil {
+		a.Severity, a.Policy, a.Labels = t.Severity, t.Policy, t.LabelSet()
+		a.Summary = fmt.Sprintf("%s DOWN: %s", t.Name, c.Result.Msg)
+	}
+	return a, true
+}
+
+// logChannel stands in for the pager until it is wired: it logs what
+// would be sent, so the demo shows the escalation.
+type logChannel struct{ log *slog.Logger }
+
+func (l logChannel) Notify(ctx context.Context, in escalation.Intent) error {
+	if in.Kind == "cancel" {
+		return nil
+	}
+	l.log.Warn("notify", "kind", in.Kind, "incident", in.Short, "person", in.Person, "channel", in.Channel,
+		"severity", in.Severity, "summary", in.Summary, "text", in.Text)
+	return nil
 }
