@@ -120,7 +120,7 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 		}
 		in := Intent{Incident: inc.ID, Short: inc.Short, Kind: "page", Channel: channels[0], Person: p.Name, Phone: p.Phone,
 			Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Step: idx}
-		if err := claim(ctx, tx, &in, now); err != nil {
+		if err := e.claim(ctx, tx, &in, now); err != nil {
 			return nil, err
 		}
 		ps.sent[p.Name]++
@@ -147,7 +147,7 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 			due = now.Add(max(st.Interval.Duration, pol.Steps[next].Delay.Duration, time.Minute))
 		}
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE incidents SET state = 'triggered', silenced = '', snoozed_until = NULL, step = ?, round = ?, due = ?, updated_at = ? WHERE id = ?`,
+	_, err = e.exec(ctx, tx, `UPDATE incidents SET state = 'triggered', silenced = '', snoozed_until = NULL, step = ?, round = ?, due = ?, updated_at = ? WHERE id = ?`,
 		next, round, ms(due), ms(now), inc.ID)
 	return out, err
 }
@@ -295,7 +295,7 @@ func (e *Engine) fallback(ctx context.Context, in Intent, reason string) (Intent
 	}
 	out := in
 	out.Channel = next
-	if err := claim(ctx, tx, &out, now); err != nil {
+	if err := e.claim(ctx, tx, &out, now); err != nil {
 		return Intent{}, false
 	}
 	if err := event(ctx, tx, now, "page.fallback", inc.ID, "engine", fmt.Sprintf("%s to %s failed (%s); trying %s", in.Channel, in.Person, reason, next)); err != nil {

@@ -352,7 +352,7 @@ func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind,
 		if p := cfg.Person(name); p != nil {
 			in.Phone, in.Email = p.Phone, p.Email
 		}
-		if err := claim(ctx, tx, &in, now); err != nil {
+		if err := e.claim(ctx, tx, &in, now); err != nil {
 			return nil, err
 		}
 		out = append(out, in)
@@ -361,12 +361,12 @@ func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind,
 }
 
 // claim writes the notification row; only then may it be sent.
-func claim(ctx context.Context, tx *sql.Tx, in *Intent, now time.Time) error {
+func (e *Engine) claim(ctx context.Context, tx *sql.Tx, in *Intent, now time.Time) error {
 	text := in.Text
 	if text == "" {
 		text = in.Summary
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO notifications (incident, kind, person, channel, text, state, attempt, step, created_at)
+	res, err := e.exec(ctx, tx, `INSERT INTO notifications (incident, kind, person, channel, text, state, attempt, step, created_at)
 		VALUES (?, ?, ?, ?, ?, 'claimed', 1, ?, ?)`, in.Incident, in.Kind, in.Person, in.Channel, text, in.Step, ms(now))
 	if err != nil {
 		return fmt.Errorf("escalation: claim %s to %s: %w", in.Channel, in.Person, err)

@@ -53,6 +53,10 @@ func open(ctx context.Context, dir string, ms []migration) (*DB, error) {
 		lock.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// Keep connections open: each new SQLite connection re-reads the schema
+	// and pragmas, and a burst of sends would otherwise churn them.
+	sqldb.SetMaxIdleConns(16)
+	sqldb.SetMaxOpenConns(32)
 	db := &DB{DB: sqldb, Path: path, lock: lock}
 	if err := db.migrate(ctx, ms); err != nil {
 		db.Close()
