@@ -30,6 +30,11 @@ type Server struct {
 	// over it, so it must be exactly what Twilio calls.
 	PublicURL string `toml:"public_url"`
 	DataDir   string `toml:"data_dir"`
+	// APITokenFile holds the bearer token for /api/v1 (or
+	// FOGHORN_API_TOKEN). Without one, the API is read-only.
+	APITokenFile string `toml:"api_token_file"`
+
+	APIToken Secret `toml:"-"`
 }
 
 // Twilio is the SMS and voice channel. The auth token is a secret: it comes

@@ -60,6 +60,12 @@ func EnvName(name string) string {
 }
 
 func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
+	c.Server.APIToken = secret(r, "server.api_token_file", "server api_token_file", c.Server.APITokenFile, dir, env,
+		"FOGHORN_API_TOKEN")
+	if t := c.Server.APIToken.Reveal(); t != "" && len(t) < 16 {
+		r.add("server.api_token_file", "server api_token_file", "use a long random token, e.g. `openssl rand -hex 24`",
+			"the API token is too short (%d characters; at least 16)", len(t))
+	}
 	tw := &c.Twilio
 	tw.AuthToken = secret(r, "twilio.auth_token_file", "twilio auth_token_file", tw.AuthTokenFile, dir, env,
 		"FOGHORN_TWILIO_AUTH_TOKEN")

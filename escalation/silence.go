@@ -150,3 +150,25 @@ func (e *Engine) OnCall(ctx context.Context, t time.Time, next int) (map[string]
 	}
 	return out, nil
 }
+
+// Silences lists the silences in force at t or later.
+func (e *Engine) Silences(ctx context.Context, t time.Time) ([]Silence, error) {
+	rows, err := e.db.QueryContext(ctx, `SELECT id, matchers, start_at, end_at, created_by, comment FROM silences WHERE end_at > ? ORDER BY id`, ms(t))
+	if err != nil {
+		return nil, fmt.Errorf("escalation: silences: %w", err)
+	}
+	defer rows.Close()
+	out := []Silence{}
+	for rows.Next() {
+		var s Silence
+		var raw string
+		var start, end int64
+		if err := rows.Scan(&s.ID, &raw, &start, &end, &s.By, &s.Comment); err != nil {
+			return nil, fmt.Errorf("escalation: silences: %w", err)
+		}
+		json.Unmarshal([]byte(raw), &s.Matchers)
+		s.Start, s.End = time.UnixMilli(start), time.UnixMilli(end)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -20,9 +20,7 @@ func (d *daemon) mux() *http.ServeMux {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /api/v1/status", d.statusJSON)
-	mux.HandleFunc("GET /api/v1/incidents", d.incidentsJSON)
-	mux.Handle("POST /api/v1/alertmanager", d.eng.Alertmanager())
+	d.apiRoutes(mux)
 	mux.HandleFunc("GET /{$}", d.statusText)
 	mux.HandleFunc("POST /heartbeat/{target}/{token}", d.heartbeat)
 	mux.HandleFunc("GET /heartbeat/{target}/{token}", d.heartbeat)

@@ -23,6 +23,14 @@ usage:
   foghorn demo [-data-dir DIR]      run on the embedded demo config (no accounts needed)
   foghorn check-config FILE         print every problem in FILE, exit 1 if any
   foghorn oncall -config FILE       who is on call now, and the next handoffs
+
+talking to a running foghorn (flags: -url U or FOGHORN_URL, -config FILE, -as NAME;
+token from FOGHORN_API_TOKEN or the config's api_token_file):
+  foghorn status                    open incidents with their timelines
+  foghorn ack|resolve|escalate ID
+  foghorn snooze ID 30m
+  foghorn silence TARGET|MATCHER... 2h
+  foghorn override ABSENT COVER UNTIL
   foghorn version
 
 signals (run, demo): SIGHUP reloads the config (a bad one is refused and the
@@ -48,6 +56,8 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "oncall":
 		return cmdOncall(args[1:], stdout, stderr)
+	case "status", "ack", "resolve", "escalate", "snooze", "silence", "override":
+		return cmdClient(args[0], args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "foghorn", version)
 		return 0

@@ -84,9 +84,12 @@ type proc struct {
 	done  chan error
 }
 
-func start(t *testing.T, args ...string) *proc {
+func start(t *testing.T, args ...string) *proc { return startEnv(t, nil, args...) }
+
+func startEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -332,4 +335,62 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return -1
+}
+
+func TestAPIAndCLI(t *testing.T) {
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }))
+	defer broken.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "foghorn.toml")
+	writeFile(t, cfgPath, siteConfig(filepath.Join(dir, "data"), httpTarget("web", broken.URL)))
+	const token = "test-token-0123456789abcdef"
+	p := start(t, "run", "-config", cfgPath, "-log-format", "json")
+	running, n := p.wait(t, 0, "foghorn running", nil)
+	base := "http://" + running["listen"].(string)
+	p.wait(t, n, "notify", map[string]string{"person": "alice", "kind": "page"})
+
+	cli := func(env []string, args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), exitCode(err)
+	}
+	// No token configured: reading works, acting is refused and says how to enable it.
+	out, code := cli(nil, "status", "-url", base)
+	if code != 0 || !strings.Contains(out, "#1 (id 1) CRITICAL triggered: web DOWN") || !strings.Contains(out, "step 1: sms to alice") {
+		t.Fatalf("status: %d\n%s", code, out)
+	}
+	out, code = cli(nil, "ack", "-url", base, "1")
+	if code != 1 || !strings.Contains(out, "the API is read-only: set [server] api_token_file") {
+		t.Fatalf("ack without a configured token: %d %s", code, out)
+	}
+
+	// Restart with a token: a wrong one is refused, the right one acts.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+	p = startEnv(t, []string{"FOGHORN_API_TOKEN=" + token}, "run", "-config", cfgPath, "-log-format", "json")
+	running, _ = p.wait(t, 0, "foghorn running", nil)
+	base = "http://" + running["listen"].(string)
+	if out, code = cli([]string{"FOGHORN_API_TOKEN=wrong-token-0123456789"}, "ack", "-url", base, "1"); code != 1 || !strings.Contains(out, "missing or wrong bearer token") {
+		t.Fatalf("ack with a wrong token: %d %s", code, out)
+	}
+	good := []string{"FOGHORN_API_TOKEN=" + token}
+	if out, code = cli(good, "ack", "-url", base, "-as", "alice", "1"); code != 0 || !strings.Contains(out, "#1 acknowledged") {
+		t.Fatalf("ack: %d %s", code, out)
+	}
+	if out, code = cli(good, "ack", "-url", base, "99"); code != 1 || !strings.Contains(out, "no such incident") {
+		t.Fatalf("ack of a missing incident: %d %s", code, out)
+	}
+	if out, code = cli(good, "silence", "-url", base, "web", "2h"); code != 0 || !strings.Contains(out, `silence #1 on name="web" until`) {
+		t.Fatalf("silence: %d %s", code, out)
+	}
+	if out, code = cli(good, "silence", "-url", base, `name=~"(`, "2h"); code != 1 || !strings.Contains(out, "matcher") {
+		t.Fatalf("bad silence: %d %s", code, out)
+	}
+	if out, code = cli(good, "override", "-url", base, "alice", "nobody", "2030-01-01T00:00:00Z"); code != 1 || !strings.Contains(out, "both must be people") {
+		t.Fatalf("bad override: %d %s", code, out)
+	}
+	if out, code = cli(good, "status", "-url", base); code != 0 || !strings.Contains(out, "incident.ack") || !strings.Contains(out, "alice") {
+		t.Fatalf("status after ack: %d\n%s", code, out)
+	}
 }

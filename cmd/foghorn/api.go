@@ -1,0 +1,193 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"foghorn/escalation"
+)
+
+// The JSON API. Every route takes the bearer token of [server]
+// api_token_file when one is set; without a token the API is read-only,
+// so a fresh install cannot be acked or silenced by anyone who reaches it.
+
+func (d *daemon) apiRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/status", d.auth(false, d.statusJSON))
+	mux.HandleFunc("GET /api/v1/incidents", d.auth(false, d.incidentsJSON))
+	mux.HandleFunc("GET /api/v1/oncall", d.auth(false, d.oncallJSON))
+	mux.HandleFunc("GET /api/v1/silences", d.auth(false, d.silencesJSON))
+	mux.HandleFunc("POST /api/v1/alertmanager", d.auth(true, d.eng.Alertmanager().ServeHTTP))
+	mux.HandleFunc("POST /api/v1/incidents/{id}/{action}", d.auth(true, d.incidentAction))
+	mux.HandleFunc("POST /api/v1/silences", d.auth(true, d.addSilence))
+	mux.HandleFunc("POST /api/v1/overrides", d.auth(true, d.addOverride))
+}
+
+func (d *daemon) auth(write bool, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		want := d.cfg.Load().Server.APIToken.Reveal()
+		if want == "" {
+			if write {
+				apiError(w, http.StatusForbidden, "the API is read-only: set [server] api_token_file (or FOGHORN_API_TOKEN) and send it as a bearer token")
+				return
+			}
+			h(w, r)
+			return
+		}
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+		if subtle.ConstantTimeCompare(a[:], b[:]) != 1 {
+			d.log.Warn("api request refused: bad or missing token", "path", r.URL.Path, "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="foghorn"`)
+			apiError(w, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer <api token>)")
+			return
+		}
+		h(w, r)
+	}
+}
+
+func apiError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// actor is who the API caller says they are; the token vouches for them.
+func actor(r *http.Request) string {
+	if u := r.Header.Get("X-Foghorn-User"); u != "" {
+		return u
+	}
+	return "api"
+}
+
+func (d *daemon) incidentAction(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, fmt.Sprintf("incident id %q is not a number", r.PathValue("id")))
+		return
+	}
+	by := actor(r)
+	var inc *escalation.Incident
+	switch r.PathValue("action") {
+	case "ack":
+		inc, err = d.eng.Ack(r.Context(), id, by, "api")
+	case "resolve":
+		inc, err = d.eng.Resolve(r.Context(), id, by, "api")
+	case "escalate":
+		from := -1
+		if s := r.URL.Query().Get("from"); s != "" {
+			if from, err = strconv.Atoi(s); err != nil {
+				apiError(w, http.StatusBadRequest, "from must be the step number you saw (1 = first step)")
+				return
+			}
+			from-- // people count steps from 1
+		}
+		inc, err = d.eng.Escalate(r.Context(), id, from, by)
+	case "snooze":
+		dur, perr := time.ParseDuration(r.URL.Query().Get("for"))
+		if perr != nil || dur <= 0 {
+			apiError(w, http.StatusBadRequest, `snooze needs ?for=30m (a duration like "30m" or "2h")`)
+			return
+		}
+		inc, err = d.eng.Snooze(r.Context(), id, dur, by)
+	default:
+		apiError(w, http.StatusNotFound, fmt.Sprintf("unknown action %q: use ack, resolve, escalate or snooze", r.PathValue("action")))
+		return
+	}
+	switch {
+	case errors.Is(err, escalation.ErrNotFound):
+		apiError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, escalation.ErrResolved):
+		apiError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		d.log.Error("api action failed", "action", r.PathValue("action"), "incident", id, "err", err)
+		apiError(w, http.StatusInternalServerError, "could not record it; try again")
+	default:
+		writeJSON(w, inc)
+	}
+}
+
+func (d *daemon) oncallJSON(w http.ResponseWriter, r *http.Request) {
+	next, _ := strconv.Atoi(r.URL.Query().Get("next"))
+	if next <= 0 || next > 50 {
+		next = 3
+	}
+	shifts, err := d.eng.OnCall(r.Context(), time.Now(), next)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, shifts)
+}
+
+func (d *daemon) silencesJSON(w http.ResponseWriter, r *http.Request) {
+	s, err := d.eng.Silences(r.Context(), time.Now())
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, s)
+}
+
+// silenceRequest is the body of POST /api/v1/silences.
+type silenceRequest struct {
+	Matchers []string `json:"matchers"`
+	For      string   `json:"for"`
+	Comment  string   `json:"comment"`
+}
+
+func (d *daemon) addSilence(w http.ResponseWriter, r *http.Request) {
+	var req silenceRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		apiError(w, http.StatusBadRequest, `body must be JSON: {"matchers": ["name=\"pve1\""], "for": "2h", "comment": "..."}`)
+		return
+	}
+	dur, err := time.ParseDuration(req.For)
+	if err != nil || dur <= 0 {
+		apiError(w, http.StatusBadRequest, fmt.Sprintf(`"for" %q is not a duration like "2h"`, req.For))
+		return
+	}
+	now := time.Now()
+	id, err := d.eng.Silence(r.Context(), escalation.Silence{Matchers: req.Matchers, Start: now, End: now.Add(dur), By: actor(r), Comment: req.Comment})
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, map[string]any{"id": id, "until": now.Add(dur)})
+}
+
+// overrideRequest is the body of POST /api/v1/overrides.
+type overrideRequest struct {
+	Absent string    `json:"absent"`
+	Cover  string    `json:"cover"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+}
+
+func (d *daemon) addOverride(w http.ResponseWriter, r *http.Request) {
+	var req overrideRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		apiError(w, http.StatusBadRequest, `body must be JSON: {"absent": "alice", "cover": "bob", "end": "2026-12-01T09:00:00+01:00"}`)
+		return
+	}
+	if req.Start.IsZero() {
+		req.Start = time.Now()
+	}
+	err := d.eng.AddOverride(r.Context(), escalation.Override{Absent: req.Absent, Cover: req.Cover, Start: req.Start, End: req.End, By: actor(r)})
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, req)
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"foghorn/configs"
+	"foghorn/escalation"
+)
+
+// client is the CLI side of the JSON API: status, ack, resolve, escalate,
+// snooze, silence and override talk to a running foghorn, so they work
+// from any machine that reaches it, not only the VPS.
+type client struct {
+	base, token, as string
+	http            *http.Client
+}
+
+func newClient(name string, args []string, stderr io.Writer) (*client, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", os.Getenv("FOGHORN_URL"), "foghorn's address (default: [server] listen of -config, or http://127.0.0.1:8080)")
+	path := fs.String("config", "", "read the address and API token from this config")
+	as := fs.String("as", os.Getenv("USER"), "your name, recorded in the audit trail")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	c := &client{base: *base, token: os.Getenv("FOGHORN_API_TOKEN"), as: *as, http: &http.Client{Timeout: 15 * time.Second}}
+	if *path != "" {
+		cfg, err := configs.Load(*path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if c.base == "" {
+			c.base = "http://" + strings.Replace(cfg.Server.Listen, "0.0.0.0:", "127.0.0.1:", 1)
+			if strings.HasPrefix(cfg.Server.Listen, ":") {
+				c.base = "http://127.0.0.1" + cfg.Server.Listen
+			}
+		}
+		if c.token == "" {
+			c.token = cfg.Server.APIToken.Reveal()
+		}
+	}
+	if c.base == "" {
+		c.base = "http://127.0.0.1:8080"
+	}
+	return c, fs.Args(), nil
+}
+
+// do sends a request and decodes a JSON answer into out; API errors come
+// back as the server's own words.
+func (c *client) do(method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, strings.TrimRight(c.base, "/")+path, rd)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.as != "" {
+		req.Header.Set("X-Foghorn-User", c.as)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach foghorn at %s: %w (is it running? set -url or FOGHORN_URL)", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		if e.Error == "" {
+			e.Error = resp.Status
+		}
+		return fmt.Errorf("%s", e.Error)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
+	c, rest, err := newClient(name, args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "foghorn %s: %v\n", name, err)
+		return 2
+	}
+	usage := map[string]string{
+		"status":   "foghorn status [-url U]",
+		"ack":      "foghorn ack [-url U] [-as NAME] ID",
+		"resolve":  "foghorn resolve [-url U] [-as NAME] ID",
+		"escalate": "foghorn escalate [-url U] [-as NAME] ID",
+		"snooze":   "foghorn snooze [-url U] [-as NAME] ID DURATION",
+		"silence":  "foghorn silence [-url U] [-as NAME] TARGET|MATCHER... DURATION",
+		"override": "foghorn override [-url U] [-as NAME] ABSENT COVER UNTIL (RFC 3339)",
+	}[name]
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "foghorn %s: %v\n", name, err)
+		return 1
+	}
+	need := func(n int) bool {
+		if len(rest) < n {
+			fmt.Fprintln(stderr, "usage:", usage)
+			return false
+		}
+		return true
+	}
+	switch name {
+	case "status":
+		var incs []struct {
+			escalation.Incident
+			Timeline []escalation.Entry `json:"timeline"`
+		}
+		if err := c.do("GET", "/api/v1/incidents", nil, &incs); err != nil {
+			return fail(err)
+		}
+		if len(incs) == 0 {
+			fmt.Fprintln(stdout, "no open incidents")
+		}
+		for _, inc := range incs {
+			fmt.Fprintf(stdout, "#%d (id %d) %s %s: %s — since %s\n", inc.Short, inc.ID, strings.ToUpper(inc.Severity), inc.State, inc.Summary, inc.Opened.Local().Format("Jan 2 15:04"))
+			for _, e := range inc.Timeline {
+				fmt.Fprintf(stdout, "    %s  %-18s %-8s %s\n", e.At.Local().Format("15:04:05"), e.Kind, e.Actor, e.Detail)
+			}
+		}
+	case "ack", "resolve", "escalate", "snooze":
+		if !need(1) || (name == "snooze" && !need(2)) {
+			return 2
+		}
+		path := "/api/v1/incidents/" + url.PathEscape(rest[0]) + "/" + name
+		if name == "snooze" {
+			path += "?for=" + url.QueryEscape(rest[1])
+		}
+		var inc escalation.Incident
+		if err := c.do("POST", path, nil, &inc); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "#%d %s: %s\n", inc.Short, inc.State, inc.Summary)
+	case "silence":
+		if !need(2) {
+			return 2
+		}
+		var ms []string
+		for _, m := range rest[:len(rest)-1] {
+			if !strings.ContainsAny(m, "=~!") {
+				m = fmt.Sprintf("name=%q", m) // a bare target name
+			}
+			ms = append(ms, m)
+		}
+		var out struct {
+			ID    int64
+			Until time.Time
+		}
+		if err := c.do("POST", "/api/v1/silences", silenceRequest{Matchers: ms, For: rest[len(rest)-1]}, &out); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "silence #%d on %s until %s\n", out.ID, strings.Join(ms, ", "), out.Until.Local().Format("Jan 2 15:04"))
+	case "override":
+		if !need(3) {
+			return 2
+		}
+		end, err := time.Parse(time.RFC3339, rest[2])
+		if err != nil {
+			return fail(fmt.Errorf("UNTIL %q: write it like 2026-12-01T09:00:00+01:00", rest[2]))
+		}
+		if err := c.do("POST", "/api/v1/overrides", overrideRequest{Absent: rest[0], Cover: rest[1], End: end}, nil); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "%s covers %s until %s\n", rest[1], rest[0], end.Local().Format("Mon Jan 2 15:04"))
+	}
+	return 0
+}
