@@ -362,3 +362,17 @@ func (e *Engine) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (s
 	}
 	return tx.ExecContext(ctx, q, args...)
 }
+
+// Lag is how far the engine is behind: how long the oldest due step has
+// been waiting. A healthy engine stays near zero; the watchdog stops its
+// heartbeat when this grows, so someone hears that foghorn is stuck.
+func (e *Engine) Lag(ctx context.Context) (time.Duration, error) {
+	var due sql.NullInt64
+	if err := e.db.QueryRowContext(ctx, `SELECT MIN(due) FROM incidents WHERE due IS NOT NULL`).Scan(&due); err != nil {
+		return 0, fmt.Errorf("escalation: lag: %w", err)
+	}
+	if !due.Valid {
+		return 0, nil
+	}
+	return max(e.clock.Now().Sub(time.UnixMilli(due.Int64)), 0), nil
+}

@@ -394,3 +394,43 @@ func TestAPIAndCLI(t *testing.T) {
 		t.Fatalf("status after ack: %d\n%s", code, out)
 	}
 }
+
+// Two foghorns at two providers watch each other: A's outbound heartbeat is
+// B's heartbeat target. When A dies, B pages.
+func TestTwoFoghornsWatchEachOther(t *testing.T) {
+	dir := t.TempDir()
+	const token = "a-to-b-heartbeat-token-42"
+	bCfg := filepath.Join(dir, "b.toml")
+	writeFile(t, bCfg, siteConfig(filepath.Join(dir, "b"),
+		"[[target]]\nname = \"foghorn-a\"\nkind = \"heartbeat\"\ninterval = \"2s\"\ntimeout = \"1s\"\nrise = 1\nfall = 1\n  [target.heartbeat]\n  grace = \"1s\"\n"))
+	b := startEnv(t, []string{"FOGHORN_HEARTBEAT_TOKEN_FOGHORN_A=" + token}, "run", "-config", bCfg, "-log-format", "json")
+	running, nb := b.wait(t, 0, "foghorn running", nil)
+	push := "http://" + running["listen"].(string) + "/heartbeat/foghorn-a/" + token
+
+	aCfg := filepath.Join(dir, "a.toml")
+	writeFile(t, aCfg, strings.Replace(siteConfig(filepath.Join(dir, "a")), "[self_check]\n",
+		fmt.Sprintf("[self_check]\nheartbeat_url = %q\nheartbeat_interval = \"500ms\"\n", push), 1))
+	a := start(t, "run", "-config", aCfg, "-log-format", "json")
+	aRunning, _ := a.wait(t, 0, "foghorn running", nil)
+	nb = waitUp(t, b, nb, "foghorn-a")
+
+	resp, err := http.Get("http://" + aRunning["listen"].(string) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `foghorn_outbound_heartbeats_total{result="sent"}`) {
+		t.Fatalf("A reports no heartbeat sent:\n%s", body)
+	}
+
+	a.cmd.Process.Kill() // the VPS of A dies
+	_, nb = b.wait(t, nb, "target down", map[string]string{"target": "foghorn-a"})
+	b.wait(t, nb, "notify", map[string]string{"kind": "page", "person": "alice"})
+}
+
+func waitUp(t *testing.T, p *proc, from int, target string) int {
+	t.Helper()
+	_, n := p.wait(t, from, "target up", map[string]string{"target": target})
+	return n
+}

@@ -18,6 +18,7 @@ type metrics struct {
 	up         *prometheus.GaugeVec
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
+	beats      *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -35,13 +36,16 @@ func newMetrics() *metrics {
 		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "foghorn_config_last_reload_success_timestamp_seconds", Help: "When a config was last loaded.",
 		}),
+		beats: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foghorn_outbound_heartbeats_total", Help: "Outbound heartbeats by result (sent, failed, withheld while unhealthy).",
+		}, []string{"result"}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "foghorn_build_info", Help: "Always 1; the version label says which foghorn.",
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.reg.MustRegister(m.results, m.up, m.reloads, m.lastReload, build,
+	m.reg.MustRegister(m.results, m.up, m.reloads, m.lastReload, m.beats, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -66,3 +70,5 @@ func (m *metrics) reload(ok bool) {
 }
 
 func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+func (m *metrics) heartbeat(result string) { m.beats.WithLabelValues(result).Inc() }

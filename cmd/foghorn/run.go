@@ -143,6 +143,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, load func() (*conf
 	d.beats.Configure(cfg.Targets)
 	d.sched.Update(cfg)
 	d.m.reload(true)
+	go d.watchdog(ctx)
 	db.Event(ctx, "start", source, "foghorn", version)
 	log.Info("foghorn running", "version", version, "config", source, "listen", ln.Addr().String(),
 		"data_dir", cfg.Server.DataDir, "targets", len(cfg.Targets))

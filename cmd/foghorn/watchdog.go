@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// watchdog calls [self_check] heartbeat_url every heartbeat_interval while
+// foghorn is healthy: a dead-man's switch elsewhere (Healthchecks, or a
+// second foghorn's heartbeat target) pages when the calls stop. It stops
+// calling when foghorn cannot do its job — the engine lags or the store
+// fails — because a heartbeat from a stuck pager would be a lie.
+func (d *daemon) watchdog(ctx context.Context) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	last := ""
+	for {
+		cfg := d.cfg.Load()
+		wait := cfg.SelfCheck.HeartbeatInterval.Duration
+		if u := cfg.SelfCheck.HeartbeatURL; u != "" {
+			reason := d.unhealthy(ctx)
+			switch {
+			case reason != "":
+				if reason != last {
+					d.log.Error("not sending the outbound heartbeat: foghorn is unhealthy", "reason", reason)
+				}
+				d.m.heartbeat("withheld")
+			default:
+				if err := ping(ctx, client, u); err != nil {
+					d.log.Warn("outbound heartbeat failed", "err", err)
+					d.m.heartbeat("failed")
+				} else {
+					d.m.heartbeat("sent")
+				}
+			}
+			last = reason
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func ping(ctx context.Context, c *http.Client, u string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("heartbeat: %s answered %s", req.URL.Host, resp.Status)
+	}
+	return nil
+}
+
+// maxLag is how far behind the escalation engine may fall before foghorn
+// calls itself unhealthy.
+const maxLag = 2 * time.Minute
+
+// unhealthy says why foghorn cannot be trusted right now, or "".
+func (d *daemon) unhealthy(ctx context.Context) string {
+	if _, err := d.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('watchdog', ?)`,
+		time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return "store failing: " + err.Error()
+	}
+	lag, err := d.eng.Lag(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	if lag > maxLag {
+		return fmt.Sprintf("escalation engine %s behind", lag.Round(time.Second))
+	}
+	return ""
+}
