@@ -37,6 +37,8 @@ type Engine interface {
 	OnCall(ctx context.Context, t time.Time, next int) (map[string][]escalation.Shift, error)
 }
 
+var _ Engine = (*escalation.Engine)(nil)
+
 // Source is the running daemon's live view: the latest word on each
 // target and foghorn's own health. Both are called on every page view.
 type Source interface {
@@ -163,8 +165,8 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /login", d.headers(http.HandlerFunc(d.loginPost)))
 	mux.Handle("POST /logout", d.headers(http.HandlerFunc(d.logout)))
 	mux.Handle("GET /incidents/{id}", d.headers(d.page(d.incidentPage)))
-	mux.Handle("POST /incidents/{id}/{action}", d.headers(d.Act(d.incidentAction)))
-	mux.Handle("POST /silences", d.headers(d.Act(d.addSilence)))
+	mux.Handle("POST /incidents/{id}/{action}", d.headers(d.act(d.incidentAction)))
+	mux.Handle("POST /silences", d.headers(d.act(d.addSilence)))
 	mux.Handle("GET /static/", staticHandler())
 }
 

@@ -1,0 +1,282 @@
+package dashboard
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"foghorn/configs"
+)
+
+// hashCost makes one guess cost about a quarter second of CPU: nothing
+// for a person logging in, a lot for someone trying a word list.
+const hashCost = 12
+
+// HashPassword returns the bcrypt hash to put in a person's password_hash
+// (`foghorn passwd` prints it).
+func HashPassword(pw string) (string, error) {
+	switch {
+	case len(pw) < 8:
+		return "", fmt.Errorf("password too short: use at least 8 characters")
+	case len(pw) > 72:
+		return "", fmt.Errorf("password too long: bcrypt uses only the first 72 bytes; use at most 72")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), hashCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// user is the person behind a request, as the config says now: a role
+// changed or a person removed by a reload applies to open sessions at once.
+type user struct {
+	name  string
+	role  string
+	loc   *time.Location
+	token string // the session cookie
+	csrf  string
+}
+
+func (u *user) responder() bool { return u.role == "responder" }
+
+func fingerprint(hash string) string {
+	h := sha256.Sum256([]byte(hash))
+	return hex.EncodeToString(h[:8])
+}
+
+// current returns the logged-in user of r, if any.
+func (d *Dashboard) current(r *http.Request) (*user, bool) {
+	tok := cookie(r, cookieName(d.secure(r)))
+	ss, ok := d.sessions.get(tok, d.o.Now())
+	if !ok {
+		return nil, false
+	}
+	p := d.o.Config().Person(ss.person)
+	if p == nil || p.PasswordHash == "" || fingerprint(p.PasswordHash) != ss.hashFP {
+		// Removed from the config, or a new password: log in again.
+		d.sessions.drop(tok)
+		return nil, false
+	}
+	loc, err := time.LoadLocation(p.TimeZone)
+	if err != nil {
+		loc = time.Local
+	}
+	return &user{name: p.Name, role: p.Role, loc: loc, token: tok, csrf: ss.csrf}, true
+}
+
+// page wraps a GET handler that needs a logged-in user of any role.
+func (d *Dashboard) page(h func(w http.ResponseWriter, r *http.Request, u *user)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := d.current(r)
+		if !ok {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		h(w, r, u)
+	})
+}
+
+// Act wraps a state-changing POST handler: it runs only for a logged-in
+// responder whose form carries the session's CSRF token. It is the hook
+// for actions added later (IPMI power actions): mount the handler with
+// mux.Handle("POST /hosts/{name}/power", dash.Act(h)) and put the token in
+// its form as the hidden field "csrf".
+func (d *Dashboard) Act(h http.Handler) http.Handler {
+	return d.act(func(w http.ResponseWriter, r *http.Request, u *user) {
+		h.ServeHTTP(w, r.WithContext(withWho(r.Context(), u.name)))
+	})
+}
+
+type whoKey struct{}
+
+func withWho(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, whoKey{}, name)
+}
+
+// Who is the person an Act handler runs for.
+func Who(r *http.Request) string {
+	s, _ := r.Context().Value(whoKey{}).(string)
+	return s
+}
+
+func (d *Dashboard) act(h func(w http.ResponseWriter, r *http.Request, u *user)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		u, ok := d.current(r)
+		if !ok {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if !d.csrfOK(r, u.csrf) {
+			d.refuse(w, r, u, http.StatusForbidden, "This form has expired",
+				"The page you pressed the button on is out of date, or the request did not come from this dashboard. Nothing was changed. Reload the page and try again.")
+			return
+		}
+		if !u.responder() {
+			d.log.Warn("viewer tried to act", "person", u.name, "path", r.URL.Path, "ip", d.o.ClientIP(r))
+			d.refuse(w, r, u, http.StatusForbidden, "Read-only: you are a viewer",
+				fmt.Sprintf("%s has the viewer role, which can see the dashboard but not act on it. Nothing was changed. "+
+					"To ack, resolve or silence, a responder must do it, or the config must give you role = \"responder\".", u.name))
+			return
+		}
+		d.log.Info("dashboard action", "person", u.name, "path", r.URL.Path, "ip", d.o.ClientIP(r))
+		h(w, r, u)
+	})
+}
+
+// loginPage shows the form. Its CSRF token is a double-submit cookie: there
+// is no session yet to hold one.
+func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := d.current(r); ok {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	d.renderLogin(w, r, http.StatusOK, "", "")
+}
+
+func (d *Dashboard) renderLogin(w http.ResponseWriter, r *http.Request, code int, name, problem string) {
+	tok := cookie(r, loginCookieName(d.secure(r)))
+	if tok == "" {
+		tok = newToken()
+		d.setCookie(w, r, loginCookieName(d.secure(r)), tok, time.Hour)
+	}
+	d.render(w, code, "login", &loginView{
+		pageView: pageView{Title: "Log in", CSRF: tok},
+		Name:     name, Problem: problem, Next: safeNext(r.FormValue("next")),
+	})
+}
+
+func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := d.xo.Check(r); err != nil || !sameToken(r.PostFormValue(csrfField), cookie(r, loginCookieName(d.secure(r)))) {
+		d.log.Warn("login form without a valid csrf token refused", "ip", d.o.ClientIP(r))
+		d.setCookie(w, r, loginCookieName(d.secure(r)), "", -1)
+		d.refuse(w, r, nil, http.StatusForbidden, "This login form has expired",
+			"Reload the login page and try again.")
+		return
+	}
+	now := d.o.Now()
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	ip := d.o.ClientIP(r)
+	nameKey := "name:" + strings.ToLower(truncate(name, 64))
+	keys := []string{"ip:" + ip, nameKey}
+	if wait := d.limit.wait(now, keys...); wait > 0 {
+		min := int(math.Ceil(wait.Minutes()))
+		d.log.Warn("login refused: too many failures", "name", name, "ip", ip, "retry_in", wait.Round(time.Second))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		d.refuse(w, r, nil, http.StatusTooManyRequests, "Too many failed logins",
+			fmt.Sprintf("Too many wrong passwords for this name or from this address. Try again in %d min.", min))
+		return
+	}
+	cfg := d.o.Config()
+	p, reason := d.check(cfg, name, r.PostFormValue("password"))
+	if p == nil {
+		d.limit.fail(now, keys...)
+		d.log.Warn("login failed", "name", name, "ip", ip, "reason", reason)
+		d.renderLogin(w, r, http.StatusUnauthorized, name, "Wrong name or password.")
+		return
+	}
+	if old := cookie(r, cookieName(d.secure(r))); old != "" {
+		d.sessions.drop(old) // a fresh id at every login: no session fixation
+	}
+	tok, _ := d.sessions.create(p.Name, fingerprint(p.PasswordHash), now)
+	d.setCookie(w, r, cookieName(d.secure(r)), tok, maxAge)
+	d.setCookie(w, r, loginCookieName(d.secure(r)), "", -1)
+	d.limit.reset(nameKey)
+	d.log.Info("login", "person", p.Name, "role", p.Role, "ip", ip)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+// check returns the person if pw is theirs, else why not (for the log
+// only: the page says the same for every failure).
+func (d *Dashboard) check(cfg *configs.Config, name, pw string) (*configs.Person, string) {
+	p := cfg.Person(name)
+	if p == nil || p.PasswordHash == "" {
+		// Spend the same time as a real check, so response times do not
+		// tell which names exist.
+		bcrypt.CompareHashAndPassword(dummyHash(cfg), []byte(pw))
+		if p == nil {
+			return nil, "no such person"
+		}
+		return nil, "person has no password_hash (set one with foghorn passwd)"
+	}
+	err := bcrypt.CompareHashAndPassword([]byte(p.PasswordHash), []byte(pw))
+	switch {
+	case err == nil:
+		return p, ""
+	case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
+		return nil, "wrong password"
+	default:
+		d.log.Error("a password_hash is not a bcrypt hash; set it with foghorn passwd", "person", p.Name, "err", err)
+		return nil, "password_hash is not a bcrypt hash"
+	}
+}
+
+var dummies sync.Map // cost -> []byte
+
+// dummyHash is a hash of nothing anyone types, at the cost the config's
+// own hashes use, so a failed lookup takes as long as a wrong password.
+func dummyHash(cfg *configs.Config) []byte {
+	cost := hashCost
+	for _, p := range cfg.People {
+		if c, err := bcrypt.Cost([]byte(p.PasswordHash)); err == nil {
+			cost = c
+			break
+		}
+	}
+	if h, ok := dummies.Load(cost); ok {
+		return h.([]byte)
+	}
+	h, _ := bcrypt.GenerateFromPassword([]byte(newToken()), cost)
+	dummies.Store(cost, h)
+	return h
+}
+
+func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	u, ok := d.current(r)
+	if !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if !d.csrfOK(r, u.csrf) {
+		d.refuse(w, r, u, http.StatusForbidden, "This form has expired", "Reload the page and press log out again.")
+		return
+	}
+	d.sessions.drop(u.token)
+	d.setCookie(w, r, cookieName(d.secure(r)), "", -1)
+	d.log.Info("logout", "person", u.name, "ip", d.o.ClientIP(r))
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// safeNext keeps a post-login redirect on this site: a path, never
+// "//evil.example" or a URL with a scheme.
+func safeNext(s string) string {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\\r\n") {
+		return "/"
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Path == "/login" {
+		return "/"
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
