@@ -21,7 +21,8 @@ func (d *daemon) mux() *http.ServeMux {
 		fmt.Fprintln(w, "ok")
 	})
 	d.apiRoutes(mux)
-	mux.HandleFunc("GET /{$}", d.statusText)
+	mux.HandleFunc("GET /status.txt", d.statusText)
+	d.dash.Routes(mux)
 	mux.HandleFunc("POST /heartbeat/{target}/{token}", d.heartbeat)
 	mux.HandleFunc("GET /heartbeat/{target}/{token}", d.heartbeat)
 	return mux

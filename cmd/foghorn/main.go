@@ -23,6 +23,7 @@ usage:
   foghorn demo [-data-dir DIR]      run on the embedded demo config (no accounts needed)
   foghorn check-config FILE         print every problem in FILE, exit 1 if any
   foghorn oncall -config FILE       who is on call now, and the next handoffs
+  foghorn passwd                    hash a dashboard password for a [[person]]
 
 talking to a running foghorn (flags: -url U or FOGHORN_URL, -config FILE, -as NAME;
 token from FOGHORN_API_TOKEN or the config's api_token_file):
@@ -38,11 +39,11 @@ running config kept); SIGTERM or SIGINT shut down cleanly.
 `
 
 func main() {
-	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cli(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // cli runs one subcommand and returns the exit code.
-func cli(args []string, stdout, stderr io.Writer) int {
+func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -54,6 +55,8 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(args[1:], stderr)
 	case "check-config":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "passwd":
+		return cmdPasswd(args[1:], stdin, stdout, stderr)
 	case "oncall":
 		return cmdOncall(args[1:], stdout, stderr)
 	case "status", "ack", "resolve", "escalate", "snooze", "silence", "override":

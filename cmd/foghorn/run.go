@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"foghorn/cmd/foghorn/dashboard"
 	"foghorn/configs"
 	"foghorn/escalation"
 	"foghorn/probes"
@@ -83,6 +84,8 @@ type daemon struct {
 	beats  *probes.Heartbeats
 	board  *board
 	m      *metrics
+	dash   *dashboard.Dashboard
+	health health
 }
 
 func serve(log *slog.Logger, stderr io.Writer, source string, load func() (*configs.Config, error)) int {
@@ -110,6 +113,11 @@ func serve(log *slog.Logger, stderr io.Writer, source string, load func() (*conf
 	} else if n > 0 {
 		log.Warn("resending notifications interrupted by the last stop", "count", n)
 	}
+	if d.dash, err = dashboard.New(dashboard.Options{Engine: d.eng, Source: dashSource{d}, Config: d.cfg.Load, Log: log}); err != nil {
+		log.Error("cannot build the dashboard", "err", err)
+		return 1
+	}
+	d.health.update(func(h *dashboard.Health) { h.Started, h.Reloaded = time.Now(), time.Now() })
 	engDone := make(chan struct{})
 	go func() {
 		defer close(engDone)
@@ -177,6 +185,7 @@ func (d *daemon) reload(ctx context.Context) {
 	cfg, err := d.load()
 	if err != nil {
 		d.m.reload(false)
+		d.health.update(func(h *dashboard.Health) { h.ReloadErr, h.ReloadAt = err.Error(), time.Now() })
 		d.log.Error("config reload refused; the running config stays in force", "config", d.source, "problems", err.Error())
 		d.db.Event(ctx, "config.refused", d.source, "sighup", err.Error())
 		return
@@ -191,6 +200,7 @@ func (d *daemon) reload(ctx context.Context) {
 	d.sched.Update(cfg)
 	d.board.keep(cfg)
 	d.m.reload(true)
+	d.health.update(func(h *dashboard.Health) { h.Reloaded, h.ReloadErr = time.Now(), "" })
 	d.db.Event(ctx, "config.reload", d.source, "sighup", fmt.Sprintf("%d targets", len(cfg.Targets)))
 	d.log.Info("config reloaded", "config", d.source, "targets", len(cfg.Targets))
 }
@@ -200,6 +210,7 @@ func (d *daemon) reload(ctx context.Context) {
 func (d *daemon) result(r probes.Result) {
 	d.m.result(r)
 	d.board.result(r)
+	d.dash.Record(r.Target, r.Status == probes.OK || r.Status == probes.Warning, r.Duration, r.Start)
 	d.log.Debug("probe", "target", r.Target, "status", r.Status.String(), "detail", r.Msg, "took", r.Duration)
 }
 
