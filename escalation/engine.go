@@ -186,7 +186,10 @@ func (e *Engine) dueWork(ctx context.Context) (out []Intent, more bool, err erro
 
 // dispatch hands claimed intents to the Notifier, each in its own
 // goroutine (bounded), so one slow channel cannot delay other pages.
+// Sends outlive the request that caused them: an "acked by" SMS or the
+// hang-up of ringing calls must not die with the webhook that acked.
 func (e *Engine) dispatch(ctx context.Context, intents []Intent) {
+	ctx = context.WithoutCancel(ctx)
 	for _, in := range intents {
 		e.sends.Add(1)
 		e.limit <- struct{}{}
@@ -274,13 +277,16 @@ func (e *Engine) writeMarks(ctx context.Context, batch []outcome) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `UPDATE notifications SET state = ?, sent_at = ?, error = ? WHERE id = ?`)
+	// "sent" only replaces "claimed": a delivery report (delivered, failed,
+	// unanswered) that raced ahead of it is the truer word and stays.
+	st, err := tx.PrepareContext(ctx, `UPDATE notifications SET state = ?, sent_at = ?, error = ?
+		WHERE id = ? AND (? != 'sent' OR state = 'claimed')`)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	for _, o := range batch {
-		if _, err := st.ExecContext(ctx, o.state, ms(o.at), o.err, o.id); err != nil {
+		if _, err := st.ExecContext(ctx, o.state, ms(o.at), o.err, o.id, o.state); err != nil {
 			return err
 		}
 	}

@@ -482,7 +482,10 @@ func TestCrashResendsAtMostOnce(t *testing.T) {
 	if _, err := h.e.Step(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cancel() // "kill -9" while the send is in flight: the row stays claimed
+	// "kill -9" while the send is in flight: below, the row is put back to
+	// claimed, as a process killed mid-send leaves it.
+	close(h.p.block)
+	cancel()
 	h.e.Wait()
 	// Make it look exactly like a crash: claimed, never marked.
 	h.db.Exec(`UPDATE notifications SET state = 'claimed', sent_at = NULL, error = ''`)

@@ -1,0 +1,378 @@
+package ipmi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"foghorn/configs"
+)
+
+// Recorder appends to the audit trail; *store.DB is one.
+type Recorder interface {
+	Event(ctx context.Context, kind, subject, actor, detail string) error
+}
+
+// Request is someone, or something, asking for a power action.
+type Request struct {
+	// Target is the host ("pve2") or its BMC's target ("pve2-bmc").
+	Target string
+	Action Action
+	// By is the person's name, or for automation what asked ("policy:ops").
+	By        string
+	Automated bool
+	// Force asks to go past the quorum guard; it works only when
+	// [power] allow_force is true, and never for automation.
+	Force bool
+	// Via says where the request came from ("sms", "web", "cli"), for
+	// the audit trail.
+	Via string
+}
+
+// Refusal is a request the Guard refused. Its Error is one SMS-sized
+// sentence naming the rule and what to do.
+type Refusal struct {
+	// Rule is the rule that refused: "disabled", "automated", "allow",
+	// "target", "quorum", "busy", "per_host_per_hour", "per_site_per_hour".
+	Rule string
+	Msg  string
+	// Forceable says that the same request with Force would pass.
+	Forceable bool
+}
+
+func (r *Refusal) Error() string { return r.Msg }
+
+// GuardOptions are what a Guard needs besides the config.
+type GuardOptions struct {
+	Pool     *Pool
+	Recorder Recorder
+	// State tells what is known of a target now: "up", "down", or
+	// anything else for not known yet (probes.State fits). For the quorum
+	// guard, other members count only when "up", and the host acted on
+	// counts as up unless "down": both ways err on the side of refusing.
+	// Nil says "up" for every target.
+	State func(target string) string
+	// Now is the clock for rate limits; default time.Now.
+	Now func() time.Time
+}
+
+// Guard is the seatbelt around power actions: enabled, allowed people
+// only, automation only when configured, quorum kept, one action at a
+// time site-wide, and at most so many per host and per site in any hour.
+// Every attempt is recorded in the audit trail.
+type Guard struct {
+	o GuardOptions
+
+	mu      sync.Mutex
+	cfg     *configs.Config
+	running *running
+	done    []done // actions started, oldest first, for rate limits
+}
+
+type running struct {
+	req   Request
+	host  string
+	start time.Time
+}
+
+type done struct {
+	host string
+	at   time.Time
+}
+
+// NewGuard makes a guard for cfg.
+func NewGuard(cfg *configs.Config, o GuardOptions) *Guard {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.State == nil {
+		o.State = func(string) string { return "up" }
+	}
+	return &Guard{o: o, cfg: cfg}
+}
+
+// Update follows a config reload; rate-limit history is kept.
+func (g *Guard) Update(cfg *configs.Config) {
+	g.mu.Lock()
+	g.cfg = cfg
+	g.mu.Unlock()
+}
+
+// Remember counts an action done at a time, for rate limits: the history
+// lives in memory, so the caller can replay the audit trail at start.
+func (g *Guard) Remember(host string, at time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.done = append(g.done, done{host, at})
+	slices.SortFunc(g.done, func(a, b done) int { return a.at.Compare(b.at) })
+}
+
+// plan is a request resolved against the config.
+type plan struct {
+	host string          // the host target's name (for groups and limits)
+	bmc  *configs.Target // the ipmi target that reaches it
+	note string          // for the audit trail, e.g. forced past quorum
+}
+
+// Check says whether req would be allowed now, without doing it: the
+// pager calls it before sending a confirmation code, and Execute checks
+// again after. A refusal is recorded in the audit trail and returned as
+// a *Refusal; an allowed check records nothing.
+func (g *Guard) Check(ctx context.Context, req Request) error {
+	g.mu.Lock()
+	p, ref := g.check(req)
+	g.mu.Unlock()
+	if ref != nil {
+		g.record(ctx, "power.refused", req, p.host, ref.Msg)
+		return ref
+	}
+	return nil
+}
+
+// Execute checks req and, if allowed, does it and reads the result back.
+// Refusals are *Refusal errors; an allowed action is recorded before the
+// BMC is touched ("power.allowed") and after ("power.done" or
+// "power.failed"). If the audit trail cannot be written, nothing is done.
+func (g *Guard) Execute(ctx context.Context, req Request) (Outcome, error) {
+	g.mu.Lock()
+	p, ref := g.check(req)
+	if ref != nil {
+		g.mu.Unlock()
+		g.record(ctx, "power.refused", req, p.host, ref.Msg)
+		return Outcome{Action: req.Action}, ref
+	}
+	now := g.o.Now()
+	if req.Action != Status {
+		g.running = &running{req: req, host: p.host, start: now}
+		g.done = append(g.done, done{p.host, now})
+	}
+	g.mu.Unlock()
+	if req.Action != Status {
+		defer func() {
+			g.mu.Lock()
+			g.running = nil
+			g.mu.Unlock()
+		}()
+	}
+
+	what := string(req.Action) + " " + p.host
+	if p.note != "" {
+		what += " (" + p.note + ")"
+	}
+	if req.Action != Status {
+		if g.o.Recorder == nil {
+			return Outcome{Action: req.Action}, fmt.Errorf("not done: no audit trail configured; power actions need it")
+		}
+		if err := g.o.Recorder.Event(ctx, "power.allowed", p.host, actor(req), what+via(req)); err != nil {
+			return Outcome{Action: req.Action}, fmt.Errorf("not done: cannot write the audit trail (%v); power actions need it", err)
+		}
+	}
+	if g.o.Pool == nil {
+		return Outcome{Action: req.Action}, fmt.Errorf("not done: no BMC pool")
+	}
+	b, err := g.o.Pool.Get(p.bmc)
+	if err == nil {
+		var out Outcome
+		if out, err = b.Power(ctx, req.Action); err == nil {
+			kind := "power.done"
+			if req.Action == Status {
+				kind = "power.status"
+			}
+			g.record(ctx, kind, req, p.host, what+": "+out.Text)
+			return out, nil
+		}
+	}
+	g.record(ctx, "power.failed", req, p.host, what+": "+err.Error())
+	return Outcome{Action: req.Action}, err
+}
+
+func (g *Guard) record(ctx context.Context, kind string, req Request, subject, detail string) {
+	if g.o.Recorder == nil {
+		return
+	}
+	// Best effort for refusals and results: the refusal or outcome must
+	// still reach the person even if the disk is full.
+	g.o.Recorder.Event(context.WithoutCancel(ctx), kind, subject, actor(req), detail+via(req))
+}
+
+func actor(req Request) string {
+	if req.By == "" {
+		return "automation"
+	}
+	return req.By
+}
+
+func via(req Request) string {
+	if req.Via == "" {
+		return ""
+	}
+	return " via " + req.Via
+}
+
+// check applies the rules in order; the first that refuses explains.
+// Called with g.mu held.
+func (g *Guard) check(req Request) (plan, *Refusal) {
+	cfg, pw := g.cfg, g.cfg.Power
+	p, ref := resolve(cfg, req.Target)
+	if ref != nil {
+		return p, ref
+	}
+	switch req.Action {
+	case Status:
+		// Reading power state changes nothing: no limits; the pager only
+		// takes commands from known people anyway.
+		return p, nil
+	case On, Off, Soft, Reset, Cycle:
+	default:
+		return p, &Refusal{Rule: "action", Msg: fmt.Sprintf("refused: unknown power action %q; use status, on, off, soft, reset or cycle", req.Action)}
+	}
+	verb := fmt.Sprintf("%s %s", req.Action, p.host)
+	if !pw.Enabled {
+		return p, &Refusal{Rule: "disabled", Msg: fmt.Sprintf("refused: power actions are off ([power] enabled = false); %s by hand, or enable them in the config", verb)}
+	}
+	if req.Automated && !pw.Automated {
+		return p, &Refusal{Rule: "automated", Msg: fmt.Sprintf("refused: automated power actions are off ([power] automated = false); a person must ask to %s", verb)}
+	}
+	if !req.Automated && !slices.Contains(pw.Allow, req.By) {
+		who := req.By
+		if who == "" {
+			who = "an unnamed requester"
+		}
+		return p, &Refusal{Rule: "allow", Msg: fmt.Sprintf("refused: %s may not ask for power actions; add them to [power] allow, or ask someone listed there", who)}
+	}
+	if req.Action.Disruptive() {
+		if ref := g.quorum(cfg, req, &p); ref != nil {
+			return p, ref
+		}
+	}
+	now := g.o.Now()
+	if r := g.running; r != nil {
+		return p, &Refusal{Rule: "busy", Msg: fmt.Sprintf("refused: %s %s by %s is still running (started %s ago); one at a time: try again when it ends",
+			r.req.Action, r.host, actor(r.req), now.Sub(r.start).Round(time.Second))}
+	}
+	hour := now.Add(-time.Hour)
+	g.done = slices.DeleteFunc(g.done, func(d done) bool { return !d.at.After(hour) })
+	var host []done
+	for _, d := range g.done {
+		if d.host == p.host {
+			host = append(host, d)
+		}
+	}
+	if pw.PerHostPerHour > 0 && len(host) >= pw.PerHostPerHour {
+		next := host[len(host)-pw.PerHostPerHour].at.Add(time.Hour)
+		return p, &Refusal{Rule: "per_host_per_hour", Msg: fmt.Sprintf("refused: %s had %d power actions in the last hour (per_host_per_hour = %d); next possible at %s UTC, or raise the limit",
+			p.host, len(host), pw.PerHostPerHour, next.UTC().Format("15:04"))}
+	}
+	if pw.PerSitePerHour > 0 && len(g.done) >= pw.PerSitePerHour {
+		next := g.done[len(g.done)-pw.PerSitePerHour].at.Add(time.Hour)
+		return p, &Refusal{Rule: "per_site_per_hour", Msg: fmt.Sprintf("refused: %d power actions site-wide in the last hour (per_site_per_hour = %d); next possible at %s UTC, or raise the limit",
+			len(g.done), pw.PerSitePerHour, next.UTC().Format("15:04"))}
+	}
+	return p, nil
+}
+
+// resolve finds the host and the BMC target from either name.
+func resolve(cfg *configs.Config, name string) (plan, *Refusal) {
+	t := cfg.Target(name)
+	if t == nil {
+		return plan{host: name}, &Refusal{Rule: "target", Msg: fmt.Sprintf("refused: no target %q; name a host that has a bmc, or its ipmi target", name)}
+	}
+	if t.Kind == "ipmi" {
+		host := t.Host
+		if host == "" {
+			host = t.Name
+		}
+		return plan{host: host, bmc: t}, nil
+	}
+	if t.BMC == "" {
+		return plan{host: t.Name}, &Refusal{Rule: "target", Msg: fmt.Sprintf("refused: %s has no BMC; set bmc = \"<ipmi target>\" on it to allow power actions", t.Name)}
+	}
+	b := cfg.Target(t.BMC)
+	if b == nil || b.Kind != "ipmi" {
+		return plan{host: t.Name}, &Refusal{Rule: "target", Msg: fmt.Sprintf("refused: %s names bmc %q, which is not an ipmi target", t.Name, t.BMC)}
+	}
+	return plan{host: t.Name, bmc: b}, nil
+}
+
+// quorum refuses an action that would take a quorum group below MinUp,
+// counting members already down. Acting on a host that is itself down
+// takes nothing away, so it passes (that is how a hung node gets cycled).
+func (g *Guard) quorum(cfg *configs.Config, req Request, p *plan) *Refusal {
+	if g.o.State(p.host) == "down" {
+		return nil
+	}
+	pw := cfg.Power
+	for _, grp := range cfg.Groups {
+		members := grp.Resolved
+		if len(members) == 0 {
+			members = grp.Members
+		}
+		if !grp.Quorum || !slices.Contains(members, p.host) {
+			continue
+		}
+		need := grp.MinUp
+		if need <= 0 {
+			need = len(members)/2 + 1
+		}
+		var down, unknown []string
+		for _, m := range members {
+			switch st := g.o.State(m); {
+			case m == p.host || st == "up":
+			case st == "down":
+				down = append(down, m)
+			default:
+				unknown = append(unknown, m)
+			}
+		}
+		left := len(members) - len(down) - len(unknown) - 1
+		if left >= need {
+			continue
+		}
+		if req.Force && pw.AllowForce && !req.Automated {
+			note := fmt.Sprintf("forced past quorum group %s: %d of %d needed, %d left", grp.Name, need, len(members), left)
+			p.note = strings.TrimPrefix(p.note+"; "+note, "; ")
+			continue
+		}
+		msg := fmt.Sprintf("refused: %s is in quorum group %s (%d of %d needed)", p.host, grp.Name, need, len(members))
+		if len(down) > 0 {
+			msg += ", " + andList(down) + " " + isAre(len(down)) + " already down"
+		}
+		if len(unknown) > 0 {
+			msg += ", " + andList(unknown) + " " + isAre(len(unknown)) + " not known to be up yet"
+		}
+		msg += fmt.Sprintf("; %s %s would leave %d.", req.Action.gerund(), p.host, left)
+		ref := &Refusal{Rule: "quorum"}
+		switch {
+		case req.Automated:
+			msg += " Automation cannot force; a person must decide"
+		case pw.AllowForce:
+			msg += " Say FORCE to override (allowed by config)"
+			ref.Forceable = true
+		default:
+			msg += " FORCE is off ([power] allow_force = false)"
+			if away := append(down, unknown...); len(away) > 0 {
+				msg += "; bring " + andList(away) + " back first"
+			}
+		}
+		ref.Msg = msg
+		return ref
+	}
+	return nil
+}
+
+func andList(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
