@@ -46,6 +46,7 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 
 	tw := &c.Twilio
 	orString(&tw.APIBase, DefaultAPIBase)
+	orString(&tw.SimulatorListen, "127.0.0.1:0")
 	orDuration(&tw.SMSValidity, 15*time.Minute)
 	if !md.IsDefined("twilio", "machine_detection") {
 		tw.MachineDetection = true

@@ -45,8 +45,10 @@ type Twilio struct {
 	From          string `toml:"from"`
 	// APIBase replaces https://api.twilio.com, so a simulator can stand in.
 	APIBase string `toml:"api_base"`
-	// Simulator runs the built-in Twilio simulator in-process (demo, tests).
-	Simulator bool `toml:"simulator"`
+	// Simulator runs the built-in Twilio simulator in-process (demo, tests);
+	// its phones are at http://SimulatorListen/sim/.
+	Simulator       bool   `toml:"simulator"`
+	SimulatorListen string `toml:"simulator_listen"`
 	// SMSValidity makes Twilio drop an SMS it could not deliver in time, so
 	// a stale page never arrives hours later.
 	SMSValidity      Duration `toml:"sms_validity"`

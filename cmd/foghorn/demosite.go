@@ -57,10 +57,14 @@ func startDemoSite(addr string, log *slog.Logger) (*demoSite, error) {
 	return s, nil
 }
 
-func (s *demoSite) set(w http.ResponseWriter, r *http.Request, down bool) {
+func (s *demoSite) setDown(name string, down bool) {
 	s.mu.Lock()
-	s.down[r.PathValue("name")] = down
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.down[name] = down
+}
+
+func (s *demoSite) set(w http.ResponseWriter, r *http.Request, down bool) {
+	s.setDown(r.PathValue("name"), down)
 	fmt.Fprintf(w, "%s is now %s\n", r.PathValue("name"), map[bool]string{true: "down", false: "up"}[down])
 }
 

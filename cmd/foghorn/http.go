@@ -21,6 +21,7 @@ func (d *daemon) mux() *http.ServeMux {
 		fmt.Fprintln(w, "ok")
 	})
 	d.apiRoutes(mux)
+	d.pg.Routes(mux)
 	mux.HandleFunc("GET /status.txt", d.statusText)
 	d.dash.Routes(mux)
 	mux.HandleFunc("POST /heartbeat/{target}/{token}", d.heartbeat)

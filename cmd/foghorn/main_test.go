@@ -347,7 +347,7 @@ func TestAPIAndCLI(t *testing.T) {
 	p := start(t, "run", "-config", cfgPath, "-log-format", "json")
 	running, n := p.wait(t, 0, "foghorn running", nil)
 	base := "http://" + running["listen"].(string)
-	p.wait(t, n, "notify", map[string]string{"person": "alice", "kind": "page"})
+	p.wait(t, n, "SMS sent", map[string]string{"person": "alice", "kind": "page"})
 
 	cli := func(env []string, args ...string) (string, int) {
 		cmd := exec.Command(bin, args...)
@@ -426,7 +426,7 @@ func TestTwoFoghornsWatchEachOther(t *testing.T) {
 
 	a.cmd.Process.Kill() // the VPS of A dies
 	_, nb = b.wait(t, nb, "target down", map[string]string{"target": "foghorn-a"})
-	b.wait(t, nb, "notify", map[string]string{"kind": "page", "person": "alice"})
+	b.wait(t, nb, "SMS sent", map[string]string{"kind": "page", "person": "alice"})
 }
 
 func waitUp(t *testing.T, p *proc, from int, target string) int {

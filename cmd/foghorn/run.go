@@ -19,6 +19,8 @@ import (
 	"foghorn/cmd/foghorn/dashboard"
 	"foghorn/configs"
 	"foghorn/escalation"
+	"foghorn/pager"
+	"foghorn/pager/twiliosim"
 	"foghorn/probes"
 	"foghorn/store"
 )
@@ -41,13 +43,14 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "foghorn run:", err)
 		return 2
 	}
-	return serve(log, stderr, *path, func() (*configs.Config, error) { return configs.Load(*path) })
+	return serve(log, stderr, *path, false, func() (*configs.Config, error) { return configs.Load(*path) })
 }
 
 func cmdDemo(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", "", "where the demo keeps its state (default: a new temporary folder)")
+	story := fs.Bool("story", true, "play the demo story (rt1 goes down, phones are paged, bob acks, rt1 recovers)")
 	format := fs.String("log-format", "text", "log format: text or json")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -66,7 +69,7 @@ func cmdDemo(args []string, stderr io.Writer) int {
 		}
 	}
 	const name = "demo.toml (embedded)"
-	return serve(log, stderr, name, func() (*configs.Config, error) {
+	return serve(log, stderr, name, *story, func() (*configs.Config, error) {
 		return configs.Parse(name, dir, configs.DemoTOML, os.Getenv)
 	})
 }
@@ -86,9 +89,11 @@ type daemon struct {
 	m      *metrics
 	dash   *dashboard.Dashboard
 	health health
+	pg     *pager.Pager
+	sim    *twiliosim.Sim
 }
 
-func serve(log *slog.Logger, stderr io.Writer, source string, load func() (*configs.Config, error)) int {
+func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load func() (*configs.Config, error)) int {
 	cfg, err := load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -106,7 +111,29 @@ func serve(log *slog.Logger, stderr io.Writer, source string, load func() (*conf
 
 	d := &daemon{log: log, source: source, load: load, db: db, beats: &probes.Heartbeats{}, board: newBoard(), m: newMetrics()}
 	d.cfg.Store(cfg)
-	d.eng = escalation.New(db, cfg, logChannel{log}, escalation.Options{Log: log})
+	var sim *twiliosim.Sim
+	simBase := ""
+	if cfg.Twilio.Simulator {
+		so := pager.SimulatorOptions(cfg)
+		so.Ring, so.Logger = 3*time.Second, log
+		sim = twiliosim.New(so)
+		if simBase, err = sim.Start(cfg.Twilio.SimulatorListen); err != nil {
+			log.Error("cannot start the Twilio simulator; set [twilio] simulator_listen to a free host:port", "err", err)
+			return 1
+		}
+		defer sim.Close()
+		log.Info("Twilio simulator: no real SMS or calls; the simulated phones are on its page", "url", simBase+"/sim/")
+	}
+	pg, err := pager.New(cfg, nil, pager.Options{APIBase: simBase, Log: log})
+	if err != nil {
+		log.Error("cannot start the pager", "err", err)
+		return 1
+	}
+	defer pg.Close()
+	d.pg, d.sim = pg, sim
+	d.eng = escalation.New(db, cfg, pg, escalation.Options{Log: log})
+	pg.SetEngine(d.eng)
+	d.m.reg.MustRegister(pg)
 	if n, err := d.eng.Recover(ctx); err != nil {
 		log.Error("cannot recover interrupted notifications", "err", err)
 		return 1
@@ -146,6 +173,9 @@ func serve(log *slog.Logger, stderr io.Writer, source string, load func() (*conf
 			return 1
 		}
 		defer demo.Close()
+		if story {
+			go d.story(ctx, demo)
+		}
 	}
 
 	d.beats.Configure(cfg.Targets)
@@ -169,10 +199,15 @@ func serve(log *slog.Logger, stderr io.Writer, source string, load func() (*conf
 	}
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// Webhooks stop before the engine, the engine before the pager.
 	srv.Shutdown(shut)
+	if sim != nil {
+		sim.Close()
+	}
 	d.sched.Stop()
 	stop()
 	<-engDone
+	pg.Close()
 	db.Event(shut, "stop", source, "foghorn", "")
 	log.Info("stopped")
 	return 0
@@ -193,6 +228,12 @@ func (d *daemon) reload(ctx context.Context) {
 	if cfg.Server.Listen != old.Server.Listen || filepath.Clean(cfg.Server.DataDir) != filepath.Clean(old.Server.DataDir) {
 		d.log.Warn("server listen and data_dir change only on restart; the rest is applied now",
 			"listen", old.Server.Listen, "data_dir", old.Server.DataDir)
+	}
+	if err := d.pg.SetConfig(cfg); err != nil {
+		d.m.reload(false)
+		d.log.Error("config reload refused; the running config stays in force", "config", d.source, "problems", err.Error())
+		d.db.Event(ctx, "config.refused", d.source, "sighup", err.Error())
+		return
 	}
 	d.cfg.Store(cfg)
 	d.eng.SetConfig(cfg)
@@ -249,17 +290,4 @@ func alertFor(cfg *configs.Config, c probes.Change) (escalation.Alert, bool) {
 		a.Summary = fmt.Sprintf("%s DOWN: %s", t.Name, c.Result.Msg)
 	}
 	return a, true
-}
-
-// logChannel stands in for the pager until it is wired: it logs what
-// would be sent, so the demo shows the escalation.
-type logChannel struct{ log *slog.Logger }
-
-func (l logChannel) Notify(ctx context.Context, in escalation.Intent) error {
-	if in.Kind == "cancel" {
-		return nil
-	}
-	l.log.Warn("notify", "kind", in.Kind, "incident", in.Short, "person", in.Person, "channel", in.Channel,
-		"severity", in.Severity, "summary", in.Summary, "text", in.Text)
-	return nil
 }
