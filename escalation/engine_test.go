@@ -523,3 +523,29 @@ func TestCrashResendsAtMostOnce(t *testing.T) {
 	h3.drive(6 * time.Minute)
 	same(t, "after restart", h3.p.list("page"), []string{"5m0s page sms alice"})
 }
+
+func TestWorseNewsPagesAgainAndNotices(t *testing.T) {
+	h := newHarness(t, twoStep, monday)
+	inc := h.fire("group:routers", "warning")
+	h.drive(time.Minute)
+	if _, err := h.e.Ack(context.Background(), inc.ID, "alice", "sms"); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.set(monday.Add(10 * time.Minute))
+	again := h.fire("group:routers", "critical") // the second router died too
+	if again.ID != inc.ID || again.State != Triggered {
+		t.Fatalf("critical update of an acked warning: %+v", again)
+	}
+	h.drive(11 * time.Minute)
+	same(t, "pages", h.p.list("page"), []string{"0s page sms alice", "10m0s page sms alice"})
+
+	n, err := h.e.Notice(context.Background(), "self", "foghorn was offline 02:10-02:25; checks of 3 targets did not run")
+	if err != nil || n.State != Resolved {
+		t.Fatalf("notice: %+v %v", n, err)
+	}
+	h.e.Wait()
+	same(t, "notice", h.p.list("notice"), []string{"11m0s notice sms alice"})
+	if open, _ := h.e.Open(context.Background()); len(open) != 1 {
+		t.Fatalf("a notice left an open incident: %+v", open)
+	}
+}

@@ -116,6 +116,11 @@ func (e *Engine) Handle(ctx context.Context, a Alert) (*Incident, error) {
 		if err == nil && open[0].Severity != a.Severity {
 			err = event(ctx, tx, now, "incident.severity", id, a.Source, open[0].Severity+" -> "+a.Severity)
 		}
+		// Worse news pages again, even if the lesser news was acked: "one
+		// router down" acked at 02:00 must not hide "both routers down".
+		if err == nil && sevRank[a.Severity] > sevRank[open[0].Severity] && a.Severity == "critical" {
+			_, err = tx.ExecContext(ctx, `UPDATE incidents SET state = 'triggered', snoozed_until = NULL, round = 0, due = ? WHERE id = ?`, ms(now), id)
+		}
 	case a.Firing:
 		id, err = e.open(ctx, tx, a, now)
 	case len(open) > 0:
@@ -456,4 +461,61 @@ func (e *Engine) Timeline(ctx context.Context, id int64) ([]Entry, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out, rows.Err()
+}
+
+// Notice tells whoever the default policy pages first something that needs
+// no ack — "foghorn was offline 02:10–02:25", "sw1 rebooted" — by SMS,
+// once. It is kept as an incident that is resolved from the start, so it
+// has a number, a timeline and an audit trail like any page.
+func (e *Engine) Notice(ctx context.Context, key, text string) (*Incident, error) {
+	e.mu.Lock()
+	now := e.clock.Now()
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("escalation: begin: %w", err)
+	}
+	defer tx.Rollback()
+	short, err := allocShort(ctx, tx, now)
+	if err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, short, state, severity, summary, source, opened_at, updated_at, resolved_at, resolved_by)
+		VALUES (?, ?, 'resolved', 'info', ?, 'self', ?, ?, ?, 'notice')`, key, short, text, ms(now), ms(now), ms(now))
+	if err != nil {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("escalation: notice: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	var intents []Intent
+	cfg := e.cfg.Load()
+	if pol := cfg.Policy(cfg.Escalation.DefaultPolicy); pol != nil && len(pol.Steps) > 0 {
+		ps := &pass{tx: tx, now: now, sent: map[string]int{}, covers: map[string]string{}}
+		people, err := e.who(ctx, ps, cfg, pol.Steps[0].Who)
+		if err != nil {
+			e.mu.Unlock()
+			return nil, err
+		}
+		for _, p := range people {
+			in := Intent{Incident: id, Short: short, Kind: "notice", Channel: "sms", Person: p.Name, Phone: p.Phone, Email: p.Email,
+				Severity: "info", Summary: text, Since: now, Text: text}
+			if err := e.claim(ctx, tx, &in, now); err != nil {
+				e.mu.Unlock()
+				return nil, err
+			}
+			intents = append(intents, in)
+		}
+	}
+	if err := event(ctx, tx, now, "notice", id, "engine", text); err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	err = tx.Commit()
+	e.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("escalation: commit: %w", err)
+	}
+	e.dispatch(ctx, intents)
+	return getIncident(ctx, e.db, id)
 }

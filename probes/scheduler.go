@@ -1,137 +1,475 @@
 package probes
 
 import (
+	"container/heap"
 	"context"
+	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"foghorn/configs"
+	"foghorn/store"
 )
 
-// State is what rise/fall make of a target's recent results.
-type State string
-
-// Target states.
-const (
-	Pending State = "pending" // not enough results yet
-	Up      State = "up"
-	Down    State = "down"
-)
-
-// Change is a target entering a new state, with the result that did it
-// and a copy of the kind's memory to persist with it.
-type Change struct {
-	Target string
-	From   State
-	To     State
-	Result Result
-	Memory map[string]string
-}
-
-// Scheduler runs every target at its interval, at most limit probes at once,
-// and reports each result and each state change. It owns one goroutine per
-// target; Update starts, stops and restarts them as the config changes.
+// Scheduler runs every target (and foghorn's canaries) at its interval,
+// each at a stable slot within it so probes do not bunch, at most Limit
+// probes at once, each bounded by its timeout. A failing target is looked
+// at again within a second or so, so fall failures confirm a death in
+// seconds rather than fall intervals.
+//
+// One goroutine holds every target in a heap ordered by due time and
+// starts probes as they come due; a probe runs on a goroutine of its own
+// only while it runs. 10,000 targets cost a heap entry each, not a
+// goroutine and a timer each.
+//
+// Results go to a Classifier, which the scheduler owns: Options.OnEvent
+// receives its incident events, OnChange its up/down changes. With
+// Options.Store, state is restored on the first Update and saved in
+// batches (on change, and memory at each checkpoint).
 type Scheduler struct {
-	log      *slog.Logger
-	sem      chan struct{}
-	onResult func(Result)
-	onChange func(Change)
-	beats    *Heartbeats
+	log *slog.Logger
+	o   Options
+	sem chan struct{}
+	cls *Classifier
 
-	mu   sync.Mutex
-	runs map[string]*run
-	wg   sync.WaitGroup
-}
+	upd      sync.Mutex // one Update at a time
+	mu       sync.Mutex
+	runs     map[string]*run // targets by name
+	canaries map[string]*run // canaries by address
+	h        runHeap
+	loaded   bool
+	restored map[string]map[string]string // memory from the store, by target
+	lastMem  map[string]string            // memory as last written, by target
+	forget   []string                     // targets gone from the config, whose rows to delete
 
-type run struct {
-	t      configs.Target
-	cancel context.CancelFunc
-	done   chan struct{}
-	mem    Memory
+	wake   chan struct{}
+	quit   chan struct{}
+	loops  sync.WaitGroup // the dispatcher and the ticker
+	probes sync.WaitGroup // probes in flight
+	stop   sync.Once
+	late   lateness
 }
 
 // Options configure a Scheduler; nil callbacks are skipped.
 type Options struct {
-	Log      *slog.Logger
-	Limit    int // probes in flight at once; default 256
-	OnResult func(Result)
-	OnChange func(Change)
+	Log *slog.Logger
+	// Limit is the number of probes in flight at once; default 4096. A
+	// silent target holds a slot for its whole timeout: size it above the
+	// sum over failing targets of timeout/interval, or they delay the rest.
+	Limit    int
+	OnResult func(Result) // every result; called on the probe's goroutine
+	OnChange func(Change) // a target went up or down (rise/fall)
+	OnEvent  func(Event)  // incident events, in order; see Classifier
 	// Heartbeats receives pushes for heartbeat targets.
 	Heartbeats *Heartbeats
+	// Kinds adds probers for kinds not in the built-in table, e.g.
+	// "ipmi": IPMIProber(pool).
+	Kinds map[string]Prober
+	// Store, when set, is where target state is restored from (on the
+	// first Update) and saved to.
+	Store *store.DB
+	// Checkpoint is how often probe memory is saved when it changed
+	// without a state change; default 1m.
+	Checkpoint time.Duration
 }
 
 // NewScheduler makes a scheduler with no targets; call Update.
 func NewScheduler(o Options) *Scheduler {
 	if o.Limit <= 0 {
-		o.Limit = 256
+		o.Limit = 4096
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{
-		log: o.Log, sem: make(chan struct{}, o.Limit),
-		onResult: o.OnResult, onChange: o.OnChange, beats: o.Heartbeats,
-		runs: map[string]*run{},
+	if o.Checkpoint <= 0 {
+		o.Checkpoint = time.Minute
 	}
+	s := &Scheduler{
+		log: o.Log, o: o, sem: make(chan struct{}, o.Limit),
+		runs: map[string]*run{}, canaries: map[string]*run{}, lastMem: map[string]string{},
+		wake: make(chan struct{}, 1), quit: make(chan struct{}),
+	}
+	s.cls = NewClassifier(ClassifierOptions{
+		Log: o.Log, OnEvent: o.OnEvent, OnChange: s.change,
+		Recheck: func(targets []string, canaries bool) { s.recheck(targets, canaries) },
+	})
+	s.loops.Add(2)
+	go s.dispatch()
+	go s.tick()
+	return s
 }
 
-// Update makes the running targets match cfg: new ones start, removed ones
-// stop (their goroutines and sockets gone before Update returns), changed
-// ones restart. Unchanged targets keep their schedule and state.
-func (s *Scheduler) Update(cfg *configs.Config) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	want := map[string]configs.Target{}
-	for _, t := range cfg.Targets {
-		want[t.Name] = t
+// run is one scheduled target or canary.
+type run struct {
+	// t points into the config in force; a reload re-points unchanged
+	// runs to the new config, so an old one is not kept alive.
+	t      *configs.Target
+	p      Prober
+	mem    *Memory
+	canary bool
+	wg     sync.WaitGroup // its probe in flight
+	// stop cancels the probe in flight. Not a context per run: a parent
+	// context keeps a map of its children, and 10,000 of them are
+	// megabytes of memory for nothing.
+	stop context.CancelFunc
+	gone atomic.Bool // removed by Update or Stop
+
+	slot  time.Duration // stable offset within the interval
+	due   time.Time
+	idx   int  // position in the heap; -1 when out of it
+	busy  bool // a probe is in flight
+	again bool // probe again as soon as the one in flight is done
+}
+
+func (r *run) interval() time.Duration { return interval(r.t) }
+
+func interval(t *configs.Target) time.Duration {
+	if d := t.Interval.Duration; d > 0 {
+		return d
 	}
+	return configs.DefaultInterval
+}
+
+// timeout is the target's, or what the loader would default it to.
+func timeout(t *configs.Target) time.Duration {
+	if d := t.Timeout.Duration; d > 0 {
+		return d
+	}
+	return min(configs.DefaultTimeout, interval(t)/2)
+}
+
+// Update makes the running targets match cfg: new ones start, removed
+// ones stop (their probes cancelled and returned before Update returns),
+// changed ones restart with their memory. Unchanged targets keep their
+// schedule and state. The first Update restores state from the store.
+// After Stop, Update does nothing.
+func (s *Scheduler) Update(cfg *configs.Config) {
+	s.upd.Lock()
+	defer s.upd.Unlock()
+	select {
+	case <-s.quit:
+		return
+	default:
+	}
+	s.cls.Configure(cfg)
+	s.mu.Lock()
+	first := !s.loaded
+	s.loaded = true
+	s.mu.Unlock()
+	if first && s.o.Store != nil {
+		s.restore()
+	}
+
+	want := map[string]*configs.Target{}
+	for i := range cfg.Targets {
+		want[cfg.Targets[i].Name] = &cfg.Targets[i]
+	}
+	cans := map[string]*configs.Target{}
+	for _, a := range cfg.SelfCheck.Canaries {
+		cans[a] = canaryTarget(cfg.SelfCheck, a)
+	}
+
+	// Stop what went or changed, and wait for its probes, before starting
+	// the new: a changed target must not run twice at once on one memory.
+	s.mu.Lock()
+	var stopped []*run
+	mems := map[string]*Memory{}
 	for name, r := range s.runs {
-		if t, ok := want[name]; !ok || !reflect.DeepEqual(t, r.t) {
-			r.cancel()
-			<-r.done
-			delete(s.runs, name)
+		t, ok := want[name]
+		if ok && reflect.DeepEqual(*t, *r.t) {
+			r.t = t
+			continue
+		}
+		if ok && t.Kind == r.t.Kind {
+			mems[name] = r.mem
+		}
+		if !ok && s.o.Store != nil {
+			s.forget = append(s.forget, name)
+		}
+		s.drop(r)
+		stopped = append(stopped, r)
+		delete(s.runs, name)
+	}
+	for a, r := range s.canaries {
+		if t, ok := cans[a]; !ok || !reflect.DeepEqual(*t, *r.t) {
+			s.drop(r)
+			stopped = append(stopped, r)
+			delete(s.canaries, a)
 		}
 	}
-	for name, t := range want {
-		if _, ok := s.runs[name]; ok {
+	s.mu.Unlock()
+	for _, r := range stopped {
+		r.wg.Wait()
+	}
+
+	s.mu.Lock()
+	now := time.Now()
+	for i := range cfg.Targets {
+		t := &cfg.Targets[i]
+		if s.runs[t.Name] != nil {
 			continue
 		}
 		p, ok := s.prober(t.Kind)
 		if !ok {
-			s.log.Warn("no prober for this kind yet; target not probed", "target", name, "kind", t.Kind)
+			s.log.Warn("no prober for this kind; target not probed", "target", t.Name, "kind", t.Kind)
 			continue
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		r := &run{t: t, cancel: cancel, done: make(chan struct{})}
-		s.runs[name] = r
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer close(r.done)
-			s.loop(ctx, r, p)
-		}()
+		mem := mems[t.Name]
+		if mem == nil {
+			mem = &Memory{m: s.restored[t.Name]}
+		}
+		delete(s.restored, t.Name)
+		r := newRun(t, p, mem, false, now)
+		s.start(r)
+		s.runs[t.Name] = r
 	}
+	for a, t := range cans {
+		if s.canaries[a] != nil {
+			continue
+		}
+		p, ok := Lookup(t.Kind)
+		if !ok {
+			s.log.Warn("self_check kind cannot probe canaries; use icmp or tcp", "kind", t.Kind)
+			break
+		}
+		r := newRun(t, p, &Memory{}, true, now)
+		s.start(r)
+		s.canaries[a] = r
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// canaryTarget is how a canary is probed: one echo or one connect, with
+// quick re-checks doing what more pings per probe would.
+func canaryTarget(sc configs.SelfCheck, addr string) *configs.Target {
+	t := &configs.Target{
+		Name: "canary " + addr, Kind: sc.Kind, Address: addr,
+		Interval: sc.Interval, Timeout: sc.Timeout, Rise: 1, Fall: canaryFall, Severity: "info",
+	}
+	if t.Kind == "" {
+		t.Kind = "icmp"
+	}
+	if t.Kind == "icmp" {
+		t.ICMP = &configs.ICMP{Count: 1, MaxLoss: 50}
+	}
+	return t
 }
 
 func (s *Scheduler) prober(kind string) (Prober, bool) {
-	if kind == "heartbeat" && s.beats != nil {
-		return s.beats.Prober(), true
+	if p, ok := s.o.Kinds[kind]; ok {
+		return p, true
+	}
+	if kind == "heartbeat" && s.o.Heartbeats != nil {
+		return s.o.Heartbeats.Prober(), true
 	}
 	return Lookup(kind)
 }
 
-// Stop stops every target and waits for their probes to return.
+func newRun(t *configs.Target, p Prober, mem *Memory, canary bool, now time.Time) *run {
+	r := &run{t: t, p: p, mem: mem, canary: canary, idx: -1}
+	r.slot = offset(t.Name, r.interval())
+	r.due = firstDue(now, r.interval(), timeout(t), r.slot)
+	return r
+}
+
+// start puts r on the heap; s.mu is held.
+func (s *Scheduler) start(r *run) { heap.Push(&s.h, r) }
+
+// drop takes r off the schedule and cancels its probe; s.mu is held.
+func (s *Scheduler) drop(r *run) {
+	r.gone.Store(true)
+	if r.stop != nil {
+		r.stop()
+	}
+	if r.idx >= 0 {
+		heap.Remove(&s.h, r.idx)
+	}
+}
+
+// Stop stops every probe, waits for them to return, and saves state.
 func (s *Scheduler) Stop() {
+	s.stop.Do(func() {
+		close(s.quit)
+		s.loops.Wait()
+		s.mu.Lock()
+		for _, r := range s.runs {
+			s.drop(r)
+		}
+		for _, r := range s.canaries {
+			s.drop(r)
+		}
+		s.mu.Unlock()
+		s.probes.Wait()
+		s.save(true)
+	})
+}
+
+// Recheck probes the named targets now (or as soon as their probe in
+// flight returns), e.g. for a "check now" button.
+func (s *Scheduler) Recheck(targets ...string) { s.recheck(targets, false) }
+
+func (s *Scheduler) recheck(targets []string, canaries bool) {
 	s.mu.Lock()
-	for name, r := range s.runs {
-		r.cancel()
-		delete(s.runs, name)
+	now := time.Now()
+	for _, n := range targets {
+		if r := s.runs[n]; r != nil {
+			s.soon(r, now)
+		}
+	}
+	if canaries {
+		for _, r := range s.canaries {
+			s.soon(r, now)
+		}
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
+	s.poke()
+}
+
+// soon moves r's next probe to now; s.mu is held.
+func (s *Scheduler) soon(r *run, now time.Time) {
+	switch {
+	case r.busy:
+		r.again = true
+	case r.idx >= 0 && r.due.After(now):
+		r.due = now
+		heap.Fix(&s.h, r.idx)
+	}
+}
+
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch starts probes as they come due. When all Limit slots are
+// taken it waits for one: a late probe is better than an unbounded pile.
+func (s *Scheduler) dispatch() {
+	defer s.loops.Done()
+	tm := time.NewTimer(time.Hour)
+	defer tm.Stop()
+	for {
+		s.mu.Lock()
+		var r *run
+		var t *configs.Target
+		var due time.Time
+		wait := time.Hour
+		if len(s.h) > 0 {
+			if d := time.Until(s.h[0].due); d <= 0 {
+				r = heap.Pop(&s.h).(*run)
+				r.busy, due, t = true, r.due, r.t
+				r.wg.Add(1)
+			} else {
+				wait = d
+			}
+		}
+		s.mu.Unlock()
+		if r != nil {
+			select {
+			case s.sem <- struct{}{}:
+			case <-s.quit:
+				r.wg.Done()
+				return
+			}
+			s.probes.Add(1)
+			go s.probe(r, t, due)
+			continue
+		}
+		tm.Reset(wait)
+		select {
+		case <-tm.C:
+		case <-s.wake:
+		case <-s.quit:
+			return
+		}
+	}
+}
+
+// probe runs one probe of r and schedules the next.
+func (s *Scheduler) probe(r *run, t *configs.Target, due time.Time) {
+	defer s.probes.Done()
+	defer r.wg.Done()
+	start := time.Now()
+	s.late.add(start.Sub(due))
+	to := timeout(t)
+	ctx, cancel := context.WithTimeout(context.Background(), to)
+	s.mu.Lock()
+	r.stop = cancel
+	s.mu.Unlock()
+	var res Result
+	if !r.gone.Load() {
+		res = r.p(ctx, t, r.mem)
+	}
+	cancel()
+	<-s.sem
+	if r.gone.Load() {
+		return // removed mid-probe: the result says nothing about the target
+	}
+	if took := time.Since(start); took > to+time.Second {
+		s.log.Warn("probe overran its timeout: a prober ignores its context", "target", t.Name, "kind", t.Kind, "took", took, "timeout", to)
+	}
+	if res.Target == "" {
+		res.Target, res.Kind = t.Name, t.Kind
+	}
+	if res.Start.IsZero() {
+		res.Start = start
+	}
+	var retry bool
+	if r.canary {
+		retry = s.cls.ObserveCanary(t.Address, res)
+	} else {
+		if s.o.OnResult != nil {
+			s.o.OnResult(res)
+		}
+		retry = s.cls.Observe(res)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.busy, r.stop = false, nil
+	if r.gone.Load() {
+		return
+	}
+	now := time.Now()
+	r.due = r.next(due, start, now, retry)
+	if r.again {
+		r.due, r.again = now, false
+	}
+	heap.Push(&s.h, r)
+	if r.idx == 0 {
+		s.poke()
+	}
+}
+
+// next is when r runs again: soon after a failure not yet confirmed, else
+// at its next slot (at least half an interval on, so a re-check or a late
+// start does not make two probes in a row).
+func (r *run) next(due, start, now time.Time, retry bool) time.Time {
+	iv := r.interval()
+	if retry {
+		return later(now, start.Add(recheckDelay(iv)))
+	}
+	return slotAfter(later(due.Add(iv/2), now), iv, r.slot)
+}
+
+// recheckDelay is how soon a failing target is looked at again: a tenth
+// of its interval, 1s to 10s. With a 10s interval and fall 3, a dead
+// target is confirmed about 2s after its first failure.
+func recheckDelay(iv time.Duration) time.Duration {
+	return min(max(iv/10, time.Second), 10*time.Second, max(iv, time.Second))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // offset spreads targets over their interval by a hash of the name, so
@@ -139,61 +477,212 @@ func (s *Scheduler) Stop() {
 func offset(name string, interval time.Duration) time.Duration {
 	h := fnv.New64a()
 	h.Write([]byte(name))
-	return time.Duration(h.Sum64() % uint64(interval))
+	// FNV's low bits barely change with the last byte ("web1", "web2"),
+	// and the modulo keeps only low bits: mix them first (murmur3's
+	// finalizer), or similar names land microseconds apart.
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return time.Duration(x % uint64(interval))
 }
 
-func (s *Scheduler) loop(ctx context.Context, r *run, p Prober) {
-	t := &r.t
-	interval := t.Interval.Duration
-	// A failing target is re-checked sooner, so fall failures confirm a
-	// death in a fraction of fall intervals.
-	recheck := max(interval/3, time.Second)
-	timer := time.NewTimer(offset(t.Name, interval))
-	defer timer.Stop()
-	state, ok, bad := Pending, 0, 0
+// slotAfter is the first time at or after t that is the slot: off past a
+// multiple of iv since the Unix epoch. Slots are wall-clock anchored, so
+// they survive restarts.
+func slotAfter(t time.Time, iv, off time.Duration) time.Time {
+	n := t.UnixNano() - int64(off)
+	k := n / int64(iv)
+	if n%int64(iv) > 0 {
+		k++
+	}
+	return time.Unix(0, k*int64(iv)+int64(off))
+}
+
+// firstDue squeezes the way to the first slot into 90% of interval -
+// timeout, so
+// that a fresh start (or reload) has a result of every target within one
+// interval, even of those that time out.
+func firstDue(now time.Time, iv, to, off time.Duration) time.Time {
+	span := (iv - to) * 9 / 10 // a tenth to spare for late starts
+	if span <= 0 {
+		span = iv / 2
+	}
+	wait := slotAfter(now, iv, off).Sub(now)
+	return now.Add(time.Duration(float64(wait) * float64(span) / float64(iv)))
+}
+
+// change passes a classifier change on, with the memory to persist.
+func (s *Scheduler) change(c Change) {
+	if s.o.OnChange == nil {
+		return
+	}
+	m := map[string]string{}
+	s.mu.Lock()
+	if r := s.runs[c.Target]; r != nil {
+		m = r.mem.Snapshot()
+	}
+	s.mu.Unlock()
+	if row, ok := s.cls.row(c.Target); ok {
+		row.Memory = m
+		m = row.row()
+	}
+	c.Memory = m
+	s.o.OnChange(c)
+}
+
+// Stats reports the scheduler's figures.
+func (s *Scheduler) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{Targets: len(s.runs), Canaries: len(s.canaries), InFlight: len(s.sem)}
+	s.mu.Unlock()
+	st.Probes = s.late.probes.Load()
+	st.LateP50, st.LateP99 = s.late.quantile(0.5), s.late.quantile(0.99)
+	st.LateMax = time.Duration(s.late.max.Load())
+	st.Blind, st.BlindSince = s.cls.Blind()
+	return st
+}
+
+// tick drives the classifier's clock work and the batched saving.
+func (s *Scheduler) tick() {
+	defer s.loops.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-s.quit:
 			return
-		case <-timer.C:
+		case <-t.C:
 		}
-		select {
-		case s.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
+		s.cls.Tick()
+		full := time.Since(last) >= s.o.Checkpoint
+		if full {
+			last = time.Now()
 		}
-		pctx, cancel := context.WithTimeout(ctx, t.Timeout.Duration)
-		res := p(pctx, t, &r.mem)
-		cancel()
-		<-s.sem
-		if ctx.Err() != nil {
-			return // stopped mid-probe: the result says nothing about the target
-		}
-		if s.onResult != nil {
-			s.onResult(res)
-		}
-		if res.Status == OK || res.Status == Warning {
-			ok, bad = ok+1, 0
-		} else {
-			ok, bad = 0, bad+1
-		}
-		next := state
-		switch {
-		case state != Up && ok >= t.Rise:
-			next = Up
-		case state != Down && bad >= t.Fall:
-			next = Down
-		}
-		if next != state {
-			if s.onChange != nil {
-				s.onChange(Change{Target: t.Name, From: state, To: next, Result: res, Memory: r.mem.Snapshot()})
-			}
-			state = next
-		}
-		wait := interval
-		if bad > 0 && state != Down {
-			wait = recheck
-		}
-		timer.Reset(wait)
+		s.save(full)
 	}
+}
+
+// restore loads the persisted state into the classifier, and the kinds'
+// memory for the runs about to start.
+func (s *Scheduler) restore() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := LoadStates(ctx, s.o.Store)
+	if err != nil {
+		s.log.Error("cannot restore target state; starting fresh (targets already down will page again)", "err", err)
+		return
+	}
+	mems := map[string]map[string]string{}
+	var gone []string
+	for _, r := range rows {
+		if len(r.Memory) > 0 {
+			mems[r.Target] = r.Memory
+		}
+		s.lastMem[r.Target] = memJSON(r.Memory)
+		if !s.cls.knows(r.Target) {
+			gone = append(gone, r.Target)
+		}
+	}
+	s.mu.Lock()
+	s.restored = mems
+	s.forget = append(s.forget, gone...)
+	s.mu.Unlock()
+	s.cls.Restore(rows)
+	s.log.Info("target state restored", "targets", len(rows))
+}
+
+// save writes the targets whose state changed and, when full, those whose
+// memory changed since last written, in one transaction.
+func (s *Scheduler) save(full bool) {
+	if s.o.Store == nil {
+		return
+	}
+	var names []string
+	mems := map[string]map[string]string{}
+	s.mu.Lock()
+	for name, r := range s.runs {
+		if !full {
+			break
+		}
+		m := r.mem.Snapshot()
+		if j := memJSON(m); j != s.lastMem[name] {
+			names = append(names, name)
+		}
+	}
+	s.mu.Unlock()
+	rows := s.cls.saved(false, names...)
+	s.mu.Lock()
+	gone := s.forget
+	s.forget = nil
+	if len(rows) == 0 && len(gone) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	for i := range rows {
+		if r := s.runs[rows[i].Target]; r != nil {
+			rows[i].Memory = r.mem.Snapshot()
+		}
+		mems[rows[i].Target] = rows[i].Memory
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := SaveStates(ctx, s.o.Store, rows, gone...); err != nil {
+		s.log.Error("cannot save target state; will try again", "targets", len(rows), "err", err)
+		for _, r := range rows {
+			s.cls.unsave(r.Target)
+		}
+		s.mu.Lock()
+		s.forget = append(s.forget, gone...)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Lock()
+	for name, m := range mems {
+		s.lastMem[name] = memJSON(m)
+	}
+	for _, name := range gone {
+		delete(s.lastMem, name)
+	}
+	s.mu.Unlock()
+}
+
+func memJSON(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	j, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Sprint(m)
+	}
+	return string(j)
+}
+
+// runHeap orders runs by due time.
+type runHeap []*run
+
+func (h runHeap) Len() int           { return len(h) }
+func (h runHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h runHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+
+func (h *runHeap) Push(x any) {
+	r := x.(*run)
+	r.idx = len(*h)
+	*h = append(*h, r)
+}
+
+func (h *runHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	r.idx = -1
+	return r
 }

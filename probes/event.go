@@ -1,0 +1,108 @@
+package probes
+
+import (
+	"slices"
+	"time"
+)
+
+// Event is an incident opening, changing or resolving, as classification
+// decides it: the value the escalation engine consumes (cmd converts it to
+// escalation.Alert; probes knows nothing of people). Events with the same
+// Key are one incident: Firing again updates it, Firing false resolves it.
+type Event struct {
+	// Key names the incident: "target:NAME" (a target, or a storm that
+	// began with it), "group:NAME", "self" (foghorn itself), or for a
+	// notice "reboot:NAME".
+	Key    string
+	Firing bool
+	// Notice marks a one-off report that opens nothing and needs no ack:
+	// foghorn's blind window once it can see again, a device that
+	// rebooted. Deliver it once (one SMS), then forget it.
+	Notice   bool
+	Severity string // "info", "warning", "critical"
+	Summary  string // one line, fit for an SMS
+	Detail   string // cause, children affected, last results
+	Labels   map[string]string
+	Policy   string   // empty: the default policy
+	Children []string // targets unreachable behind the cause, or joined to it
+	At       time.Time
+}
+
+// same reports whether a re-render says nothing new, so that an open
+// incident is not updated for nothing.
+func (e Event) same(o Event) bool {
+	return e.Key == o.Key && e.Firing == o.Firing && e.Severity == o.Severity &&
+		e.Summary == o.Summary && e.Detail == o.Detail && e.Policy == o.Policy &&
+		slices.Equal(e.Children, o.Children)
+}
+
+// Severities, lowest first.
+var sevOrder = []string{"info", "warning", "critical"}
+
+func sevRank(s string) int {
+	if i := slices.Index(sevOrder, s); i >= 0 {
+		return i
+	}
+	return len(sevOrder) - 1 // unknown: treat as critical, never as nothing
+}
+
+func sevMax(a, b string) string {
+	if sevRank(b) > sevRank(a) {
+		return b
+	}
+	return a
+}
+
+func sevMin(a, b string) string {
+	if sevRank(b) < sevRank(a) {
+		return b
+	}
+	return a
+}
+
+// class is what a target is, as a page would say it.
+type class uint8
+
+const (
+	clsUp          class = iota // up, pending, or failing but not yet down
+	clsWarn                     // up, but its last fall results were warnings
+	clsHeld                     // down by rise/fall, waiting for proof that it is the cause
+	clsDown                     // down and the cause: told in its own, a storm's or its group's incident
+	clsUnreachable              // down behind a down parent: listed in the parent's incident
+	clsFolded                   // a BMC down while its host is down: told in the host's incident
+	clsFlapping                 // changing state too often: one warning incident until it settles
+)
+
+var classNames = []string{"up", "warning", "held", "down", "unreachable", "folded", "flapping"}
+
+func (c class) String() string { return classNames[c] }
+
+func parseClass(s string) class {
+	if i := slices.Index(classNames, s); i >= 0 {
+		return class(i)
+	}
+	return clsUp
+}
+
+// incident kinds.
+type incKind uint8
+
+const (
+	incDown  incKind = iota // one target down, or a storm of them
+	incFlap                 // one target flapping
+	incWarn                 // one target warning
+	incGroup                // a group with members down
+)
+
+// incident is an open incident the classifier told the escalation engine
+// about: what it contains and what was last sent.
+type incident struct {
+	key      string
+	kind     incKind
+	lead     string   // the target it began with, or the group's name
+	members  []string // incDown: targets told in it, lead first
+	opened   time.Time
+	sent     Event
+	sentKind incKind // kind when last sent
+	removed  bool    // its last target left the config
+}

@@ -1,0 +1,437 @@
+package probes
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"foghorn/configs"
+)
+
+// The words of events. A Summary is one line that must make sense on a
+// phone at 3 a.m. without opening anything: what is down, how bad, why.
+// The Detail has the rest: every member, every child, the last results.
+
+func (c *Classifier) render(inc *incident) Event {
+	ev := Event{Key: inc.key, Firing: true, At: c.now()}
+	switch {
+	case inc.kind == incGroup:
+		c.renderGroup(inc, &ev)
+	case inc.kind == incFlap || inc.kind == incWarn:
+		c.renderOne(inc, &ev)
+	case len(inc.members) > 1:
+		c.renderStorm(inc, &ev)
+	default:
+		c.renderDown(inc, &ev)
+	}
+	ev.Severity = c.severity(inc)
+	return ev
+}
+
+// severity is what render would say, without the words.
+func (c *Classifier) severity(inc *incident) string {
+	switch inc.kind {
+	case incGroup:
+		if gr := c.cfg.Group(inc.lead); gr != nil {
+			return groupSeverity(gr, c.groupState(gr))
+		}
+		return "info"
+	case incFlap, incWarn:
+		if k := c.ts[inc.lead]; k != nil {
+			return sevMin(orCritical(k.t.Severity), "warning")
+		}
+		return "warning"
+	}
+	sev := "info"
+	for _, m := range inc.members {
+		if k := c.ts[m]; k != nil {
+			sev = sevMax(sev, c.targetSeverity(k))
+		}
+	}
+	return sev
+}
+
+// targetSeverity is the target's own, raised to critical when its BMC
+// reports a fault while it is down.
+func (c *Classifier) targetSeverity(k *track) string {
+	sev := orCritical(k.t.Severity)
+	for _, b := range c.g.bmcs[k.name] {
+		if bk := c.ts[b]; bk != nil && bk.last.Status == Critical && k.state == Down {
+			sev = "critical"
+		}
+	}
+	return sev
+}
+
+// groupSeverity: some members down but enough up is a warning; too few
+// up is the group's severity, and always critical for a quorum group.
+func groupSeverity(gr *configs.Group, v groupView) string {
+	if len(v.up)+len(v.unknown) >= max(gr.MinUp, 1) {
+		return sevMin(orCritical(gr.Severity), "warning")
+	}
+	if gr.Quorum {
+		return "critical"
+	}
+	return orCritical(gr.Severity)
+}
+
+func orCritical(s string) string {
+	if s == "" {
+		return "critical"
+	}
+	return s
+}
+
+// renderDown: "rt1 DOWN: no reply to 3 echo requests; 3 behind it
+// unreachable: pve1, pve2, web".
+func (c *Classifier) renderDown(inc *incident, ev *Event) {
+	k := c.ts[inc.lead]
+	if len(inc.members) == 1 {
+		k = c.ts[inc.members[0]]
+	}
+	if k == nil {
+		ev.Summary = inc.lead + " DOWN"
+		return
+	}
+	kids := c.affected(inc.members)
+	switch {
+	case k.state == Up:
+		ev.Summary = k.name + " recovering: " + clipText(k.last.Msg, 90)
+	case k.last.Status == Unknown: // our side: say so, or someone drives to a healthy host
+		ev.Summary = k.name + " CANNOT BE CHECKED: " + clipText(k.last.Msg, 90)
+	default:
+		ev.Summary = k.name + " DOWN: " + clipText(k.last.Msg, 90)
+	}
+	if len(kids) > 0 {
+		ev.Summary += fmt.Sprintf("; %d behind it unreachable: %s", len(kids), list(kids, 3))
+	}
+	var d []string
+	d = append(d, fmt.Sprintf("%s (%s %s) %s since %s", k.name, k.t.Kind, k.t.Address, stateWord(k), stamp(k.since)))
+	d = append(d, "last result: "+c.lastLine(k))
+	d = append(d, c.notes(k)...)
+	d = append(d, c.childLines(kids)...)
+	ev.Detail = strings.Join(d, "\n")
+	ev.Labels, ev.Policy, ev.Children = k.t.LabelSet(), k.t.Policy, kids
+}
+
+// renderStorm: several targets failing together, in the incident of the
+// first. It names the common cause where the graph shows one.
+func (c *Classifier) renderStorm(inc *incident, ev *Event) {
+	ms := inc.members
+	kids := c.affected(ms)
+	var cause string
+	for _, m := range ms {
+		all := true
+		for _, o := range ms {
+			if o != m && !c.g.isAncestor(m, o) {
+				all = false
+				break
+			}
+		}
+		if all {
+			cause = m
+			break
+		}
+	}
+	var d []string
+	switch {
+	case cause != "":
+		others := append(slices.DeleteFunc(slices.Clone(ms), func(m string) bool { return m == cause }), kids...)
+		slices.Sort(others)
+		others = slices.Compact(others)
+		ev.Summary = fmt.Sprintf("%s DOWN: %s; %d behind it down or unreachable: %s",
+			cause, clipText(c.ts[cause].last.Msg, 70), len(others), list(others, 3))
+		d = append(d, fmt.Sprintf("%d targets failed within %s; %s is the common cause: the others are reached through it", len(ms), c.window, cause))
+	default:
+		ev.Summary = fmt.Sprintf("%d targets down: %s", len(ms), list(ms, 4))
+		if a := c.g.nca(ms); a != "" {
+			if ak := c.ts[a]; ak != nil && ak.state == Down {
+				ev.Summary += fmt.Sprintf(" — common cause: %s is DOWN", a)
+			} else {
+				ev.Summary += fmt.Sprintf(" — all behind %s, which answers", a)
+			}
+		}
+		if len(kids) > 0 {
+			ev.Summary += fmt.Sprintf("; %d more behind them unreachable", len(kids))
+		}
+		d = append(d, fmt.Sprintf("%d targets failed within %s of each other: one incident for all of them", len(ms), c.window))
+	}
+	for _, m := range ms {
+		if k := c.ts[m]; k != nil {
+			d = append(d, fmt.Sprintf("%s: %s since %s: %s", m, stateWord(k), stamp(k.since), k.last.Msg))
+			d = append(d, c.notes(k)...)
+		}
+	}
+	d = append(d, c.childLines(kids)...)
+	ev.Detail = strings.Join(d, "\n")
+	ev.Children = append(slices.Clone(ms[1:]), kids...)
+	ev.Labels = c.commonLabels(ms)
+	if k := c.ts[ms[0]]; k != nil {
+		ev.Policy = k.t.Policy
+	}
+}
+
+// renderGroup: "routers: rt1 down, 1 of 2 up (min 1)"; "routers DOWN:
+// rt1, rt2 — no route into the site"; "hypervisors lost quorum: 1 of 3
+// up, 2 needed".
+func (c *Classifier) renderGroup(inc *incident, ev *Event) {
+	gr := c.cfg.Group(inc.lead)
+	if gr == nil {
+		ev.Summary = inc.lead + ": group removed from the config"
+		return
+	}
+	v := c.groupState(gr)
+	n, need := len(members(gr)), max(gr.MinUp, 1)
+	kids := c.affected(v.down)
+	lost := len(v.up)+len(v.unknown) < need
+	switch {
+	case lost && gr.Quorum:
+		ev.Summary = fmt.Sprintf("%s lost quorum: %d of %d up, %d needed; down: %s", gr.Name, len(v.up), n, need, list(v.down, 3))
+	case lost:
+		ev.Summary = fmt.Sprintf("%s DOWN: %s — ", gr.Name, list(v.down, 3))
+		if len(v.up) == 0 && c.g.behindAll(gr) {
+			ev.Summary += "no route into the site"
+		} else {
+			ev.Summary += fmt.Sprintf("%d of %d up (min %d)", len(v.up), n, need)
+			if len(kids) > 0 {
+				ev.Summary += fmt.Sprintf("; %d behind them unreachable", len(kids))
+			}
+		}
+	case gr.Quorum:
+		ev.Summary = fmt.Sprintf("%s: %s down, %d of %d up (quorum %d)", gr.Name, list(v.down, 3), len(v.up), n, need)
+	default:
+		ev.Summary = fmt.Sprintf("%s: %s down, %d of %d up (min %d)", gr.Name, list(v.down, 3), len(v.up), n, need)
+	}
+	if !lost && len(kids) > 0 {
+		ev.Summary += fmt.Sprintf("; %d behind them unreachable", len(kids))
+	}
+	var d []string
+	what := "at least"
+	if gr.Quorum {
+		what = "quorum:"
+	}
+	d = append(d, fmt.Sprintf("group %s: %d of %d members up, %s %d needed", gr.Name, len(v.up), n, what, need))
+	for _, m := range v.down {
+		k := c.ts[m]
+		d = append(d, fmt.Sprintf("%s down since %s: %s", m, stamp(k.since), k.last.Msg))
+		d = append(d, c.notes(k)...)
+	}
+	if len(v.up) > 0 {
+		d = append(d, "up: "+list(v.up, 50))
+	}
+	if len(v.unknown) > 0 {
+		d = append(d, "not known (pending, unreachable or flapping): "+list(v.unknown, 50))
+	}
+	d = append(d, c.childLines(kids)...)
+	ev.Detail = strings.Join(d, "\n")
+	ev.Children = kids
+	ev.Labels = c.commonLabels(members(gr))
+	ev.Labels["group"] = gr.Name
+	ev.Policy = gr.Policy
+	if ev.Policy == "" {
+		ev.Policy = c.commonPolicy(members(gr))
+	}
+}
+
+// renderOne: a flapping or warning target.
+func (c *Classifier) renderOne(inc *incident, ev *Event) {
+	k := c.ts[inc.lead]
+	if k == nil {
+		ev.Summary = inc.lead
+		return
+	}
+	if inc.kind == incFlap {
+		why := fmt.Sprintf("%.0f%% of its last %d checks changed state", k.flap.percent(), k.flap.n)
+		if !k.flap.on {
+			why = fmt.Sprintf("down %d times in %s", flapDowns, human(flapPeriod(k.t.Interval.Duration)))
+		}
+		ev.Summary = fmt.Sprintf("%s FLAPPING: %s; now %s: %s", k.name, why, stateWord(k), clipText(k.last.Msg, 70))
+	} else {
+		ev.Summary = k.name + " WARNING: " + clipText(k.last.Msg, 110)
+	}
+	d := []string{"last result: " + c.lastLine(k)}
+	if inc.kind == incFlap {
+		d = append(d, fmt.Sprintf("flapping: one incident at warning until fewer than %.0f%% of checks change state; then it resolves, or pages as down if it is down", flapLow))
+	}
+	d = append(d, c.notes(k)...)
+	ev.Detail = strings.Join(d, "\n")
+	ev.Labels, ev.Policy = k.t.LabelSet(), k.t.Policy
+}
+
+func (c *Classifier) resolvedWords(inc *incident) string {
+	if inc.removed {
+		return inc.lead + " is no longer watched (removed from the config)"
+	}
+	switch inc.kind {
+	case incFlap:
+		return inc.lead + " stopped flapping"
+	case incWarn:
+		return inc.lead + " OK again"
+	case incGroup:
+		return inc.lead + ": no member down any more"
+	}
+	if len(inc.sent.Children) > 0 && strings.Contains(inc.sent.Summary, "targets down") {
+		return "all targets of the storm are up again (" + inc.lead + " first)"
+	}
+	return inc.lead + " up again"
+}
+
+// notes are what else is known about a down target: its BMC's word, a
+// parent that did not answer in time to be sure.
+func (c *Classifier) notes(k *track) []string {
+	var d []string
+	for _, b := range c.g.bmcs[k.name] {
+		if bk := c.ts[b]; bk != nil && !bk.last.Start.IsZero() {
+			d = append(d, fmt.Sprintf("BMC %s: %s", b, bk.last.Msg))
+		}
+	}
+	if k.cls == clsUnreachable {
+		if a := c.cause(k); a != nil {
+			d = append(d, fmt.Sprintf("%s is down too now, and %s is behind it", a.name, k.name))
+		}
+	}
+	for _, a := range c.g.ancestors(k.name) {
+		if ak := c.ts[a]; ak != nil && ak.state != Down && (ak.bad > 0 || ak.state == Pending) {
+			d = append(d, fmt.Sprintf("parent %s did not answer in time to be sure: it may be the cause", a))
+		}
+	}
+	return d
+}
+
+// childLines lists the unreachable targets, and what they mean for the
+// groups they are in.
+func (c *Classifier) childLines(kids []string) []string {
+	if len(kids) == 0 {
+		return nil
+	}
+	d := []string{fmt.Sprintf("unreachable behind it (%d): %s", len(kids), list(kids, 50))}
+	for _, gr := range c.g.all {
+		n := 0
+		for _, m := range members(gr) {
+			if slices.Contains(kids, m) {
+				n++
+			}
+		}
+		if n > 0 {
+			d = append(d, fmt.Sprintf("group %s: %d of %d members unreachable, so its state is not known (needs %d up)",
+				gr.Name, n, len(members(gr)), max(gr.MinUp, 1)))
+		}
+	}
+	return d
+}
+
+// affected lists the down targets behind any of names, not in names.
+func (c *Classifier) affected(names []string) []string {
+	seen := map[string]bool{}
+	for _, n := range names {
+		seen[n] = true
+	}
+	var out []string
+	for _, n := range names {
+		c.g.descendants(n, func(d string) {
+			if k := c.ts[d]; k != nil && k.state == Down && !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		})
+	}
+	slices.Sort(out)
+	return out
+}
+
+// commonLabels are the labels all of names share (maintenance matchers
+// and silences match on them), without "name".
+func (c *Classifier) commonLabels(names []string) map[string]string {
+	var out map[string]string
+	for _, n := range names {
+		k := c.ts[n]
+		if k == nil {
+			continue
+		}
+		ls := k.t.LabelSet()
+		if out == nil {
+			out = ls
+			delete(out, "name")
+			continue
+		}
+		for l, v := range out {
+			if ls[l] != v {
+				delete(out, l)
+			}
+		}
+	}
+	if out == nil {
+		out = map[string]string{}
+	}
+	return out
+}
+
+// commonPolicy is the policy all of names share, or "" (the default).
+func (c *Classifier) commonPolicy(names []string) string {
+	p, first := "", true
+	for _, n := range names {
+		if k := c.ts[n]; k != nil {
+			if first {
+				p, first = k.t.Policy, false
+			} else if k.t.Policy != p {
+				return ""
+			}
+		}
+	}
+	return p
+}
+
+func (c *Classifier) lastLine(k *track) string {
+	if k.last.Start.IsZero() {
+		return "no result yet"
+	}
+	return fmt.Sprintf("%s at %s: %s", k.last.Status, k.last.Start.Format(time.TimeOnly), k.last.Msg)
+}
+
+func stateWord(k *track) string {
+	if k.state == Down {
+		return "DOWN"
+	}
+	return string(k.state)
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "start"
+	}
+	return t.Format(time.DateTime)
+}
+
+// human is a duration as people write it: "15m", "1h30m", "42s".
+func human(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// list is "a, b, c" or "a, b, c +5 more".
+func list(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(" +%d more", len(names)-n)
+}
+
+// clipText shortens s to n runes for a one-line summary.
+func clipText(s string, n int) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
