@@ -72,3 +72,14 @@ func (b *board) list() []entry {
 	sort.Slice(out, func(i, j int) bool { return out[i].Target < out[j].Target })
 	return out
 }
+
+// state is what is known of a target now ("up", "down", "pending"), for
+// the power guard's quorum check.
+func (b *board) state(name string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.m[name]; ok {
+		return e.State
+	}
+	return string(probes.Pending)
+}

@@ -107,6 +107,7 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 		"snooze":   "foghorn snooze [-url U] [-as NAME] ID DURATION",
 		"silence":  "foghorn silence [-url U] [-as NAME] TARGET|MATCHER... DURATION",
 		"override": "foghorn override [-url U] [-as NAME] ABSENT COVER UNTIL (RFC 3339)",
+		"power":    "foghorn power [-url U] [-as NAME] TARGET status|on|off|soft|reset|cycle [force] [dry-run]",
 	}[name]
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "foghorn %s: %v\n", name, err)
@@ -169,6 +170,31 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "silence #%d on %s until %s\n", out.ID, strings.Join(ms, ", "), out.Until.Local().Format("Jan 2 15:04"))
+	case "power":
+		if !need(2) {
+			return 2
+		}
+		req := powerRequest{Target: rest[0], Action: rest[1]}
+		for _, w := range rest[2:] {
+			switch strings.ToLower(w) {
+			case "force":
+				req.Force = true
+			case "dry-run":
+				req.DryRun = true
+			default:
+				fmt.Fprintln(stderr, "usage:", usage)
+				return 2
+			}
+		}
+		var out map[string]any
+		if err := c.do("POST", "/api/v1/power", req, &out); err != nil {
+			return fail(err)
+		}
+		if t, ok := out["Text"]; ok {
+			fmt.Fprintln(stdout, t)
+		} else {
+			fmt.Fprintln(stdout, out["result"])
+		}
 	case "override":
 		if !need(3) {
 			return 2

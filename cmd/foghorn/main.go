@@ -32,6 +32,7 @@ token from FOGHORN_API_TOKEN or the config's api_token_file):
   foghorn snooze ID 30m
   foghorn silence TARGET|MATCHER... 2h
   foghorn override ABSENT COVER UNTIL
+  foghorn power TARGET cycle [force] [dry-run]   BMC power action, behind the seatbelt
   foghorn version
 
 signals (run, demo): SIGHUP reloads the config (a bad one is refused and the
@@ -59,7 +60,7 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdPasswd(args[1:], stdin, stdout, stderr)
 	case "oncall":
 		return cmdOncall(args[1:], stdout, stderr)
-	case "status", "ack", "resolve", "escalate", "snooze", "silence", "override":
+	case "status", "ack", "resolve", "escalate", "snooze", "silence", "override", "power":
 		return cmdClient(args[0], args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "foghorn", version)

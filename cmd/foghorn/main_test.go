@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"foghorn/ipmi/simtest"
 	"foghorn/store"
 )
 
@@ -414,14 +415,19 @@ func TestTwoFoghornsWatchEachOther(t *testing.T) {
 	aRunning, _ := a.wait(t, 0, "foghorn running", nil)
 	nb = waitUp(t, b, nb, "foghorn-a")
 
-	resp, err := http.Get("http://" + aRunning["listen"].(string) + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `foghorn_outbound_heartbeats_total{result="sent"}`) {
-		t.Fatalf("A reports no heartbeat sent:\n%s", body)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + aRunning["listen"].(string) + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), `foghorn_outbound_heartbeats_total{result="sent"}`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("A reports no heartbeat sent within 10s")
+		}
 	}
 
 	a.cmd.Process.Kill() // the VPS of A dies
@@ -433,4 +439,68 @@ func waitUp(t *testing.T, p *proc, from int, target string) int {
 	t.Helper()
 	_, n := p.wait(t, from, "target up", map[string]string{"target": target})
 	return n
+}
+
+// The BMC from end to end, against the real simulator: a SEL event becomes
+// an incident whose page says what the BMC saw, and a power cycle goes
+// through the seatbelt from the CLI.
+func TestBMCThroughTheBinary(t *testing.T) {
+	simtest.Require(t)
+	sim := simtest.Start(t)
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer host.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "foghorn.toml")
+	writeFile(t, cfgPath, siteConfig(filepath.Join(dir, "data"),
+		fmt.Sprintf("[[target]]\nname = \"pve1\"\nkind = \"tcp\"\naddress = %q\ninterval = \"2s\"\ntimeout = \"1s\"\nrise = 1\nbmc = \"pve1-bmc\"\n", strings.TrimPrefix(host.URL, "http://")),
+		fmt.Sprintf("[[target]]\nname = \"pve1-bmc\"\nkind = \"ipmi\"\naddress = %q\ninterval = \"2s\"\ntimeout = \"1500ms\"\nrise = 1\nfall = 1\nhost = \"pve1\"\n  [target.ipmi]\n  username = %q\n  port = %d\n", sim.Host, simtest.User, sim.Port),
+		"[power]\nenabled = true\nallow = [\"alice\"]\n"))
+	const token = "bmc-test-token-0123456789"
+	env := []string{"FOGHORN_API_TOKEN=" + token, "FOGHORN_IPMI_PASSWORD=" + simtest.Password}
+	p := startEnv(t, env, "run", "-config", cfgPath, "-log-format", "json")
+	running, n := p.wait(t, 0, "foghorn running", nil)
+	base := "http://" + running["listen"].(string)
+	p.wait(t, n, "target up", map[string]string{"target": "pve1-bmc"})
+
+	sim.Console(simtest.UncorrectableECC)
+	var summary string
+	for deadline := time.Now().Add(20 * time.Second); summary == ""; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no incident for the ECC error within 20s")
+		}
+		req, _ := http.NewRequest("GET", base+"/api/v1/incidents", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var incs []struct{ Summary, Detail string }
+		json.NewDecoder(resp.Body).Decode(&incs)
+		resp.Body.Close()
+		for _, inc := range incs {
+			if strings.Contains(inc.Summary+inc.Detail, "ECC") {
+				summary = inc.Summary + " | " + inc.Detail
+			}
+		}
+	}
+	if !strings.Contains(summary, "Uncorrectable ECC") {
+		t.Errorf("the incident does not say what the BMC saw: %s", summary)
+	}
+
+	cli := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "FOGHORN_API_TOKEN="+token)
+		out, err := cmd.CombinedOutput()
+		return string(out), exitCode(err)
+	}
+	if out, code := cli("power", "-url", base, "-as", "mallory", "pve1", "cycle"); code != 1 || !strings.Contains(out, "mallory") {
+		t.Fatalf("a person not in [power] allow: %d %s", code, out)
+	}
+	out, code := cli("power", "-url", base, "-as", "alice", "pve1", "cycle")
+	if code != 0 || !strings.Contains(out, "cycled") {
+		t.Fatalf("cycle: %d %s", code, out)
+	}
+	if acts := strings.Join(sim.Actions(), ","); !strings.Contains(acts, "power 0") || !strings.Contains(acts, "power 1") {
+		t.Fatalf("the simulator saw no off-then-on: %s", acts)
+	}
 }

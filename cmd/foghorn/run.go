@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"foghorn/cmd/foghorn/dashboard"
 	"foghorn/configs"
 	"foghorn/escalation"
+	"foghorn/ipmi"
 	"foghorn/pager"
 	"foghorn/pager/twiliosim"
 	"foghorn/probes"
@@ -91,6 +93,9 @@ type daemon struct {
 	health health
 	pg     *pager.Pager
 	sim    *twiliosim.Sim
+	pool   *ipmi.Pool
+	guard  *ipmi.Guard
+	events chan probes.Event
 }
 
 func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load func() (*configs.Config, error)) int {
@@ -150,8 +155,19 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		defer close(engDone)
 		d.eng.Run(ctx)
 	}()
+	d.pool = ipmi.NewPool()
+	d.pool.Update(cfg)
+	d.guard = ipmi.NewGuard(cfg, ipmi.GuardOptions{Pool: d.pool, Recorder: db, State: d.board.state})
+	d.rememberPower(ctx)
+	d.events = make(chan probes.Event, 4096)
+	evDone := make(chan struct{})
+	go func() {
+		defer close(evDone)
+		d.eventLoop()
+	}()
 	d.sched = probes.NewScheduler(probes.Options{
-		Log: log, OnResult: d.result, OnChange: d.change, Heartbeats: d.beats,
+		Log: log, OnResult: d.result, OnChange: d.change, OnEvent: d.queueEvent, Heartbeats: d.beats,
+		Store: db, Kinds: map[string]probes.Prober{"ipmi": probes.IPMIProber(d.pool)},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
@@ -205,6 +221,9 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		sim.Close()
 	}
 	d.sched.Stop()
+	close(d.events)
+	<-evDone
+	d.pool.Close()
 	stop()
 	<-engDone
 	pg.Close()
@@ -237,6 +256,8 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	d.cfg.Store(cfg)
 	d.eng.SetConfig(cfg)
+	d.pool.Update(cfg)
+	d.guard.Update(cfg)
 	d.beats.Configure(cfg.Targets)
 	d.sched.Update(cfg)
 	d.board.keep(cfg)
@@ -264,30 +285,38 @@ func (d *daemon) change(c probes.Change) {
 	}
 	d.log.Log(context.Background(), lv, "target "+string(c.To), "target", c.Target, "from", string(c.From),
 		"status", c.Result.Status.String(), "detail", c.Result.Msg)
-	if err := probes.SaveState(context.Background(), d.db, c); err != nil {
-		d.log.Error("cannot record target state", "target", c.Target, "err", err)
-	}
-	if a, ok := alertFor(d.cfg.Load(), c); ok {
-		if _, err := d.eng.Handle(context.Background(), a); err != nil {
-			d.log.Error("cannot record incident", "key", a.Key, "err", err)
+}
+
+// queueEvent hands a classifier event to the engine's goroutine; it is
+// called on probe goroutines, which must not wait on the store.
+func (d *daemon) queueEvent(ev probes.Event) { d.events <- ev }
+
+// eventLoop feeds incident events to the escalation engine, in order.
+func (d *daemon) eventLoop() {
+	for ev := range d.events {
+		ctx := context.Background()
+		if ev.Notice {
+			if _, err := d.eng.Notice(ctx, ev.Key, ev.Summary); err != nil {
+				d.log.Error("cannot send notice", "key", ev.Key, "err", err)
+			}
+			continue
+		}
+		if _, err := d.eng.Handle(ctx, alertFor(ev)); err != nil {
+			d.log.Error("cannot record incident", "key", ev.Key, "err", err)
 		}
 	}
 }
 
-// alertFor turns a target's state change into the engine's input: down
-// fires, up after down resolves; the first "up" after start says nothing.
-func alertFor(cfg *configs.Config, c probes.Change) (escalation.Alert, bool) {
-	a := escalation.Alert{Key: "target:" + c.Target, Source: "probe", At: c.Result.Start, Detail: c.Result.Msg}
-	switch {
-	case c.To == probes.Down:
-		a.Firing = true
-	case c.To == probes.Up && c.From == probes.Down:
-	default:
-		return a, false
+// alertFor turns a classifier event into the engine's input.
+func alertFor(ev probes.Event) escalation.Alert {
+	src := "probe"
+	if ev.Key == "self" {
+		src = "self"
 	}
-	if t := cfg.Target(c.Target); t != nil {
-		a.Severity, a.Policy, a.Labels = t.Severity, t.Policy, t.LabelSet()
-		a.Summary = fmt.Sprintf("%s DOWN: %s", t.Name, c.Result.Msg)
+	detail := ev.Detail
+	if len(ev.Children) > 0 && !strings.Contains(detail, ev.Children[0]) {
+		detail += "\naffected: " + strings.Join(ev.Children, ", ")
 	}
-	return a, true
+	return escalation.Alert{Key: ev.Key, Firing: ev.Firing, Severity: ev.Severity, Summary: ev.Summary, Detail: detail,
+		Labels: ev.Labels, Policy: ev.Policy, Source: src, At: ev.At}
 }
