@@ -2,8 +2,8 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO      ?= go
-# Debian packages the tests use as real peers (snmpd, ipmi_sim, Nagios plugins, nftables).
-PEERS   := snmpd snmp monitoring-plugins-basic nftables fping openipmi ipmitool iproute2
+# Debian packages the tests use as real peers (snmpd, ipmi_sim, Nagios plugins, nftables, Chromium).
+PEERS   := snmpd snmp monitoring-plugins-basic nftables fping openipmi ipmitool iproute2 chromium
 
 .PHONY: all build demo test vet fmt-check deps bench clean
 
