@@ -162,7 +162,9 @@ func (r *pagerRun) until(t *testing.T, what string, ok func([]incident) bool) []
 }
 
 func acked(by string) func([]incident) bool {
-	return func(incs []incident) bool { return len(incs) == 1 && incs[0].State == "acknowledged" && incs[0].AckedBy == by }
+	return func(incs []incident) bool {
+		return len(incs) == 1 && incs[0].State == "acknowledged" && incs[0].AckedBy == by
+	}
 }
 
 func TestPageAckBySMSReplyAndBadSenders(t *testing.T) {
