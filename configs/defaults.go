@@ -99,6 +99,21 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 	}
 }
 
+// defaultTimeout is short for the kinds that only wait for a handshake: a
+// healthy host answers a ping or a SYN in well under a second even across
+// the internet, and a silent host must be declared down within about 15 s
+// (three timed-out probes with fall 3). Kinds that wait for content get
+// longer.
+func defaultTimeout(kind string) time.Duration {
+	switch kind {
+	case "icmp", "tcp", "dns":
+		return 1500 * time.Millisecond
+	case "ipmi", "command":
+		return 10 * time.Second
+	}
+	return DefaultTimeout
+}
+
 func targetDefaults(t *Target) {
 	interval := DefaultInterval
 	if t.Kind == "ipmi" {
@@ -106,7 +121,7 @@ func targetDefaults(t *Target) {
 	}
 	orDuration(&t.Interval, interval)
 	if !t.Timeout.Set() {
-		t.Timeout.Duration = min(DefaultTimeout, t.Interval.Duration/2)
+		t.Timeout.Duration = min(defaultTimeout(t.Kind), t.Interval.Duration/2)
 	}
 	orInt(&t.Rise, DefaultRise)
 	orInt(&t.Fall, DefaultFall)
