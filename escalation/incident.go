@@ -200,32 +200,43 @@ func event(ctx context.Context, q querier, now time.Time, kind string, id int64,
 	return nil
 }
 
-// change runs fn on incident id in a transaction under the engine lock,
-// then sends what fn claimed.
-func (e *Engine) change(ctx context.Context, id int64, fn func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error)) (*Incident, error) {
+// write runs fn in a transaction under the engine lock, then sends what
+// fn claimed: the shape of every change to incidents.
+func (e *Engine) write(ctx context.Context, fn func(tx *sql.Tx, now time.Time) ([]Intent, error)) error {
 	e.mu.Lock()
 	now := e.clock.Now()
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
 		e.mu.Unlock()
-		return nil, fmt.Errorf("escalation: begin: %w", err)
+		return fmt.Errorf("escalation: begin: %w", err)
 	}
 	defer tx.Rollback()
-	inc, err := getIncident(ctx, tx, id)
-	if err != nil {
-		e.mu.Unlock()
-		return nil, err
-	}
-	intents, err := fn(tx, inc, now)
+	intents, err := fn(tx, now)
 	if err == nil {
 		err = tx.Commit()
 	}
 	e.mu.Unlock()
 	if err != nil {
-		return inc, err
+		return err
 	}
 	e.dispatch(ctx, intents)
 	e.poke()
+	return nil
+}
+
+// change runs fn on incident id (see write).
+func (e *Engine) change(ctx context.Context, id int64, fn func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error)) (*Incident, error) {
+	var inc *Incident
+	err := e.write(ctx, func(tx *sql.Tx, now time.Time) ([]Intent, error) {
+		var err error
+		if inc, err = getIncident(ctx, tx, id); err != nil {
+			return nil, err
+		}
+		return fn(tx, inc, now)
+	})
+	if err != nil {
+		return inc, err
+	}
 	return getIncident(ctx, e.db, id)
 }
 
@@ -468,54 +479,39 @@ func (e *Engine) Timeline(ctx context.Context, id int64) ([]Entry, error) {
 // once. It is kept as an incident that is resolved from the start, so it
 // has a number, a timeline and an audit trail like any page.
 func (e *Engine) Notice(ctx context.Context, key, text string) (*Incident, error) {
-	e.mu.Lock()
-	now := e.clock.Now()
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		e.mu.Unlock()
-		return nil, fmt.Errorf("escalation: begin: %w", err)
-	}
-	defer tx.Rollback()
-	short, err := allocShort(ctx, tx, now)
-	if err != nil {
-		e.mu.Unlock()
-		return nil, err
-	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, short, state, severity, summary, source, opened_at, updated_at, resolved_at, resolved_by)
-		VALUES (?, ?, 'resolved', 'info', ?, 'self', ?, ?, ?, 'notice')`, key, short, text, ms(now), ms(now), ms(now))
-	if err != nil {
-		e.mu.Unlock()
-		return nil, fmt.Errorf("escalation: notice: %w", err)
-	}
-	id, _ := res.LastInsertId()
-	var intents []Intent
-	cfg := e.cfg.Load()
-	if pol := cfg.Policy(cfg.Escalation.DefaultPolicy); pol != nil && len(pol.Steps) > 0 {
-		ps := &pass{tx: tx, now: now, sent: map[string]int{}, covers: map[string]string{}}
-		people, err := e.who(ctx, ps, cfg, pol.Steps[0].Who)
+	var id int64
+	err := e.write(ctx, func(tx *sql.Tx, now time.Time) ([]Intent, error) {
+		short, err := allocShort(ctx, tx, now)
 		if err != nil {
-			e.mu.Unlock()
 			return nil, err
 		}
-		for _, p := range people {
-			in := Intent{Incident: id, Short: short, Kind: "notice", Channel: "sms", Person: p.Name, Phone: p.Phone, Email: p.Email,
-				Severity: "info", Summary: text, Since: now, Text: text}
-			if err := e.claim(ctx, tx, &in, now); err != nil {
-				e.mu.Unlock()
+		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, short, state, severity, summary, source, opened_at, updated_at, resolved_at, resolved_by)
+			VALUES (?, ?, 'resolved', 'info', ?, 'self', ?, ?, ?, 'notice')`, key, short, text, ms(now), ms(now), ms(now))
+		if err != nil {
+			return nil, fmt.Errorf("escalation: notice: %w", err)
+		}
+		id, _ = res.LastInsertId()
+		var intents []Intent
+		cfg := e.cfg.Load()
+		if pol := cfg.Policy(cfg.Escalation.DefaultPolicy); pol != nil && len(pol.Steps) > 0 {
+			ps := &pass{tx: tx, now: now, sent: map[string]int{}, covers: map[string]string{}}
+			people, err := e.who(ctx, ps, cfg, pol.Steps[0].Who)
+			if err != nil {
 				return nil, err
 			}
-			intents = append(intents, in)
+			for _, p := range people {
+				in := Intent{Incident: id, Short: short, Kind: "notice", Channel: "sms", Person: p.Name, Phone: p.Phone, Email: p.Email,
+					Severity: "info", Summary: text, Since: now, Text: text}
+				if err := e.claim(ctx, tx, &in, now); err != nil {
+					return nil, err
+				}
+				intents = append(intents, in)
+			}
 		}
-	}
-	if err := event(ctx, tx, now, "notice", id, "engine", text); err != nil {
-		e.mu.Unlock()
+		return intents, event(ctx, tx, now, "notice", id, "engine", text)
+	})
+	if err != nil {
 		return nil, err
 	}
-	err = tx.Commit()
-	e.mu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("escalation: commit: %w", err)
-	}
-	e.dispatch(ctx, intents)
 	return getIncident(ctx, e.db, id)
 }

@@ -55,50 +55,19 @@ func (e *Engine) Silence(ctx context.Context, s Silence) (int64, error) {
 // and when it ends; "" when none does.
 func (e *Engine) silencedBy(ctx context.Context, ps *pass, ls map[string]string) (string, time.Time) {
 	for _, m := range e.cfg.Load().Maintenance {
-		if !matchAll(m.Matchers, ls) {
+		if !configs.MatchAll(m.Matchers, ls) {
 			continue
 		}
-		if end, ok := windowEnd(m, ps.now); ok {
+		if end, ok := m.OpenAt(ps.now); ok {
 			return "maintenance " + m.Name, end
 		}
 	}
 	for _, s := range ps.activeSilences(ctx) {
-		if matchAll(s.Matchers, ls) {
+		if configs.MatchAll(s.Matchers, ls) {
 			return fmt.Sprintf("silence #%d", s.ID), s.End
 		}
 	}
 	return "", time.Time{}
-}
-
-func matchAll(matchers []string, ls map[string]string) bool {
-	if len(matchers) == 0 {
-		return false
-	}
-	for _, s := range matchers {
-		m, err := labels.ParseMatcher(s)
-		if err != nil || !m.Matches(ls[m.Name]) {
-			return false
-		}
-	}
-	return true
-}
-
-// windowEnd reports whether the recurring window m is open at now: it is
-// when its latest start is no more than its duration ago.
-func windowEnd(m configs.Maintenance, now time.Time) (time.Time, bool) {
-	sched, err := configs.ParseCron(m.Schedule)
-	if err != nil {
-		return time.Time{}, false
-	}
-	loc, err := time.LoadLocation(m.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	start := sched.Next(now.Add(-m.Duration.Duration).In(loc)) // strictly after: a window ending now is over
-	if start.After(now) {
-		return time.Time{}, false
-	}
-	return start.Add(m.Duration.Duration), true
 }
 
 // Override is "cover pages for absent between start and end".

@@ -207,7 +207,7 @@ func (c clock) silences(ss []escalation.Silence) []silenceView {
 func (c clock) maintenance(ms []configs.Maintenance) []silenceView {
 	var out []silenceView
 	for _, m := range ms {
-		if end, ok := windowEnd(m, c.now); ok {
+		if end, ok := m.OpenAt(c.now); ok {
 			out = append(out, silenceView{What: m.Name + ": " + strings.Join(m.Matchers, ", "), Until: "until " + c.at(end), By: "config"})
 		}
 	}
@@ -218,47 +218,16 @@ func (c clock) maintenance(ms []configs.Maintenance) []silenceView {
 // with labels ls now; "" when none does.
 func (c clock) quiet(cfg *configs.Config, ss []escalation.Silence, ls map[string]string) string {
 	for _, m := range cfg.Maintenance {
-		if end, ok := windowEnd(m, c.now); ok && matchAll(m.Matchers, ls) {
+		if end, ok := m.OpenAt(c.now); ok && configs.MatchAll(m.Matchers, ls) {
 			return "maintenance until " + c.at(end)
 		}
 	}
 	for _, s := range ss {
-		if !s.Start.After(c.now) && matchAll(s.Matchers, ls) {
+		if !s.Start.After(c.now) && configs.MatchAll(s.Matchers, ls) {
 			return "silenced until " + c.at(s.End)
 		}
 	}
 	return ""
-}
-
-func matchAll(matchers []string, ls map[string]string) bool {
-	if len(matchers) == 0 {
-		return false
-	}
-	for _, s := range matchers {
-		m, err := configs.ParseMatcher(s)
-		if err != nil || !m.Matches(ls[m.Name]) {
-			return false
-		}
-	}
-	return true
-}
-
-// windowEnd reports whether the recurring window m is open at now, the
-// way the engine decides it: its latest start is less than its duration ago.
-func windowEnd(m configs.Maintenance, now time.Time) (time.Time, bool) {
-	sched, err := configs.ParseCron(m.Schedule)
-	if err != nil {
-		return time.Time{}, false
-	}
-	loc, err := time.LoadLocation(m.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	start := sched.Next(now.Add(-m.Duration.Duration).In(loc))
-	if start.After(now) {
-		return time.Time{}, false
-	}
-	return start.Add(m.Duration.Duration), true
 }
 
 func (c clock) health(h Health) healthView {
