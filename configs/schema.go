@@ -95,6 +95,9 @@ type Escalation struct {
 	// MaxPerHour caps notifications per person, so a broken loop cannot call
 	// someone 200 times an hour.
 	MaxPerHour int `toml:"max_per_hour"`
+	// TestPage (cron) sends everyone on call a test SMS and call, so a
+	// broken phone is found on a Monday morning, not at 3 a.m.
+	TestPage string `toml:"test_page"`
 }
 
 // Power is the seatbelt around BMC power actions.
@@ -157,6 +160,10 @@ type Step struct {
 	Interval Duration `toml:"interval"`
 	// MinSeverity skips this step for incidents below it.
 	MinSeverity string `toml:"min_severity"`
+	// Power ("cycle" or "reset") has foghorn do that power action on the
+	// incident's host when this step pages, once per incident, behind
+	// the power guard; needs [power] automated = true.
+	Power string `toml:"power"`
 }
 
 // Target is one thing foghorn probes.

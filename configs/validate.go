@@ -216,6 +216,9 @@ func validatePower(r *report, c *Config) {
 	if p.PerHostPerHour < 1 || p.PerSitePerHour < 1 {
 		r.add("power", "power limits", "use at least 1", "per_host_per_hour and per_site_per_hour must be positive")
 	}
+	if c.Escalation.TestPage != "" {
+		checkCron(r, "escalation.test_page", "escalation test_page", c.Escalation.TestPage)
+	}
 	if c.Escalation.DefaultPolicy != "" && c.Policy(c.Escalation.DefaultPolicy) == nil {
 		r.add("escalation.default_policy", "escalation default_policy", "name one of the [[policy]] entries",
 			"unknown policy %q", c.Escalation.DefaultPolicy)

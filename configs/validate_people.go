@@ -128,6 +128,17 @@ func validateStep(r *report, c *Config, path, key string, s Step) {
 	if s.MinSeverity != "" && !oneOf(s.MinSeverity, severities) {
 		r.add(path+".min_severity", key+" min_severity", `use "info", "warning" or "critical"`, "unknown severity %q", s.MinSeverity)
 	}
+	switch {
+	case s.Power == "":
+	case !oneOf(s.Power, []string{"cycle", "reset"}):
+		r.add(path+".power", key+" power", `use "cycle" or "reset" (automation never powers off), or remove it`, "unknown automated power action %q", s.Power)
+	case !c.Power.Enabled || !c.Power.Automated:
+		off := "automated power actions are off ([power] automated = false)"
+		if !c.Power.Enabled {
+			off = "power actions are off ([power] enabled = false)"
+		}
+		r.add(path+".power", key+" power", "set [power] enabled = true and automated = true to let a policy step act by itself, or remove power from the step", "%s", off)
+	}
 }
 
 // validateWho checks one entry of a step's who: "alice", "rotation:ops",

@@ -549,3 +549,19 @@ func TestWorseNewsPagesAgainAndNotices(t *testing.T) {
 		t.Fatalf("a notice left an open incident: %+v", open)
 	}
 }
+
+func TestTestPage(t *testing.T) {
+	h := newHarness(t, twoStep, monday)
+	inc, err := h.e.TestPage(context.Background(), "bob", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.drive(time.Hour)
+	same(t, "test page", h.p.list("page"), []string{"0s page sms bob", "0s page voice bob"})
+	if got, _ := h.e.ByShort(context.Background(), "bob", inc.Short); got == nil || got.ID != inc.ID {
+		t.Fatalf("bob cannot answer the test page by its number")
+	}
+	if _, err := h.e.TestPage(context.Background(), "mallory", "alice"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("test page to a stranger: %v", err)
+	}
+}

@@ -28,6 +28,7 @@ func (d *daemon) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/silences", d.auth(true, d.addSilence))
 	mux.HandleFunc("POST /api/v1/overrides", d.auth(true, d.addOverride))
 	mux.HandleFunc("POST /api/v1/power", d.auth(true, d.power))
+	mux.HandleFunc("POST /api/v1/test-page", d.auth(true, d.testPageAPI))
 }
 
 func (d *daemon) auth(write bool, h http.HandlerFunc) http.HandlerFunc {

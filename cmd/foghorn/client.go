@@ -100,14 +100,15 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	usage := map[string]string{
-		"status":   "foghorn status [-url U]",
-		"ack":      "foghorn ack [-url U] [-as NAME] ID",
-		"resolve":  "foghorn resolve [-url U] [-as NAME] ID",
-		"escalate": "foghorn escalate [-url U] [-as NAME] ID",
-		"snooze":   "foghorn snooze [-url U] [-as NAME] ID DURATION",
-		"silence":  "foghorn silence [-url U] [-as NAME] TARGET|MATCHER... DURATION",
-		"override": "foghorn override [-url U] [-as NAME] ABSENT COVER UNTIL (RFC 3339)",
-		"power":    "foghorn power [-url U] [-as NAME] TARGET status|on|off|soft|reset|cycle [force] [dry-run]",
+		"status":    "foghorn status [-url U]",
+		"ack":       "foghorn ack [-url U] [-as NAME] ID",
+		"resolve":   "foghorn resolve [-url U] [-as NAME] ID",
+		"escalate":  "foghorn escalate [-url U] [-as NAME] ID",
+		"snooze":    "foghorn snooze [-url U] [-as NAME] ID DURATION",
+		"silence":   "foghorn silence [-url U] [-as NAME] TARGET|MATCHER... DURATION",
+		"override":  "foghorn override [-url U] [-as NAME] ABSENT COVER UNTIL (RFC 3339)",
+		"test-page": "foghorn test-page [-url U] PERSON [WAIT]",
+		"power":     "foghorn power [-url U] [-as NAME] TARGET status|on|off|soft|reset|cycle [force] [dry-run]",
 	}[name]
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "foghorn %s: %v\n", name, err)
@@ -170,6 +171,31 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "silence #%d on %s until %s\n", out.ID, strings.Join(ms, ", "), out.Until.Local().Format("Jan 2 15:04"))
+	case "test-page":
+		if !need(1) {
+			return 2
+		}
+		wait := "3m"
+		if len(rest) > 1 {
+			wait = rest[1]
+		}
+		c.http.Timeout = 16 * time.Minute
+		fmt.Fprintf(stdout, "paging %s by SMS and a call; waiting up to %s for a reply or a key press...\n", rest[0], wait)
+		var out struct {
+			Answered bool
+			Timeline []escalation.Entry
+		}
+		if err := c.do("POST", "/api/v1/test-page", map[string]string{"person": rest[0], "wait": wait}, &out); err != nil {
+			return fail(err)
+		}
+		for _, e := range out.Timeline {
+			fmt.Fprintf(stdout, "  %s  %-18s %s\n", e.At.Local().Format("15:04:05"), e.Kind, e.Detail)
+		}
+		if !out.Answered {
+			fmt.Fprintf(stdout, "NOT answered: check %s's phone number, Do Not Disturb settings and the Twilio console\n", rest[0])
+			return 1
+		}
+		fmt.Fprintf(stdout, "answered: %s's phone works\n", rest[0])
 	case "power":
 		if !need(2) {
 			return 2

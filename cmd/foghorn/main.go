@@ -33,6 +33,7 @@ token from FOGHORN_API_TOKEN or the config's api_token_file):
   foghorn silence TARGET|MATCHER... 2h
   foghorn override ABSENT COVER UNTIL
   foghorn power TARGET cycle [force] [dry-run]   BMC power action, behind the seatbelt
+  foghorn test-page PERSON [3m]     a real SMS and call; says whether it was answered (run it weekly)
   foghorn version
 
 signals (run, demo): SIGHUP reloads the config (a bad one is refused and the
@@ -60,7 +61,7 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdPasswd(args[1:], stdin, stdout, stderr)
 	case "oncall":
 		return cmdOncall(args[1:], stdout, stderr)
-	case "status", "ack", "resolve", "escalate", "snooze", "silence", "override", "power":
+	case "status", "ack", "resolve", "escalate", "snooze", "silence", "override", "power", "test-page":
 		return cmdClient(args[0], args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "foghorn", version)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,6 +21,9 @@ type metrics struct {
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
 	beats      *prometheus.CounterVec
+	tests      *prometheus.CounterVec
+	latency    *prometheus.GaugeVec
+	status     *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -36,6 +41,15 @@ func newMetrics() *metrics {
 		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "foghorn_config_last_reload_success_timestamp_seconds", Help: "When a config was last loaded.",
 		}),
+		latency: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foghorn_probe_duration_seconds", Help: "How long the target's last probe took.",
+		}, []string{"target"}),
+		status: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foghorn_probe_status", Help: "The target's last probe result: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+		}, []string{"target"}),
+		tests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foghorn_test_pages_total", Help: "Test pages by result (answered, unanswered).",
+		}, []string{"result"}),
 		beats: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foghorn_outbound_heartbeats_total", Help: "Outbound heartbeats by result (sent, failed, withheld while unhealthy).",
 		}, []string{"result"}),
@@ -45,12 +59,16 @@ func newMetrics() *metrics {
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.reg.MustRegister(m.results, m.up, m.reloads, m.lastReload, m.beats, build,
+	m.reg.MustRegister(m.results, m.up, m.reloads, m.lastReload, m.beats, m.tests, m.latency, m.status, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-func (m *metrics) result(r probes.Result) { m.results.WithLabelValues(r.Kind, r.Status.String()).Inc() }
+func (m *metrics) result(r probes.Result) {
+	m.results.WithLabelValues(r.Kind, r.Status.String()).Inc()
+	m.latency.WithLabelValues(r.Target).Set(r.Duration.Seconds())
+	m.status.WithLabelValues(r.Target).Set(float64(r.Status))
+}
 
 func (m *metrics) state(c probes.Change) {
 	v := 0.0
@@ -72,3 +90,58 @@ func (m *metrics) reload(ok bool) {
 func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
 
 func (m *metrics) heartbeat(result string) { m.beats.WithLabelValues(result).Inc() }
+
+func (m *metrics) testPage(answered bool) {
+	if answered {
+		m.tests.WithLabelValues("answered").Inc()
+		return
+	}
+	m.tests.WithLabelValues("unanswered").Inc()
+}
+
+// live reads, at scrape time, what the daemon's parts know: open incidents
+// by severity and state, how far the engine lags, whether foghorn is blind.
+type live struct{ d *daemon }
+
+var (
+	openDesc  = prometheus.NewDesc("foghorn_incidents_open", "Open incidents by severity and state.", []string{"severity", "state"}, nil)
+	lagDesc   = prometheus.NewDesc("foghorn_engine_lag_seconds", "How long the oldest due escalation step has waited.", nil, nil)
+	blindDesc = prometheus.NewDesc("foghorn_blind", "1 while foghorn's canaries fail: it cannot see the site and pages nobody about it.", nil, nil)
+	lateDesc  = prometheus.NewDesc("foghorn_probe_lateness_p99_seconds", "p99 of probe start lateness against schedule (bucket upper bound).", nil, nil)
+)
+
+func (l live) Describe(ch chan<- *prometheus.Desc) {
+	ch <- openDesc
+	ch <- lagDesc
+	ch <- blindDesc
+	ch <- lateDesc
+}
+
+func (l live) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if incs, err := l.d.eng.Open(ctx); err == nil {
+		n := map[[2]string]int{}
+		for _, sev := range []string{"info", "warning", "critical"} {
+			for _, st := range []string{"triggered", "acknowledged"} {
+				n[[2]string{sev, st}] = 0
+			}
+		}
+		for _, inc := range incs {
+			n[[2]string{inc.Severity, inc.State}]++
+		}
+		for k, v := range n {
+			ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(v), k[0], k[1])
+		}
+	}
+	if lag, err := l.d.eng.Lag(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, lag.Seconds())
+	}
+	st := l.d.sched.Stats()
+	blind := 0.0
+	if st.Blind {
+		blind = 1
+	}
+	ch <- prometheus.MustNewConstMetric(blindDesc, prometheus.GaugeValue, blind)
+	ch <- prometheus.MustNewConstMetric(lateDesc, prometheus.GaugeValue, st.LateP99.Seconds())
+}

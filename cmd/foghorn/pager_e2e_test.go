@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -54,6 +56,8 @@ type pagerRun struct {
 	base, sim string
 }
 
+const e2eToken = "e2e-token-0123456789abcdef"
+
 const (
 	alicePhone = "+15005550101"
 	bobPhone   = "+15005550102"
@@ -98,7 +102,7 @@ fall = 1
 `, port, port, filepath.Join(dir, "data"), simPort, port, alicePhone, bobPhone, steps, target)
 	path := filepath.Join(dir, "foghorn.toml")
 	writeFile(t, path, cfg)
-	p := start(t, "run", "-config", path, "-log-format", "json")
+	p := startEnv(t, []string{"FOGHORN_API_TOKEN=" + e2eToken}, "run", "-config", path, "-log-format", "json")
 	p.wait(t, 0, "foghorn running", nil)
 	return &pagerRun{proc: p, base: fmt.Sprintf("http://127.0.0.1:%d", port), sim: fmt.Sprintf("http://127.0.0.1:%d", simPort)}
 }
@@ -112,6 +116,7 @@ func (r *pagerRun) do(t *testing.T, method, url string, body any) *http.Response
 	}
 	req, _ := http.NewRequest(method, url, rd)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -257,4 +262,30 @@ func TestTwilioErrorsRetryAndFallBack(t *testing.T) {
 	_, n = r.wait(t, n, "delivery outcome", map[string]string{"outcome": "failed"})
 	r.wait(t, n, "call placed", map[string]string{"person": "alice"})
 	r.until(t, "ack by key after the fallback", acked("alice"))
+}
+
+func TestTestPageCLI(t *testing.T) {
+	s := newSite(t)
+	r := startPaging(t, s.URL, `  [[policy.step]]
+  who = ["alice"]`)
+	r.phone(t, alicePhone, map[string]any{"call": "answer", "keys": []string{"1"}})
+	r.phone(t, bobPhone, map[string]any{"call": "no-answer"})
+	cli := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "FOGHORN_API_TOKEN="+e2eToken)
+		out, err := cmd.CombinedOutput()
+		return string(out), exitCode(err)
+	}
+	if out, code := cli("test-page", "-url", r.base, "alice", "30s"); code != 0 || !strings.Contains(out, "answered: alice's phone works") {
+		t.Fatalf("alice presses 1: %d\n%s", code, out)
+	}
+	if out, code := cli("test-page", "-url", r.base, "bob", "4s"); code != 1 || !strings.Contains(out, "NOT answered") {
+		t.Fatalf("bob does not answer: %d\n%s", code, out)
+	}
+	if out, code := cli("test-page", "-url", r.base, "mallory"); code != 1 || !strings.Contains(out, `no person "mallory"`) {
+		t.Fatalf("unknown person: %d\n%s", code, out)
+	}
+	if incs := r.incidents(t); len(incs) != 0 {
+		t.Fatalf("test pages left incidents open: %+v", incs)
+	}
 }

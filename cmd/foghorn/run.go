@@ -138,7 +138,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	d.pg, d.sim = pg, sim
 	d.eng = escalation.New(db, cfg, pg, escalation.Options{Log: log})
 	pg.SetEngine(d.eng)
-	d.m.reg.MustRegister(pg)
+	d.m.reg.MustRegister(pg, live{d})
 	if n, err := d.eng.Recover(ctx); err != nil {
 		log.Error("cannot recover interrupted notifications", "err", err)
 		return 1
@@ -198,6 +198,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	d.sched.Update(cfg)
 	d.m.reload(true)
 	go d.watchdog(ctx)
+	go d.testPages(ctx)
 	db.Event(ctx, "start", source, "foghorn", version)
 	log.Info("foghorn running", "version", version, "config", source, "listen", ln.Addr().String(),
 		"data_dir", cfg.Server.DataDir, "targets", len(cfg.Targets))
