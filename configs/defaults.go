@@ -97,6 +97,9 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 	for i := range c.Maintenance {
 		orString(&c.Maintenance[i].TimeZone, "UTC")
 	}
+	for i := range c.APITokens {
+		orString(&c.APITokens[i].Role, "responder")
+	}
 }
 
 // defaultTimeout is short for the kinds that only wait for a handshake: a

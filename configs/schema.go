@@ -18,6 +18,7 @@ type Config struct {
 	Targets     []Target      `toml:"target"`
 	Groups      []Group       `toml:"group"`
 	Maintenance []Maintenance `toml:"maintenance"`
+	APITokens   []APIToken    `toml:"api_token"`
 
 	// File is the path the config was read from; errors and reloads use it.
 	File string `toml:"-"`
@@ -297,6 +298,14 @@ type Group struct {
 
 	// Resolved lists the member targets after the selector is applied.
 	Resolved []string `toml:"-"`
+}
+
+// APIToken lets a script use the JSON API. Only the token's SHA-256 is in
+// the config (`foghorn token NAME` makes one), so the config leaks nothing.
+type APIToken struct {
+	Name   string `toml:"name"`
+	SHA256 string `toml:"sha256"`
+	Role   string `toml:"role"` // "responder" (default) or "viewer"
 }
 
 // Maintenance is a recurring window; matching incidents are recorded, not paged.

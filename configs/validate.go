@@ -62,6 +62,28 @@ func validate(r *report, c *Config) {
 	validateGroups(r, c)
 	validateMaintenance(r, c)
 	validatePower(r, c)
+	validateTokens(r, c)
+}
+
+var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func validateTokens(r *report, c *Config) {
+	names := make([]string, len(c.APITokens))
+	for i, t := range c.APITokens {
+		names[i] = t.Name
+	}
+	checkNames(r, "api_token", names)
+	for i, t := range c.APITokens {
+		path := "api_token[" + itoa(i) + "]"
+		key := "api_token " + quote(t.Name)
+		if !sha256RE.MatchString(t.SHA256) {
+			r.add(path+".sha256", key+" sha256", "paste the line `foghorn token NAME` printed; never the token itself",
+				"not a SHA-256 in hex (64 characters 0-9a-f)")
+		}
+		if !oneOf(t.Role, []string{"responder", "viewer"}) {
+			r.add(path+".role", key+" role", `use "responder" (may act) or "viewer" (read only)`, "unknown role %q", t.Role)
+		}
+	}
 }
 
 // durations reports every Duration that did not parse, wherever it is.

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"foghorn/configs"
 	"foghorn/escalation"
 )
 
@@ -33,25 +35,53 @@ func (d *daemon) apiRoutes(mux *http.ServeMux) {
 
 func (d *daemon) auth(write bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		want := d.cfg.Load().Server.APIToken.Reveal()
-		if want == "" {
+		cfg := d.cfg.Load()
+		legacy := cfg.Server.APIToken.Reveal()
+		if legacy == "" && len(cfg.APITokens) == 0 {
 			if write {
-				apiError(w, http.StatusForbidden, "the API is read-only: set [server] api_token_file (or FOGHORN_API_TOKEN) and send it as a bearer token")
+				apiError(w, http.StatusForbidden, "the API is read-only: set [server] api_token_file (or FOGHORN_API_TOKEN), or add an [[api_token]] (foghorn token NAME), and send it as a bearer token")
 				return
 			}
 			h(w, r)
 			return
 		}
 		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
-		if subtle.ConstantTimeCompare(a[:], b[:]) != 1 {
+		name, role, ok := tokenOwner(cfg, got)
+		if !ok {
 			d.log.Warn("api request refused: bad or missing token", "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="foghorn"`)
 			apiError(w, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer <api token>)")
 			return
 		}
+		if write && role == "viewer" {
+			apiError(w, http.StatusForbidden, fmt.Sprintf("token %q is read-only (role viewer)", name))
+			return
+		}
+		if r.Header.Get("X-Foghorn-User") == "" && name != "" {
+			r.Header.Set("X-Foghorn-User", name)
+		}
 		h(w, r)
 	}
+}
+
+// tokenOwner finds whose token got is: the [server] token (no name, may
+// act), or an [[api_token]] by its SHA-256. Every comparison is constant
+// time, and all are made, so timing tells nothing.
+func tokenOwner(cfg *configs.Config, got string) (name, role string, ok bool) {
+	sum := sha256.Sum256([]byte(got))
+	if legacy := cfg.Server.APIToken.Reveal(); legacy != "" {
+		want := sha256.Sum256([]byte(legacy))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+			name, role, ok = "", "responder", true
+		}
+	}
+	hexSum := []byte(hex.EncodeToString(sum[:]))
+	for _, t := range cfg.APITokens {
+		if subtle.ConstantTimeCompare(hexSum, []byte(t.SHA256)) == 1 && !ok {
+			name, role, ok = t.Name, t.Role, true
+		}
+	}
+	return name, role, ok && got != ""
 }
 
 func apiError(w http.ResponseWriter, code int, msg string) {

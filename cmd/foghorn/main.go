@@ -24,6 +24,7 @@ usage:
   foghorn check-config FILE         print every problem in FILE, exit 1 if any
   foghorn oncall -config FILE       who is on call now, and the next handoffs
   foghorn passwd                    hash a dashboard password for a [[person]]
+  foghorn token NAME [viewer]       a new API token; the config keeps only its SHA-256
 
 talking to a running foghorn (flags: -url U or FOGHORN_URL, -config FILE, -as NAME;
 token from FOGHORN_API_TOKEN or the config's api_token_file):
@@ -57,6 +58,8 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdDemo(args[1:], stderr)
 	case "check-config":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "token":
+		return cmdToken(args[1:], stdout, stderr)
 	case "passwd":
 		return cmdPasswd(args[1:], stdin, stdout, stderr)
 	case "oncall":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -504,5 +505,70 @@ func TestBMCThroughTheBinary(t *testing.T) {
 	}
 	if acts := strings.Join(sim.Actions(), ","); !strings.Contains(acts, "power 0") || !strings.Contains(acts, "power 1") {
 		t.Fatalf("the simulator saw no off-then-on: %s", acts)
+	}
+}
+
+// Tokens from `foghorn token`: the config holds only the hash; a viewer
+// token reads but cannot act.
+func TestHashedAPITokens(t *testing.T) {
+	mk := func(args ...string) (block, tok string) {
+		cmd := exec.Command(bin, append([]string{"token"}, args...)...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(errb.String(), "\n")
+		return out.String(), lines[1]
+	}
+	opsBlock, opsTok := mk("ops-script")
+	viewBlock, viewTok := mk("grafana", "viewer")
+	if strings.Contains(opsBlock, opsTok) {
+		t.Fatal("the config block contains the token itself")
+	}
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
+	defer site.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "foghorn.toml")
+	writeFile(t, cfgPath, siteConfig(filepath.Join(dir, "data"), httpTarget("web", site.URL), opsBlock, viewBlock))
+	p := start(t, "run", "-config", cfgPath, "-log-format", "json")
+	running, n := p.wait(t, 0, "foghorn running", nil)
+	base := "http://" + running["listen"].(string)
+	p.wait(t, n, "SMS sent", map[string]string{"person": "alice", "kind": "page"})
+
+	call := func(tok, method, path string) int {
+		req, _ := http.NewRequest(method, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		tok, method, path string
+		want              int
+	}{
+		{"", "GET", "/api/v1/incidents", 401},
+		{"not-a-token", "GET", "/api/v1/incidents", 401},
+		{viewTok, "GET", "/api/v1/incidents", 200},
+		{viewTok, "POST", "/api/v1/incidents/1/ack", 403},
+		{opsTok, "POST", "/api/v1/incidents/1/ack", 200},
+	} {
+		if got := call(c.tok, c.method, c.path); got != c.want {
+			t.Errorf("%s %s with %.8q: %d, want %d", c.method, c.path, c.tok, got, c.want)
+		}
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/incidents", nil)
+	req.Header.Set("Authorization", "Bearer "+viewTok)
+	resp, _ := http.DefaultClient.Do(req)
+	var incs []struct {
+		AckedBy string `json:"acked_by"`
+	}
+	json.NewDecoder(resp.Body).Decode(&incs)
+	resp.Body.Close()
+	if len(incs) != 1 || incs[0].AckedBy != "ops-script" {
+		t.Fatalf("the ack is not recorded under the token's name: %+v", incs)
 	}
 }

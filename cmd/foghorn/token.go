@@ -1,0 +1,36 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"regexp"
+)
+
+var tokenNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// cmdToken makes a new API token: the token itself is printed once, for
+// the script that will use it; the config gets only its SHA-256.
+func cmdToken(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 || len(args) > 2 || !tokenNameRE.MatchString(args[0]) {
+		fmt.Fprintln(stderr, "usage: foghorn token NAME [viewer]   (NAME: letters, digits, - _ .)")
+		return 2
+	}
+	role := "responder"
+	if len(args) == 2 {
+		if args[1] != "viewer" && args[1] != "responder" {
+			fmt.Fprintln(stderr, "foghorn token: the role is viewer or responder")
+			return 2
+		}
+		role = args[1]
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	tok := hex.EncodeToString(b)
+	sum := sha256.Sum256([]byte(tok))
+	fmt.Fprintf(stderr, "token (shown once; give it to the script as FOGHORN_API_TOKEN):\n%s\n\nadd to the config, then reload:\n", tok)
+	fmt.Fprintf(stdout, "[[api_token]]\nname = %q\nsha256 = %q\nrole = %q\n", args[0], hex.EncodeToString(sum[:]), role)
+	return 0
+}
