@@ -5,7 +5,7 @@ GO      ?= go
 # Debian packages the tests use as real peers (snmpd, ipmi_sim, Nagios plugins, nftables, Chromium).
 PEERS   := snmpd snmp monitoring-plugins-basic nftables fping openipmi ipmitool iproute2 chromium
 
-.PHONY: all build demo test vet fmt-check deps bench clean
+.PHONY: all build demo test vet fmt-check deps bench soak fuzz clean
 
 all: build
 
@@ -33,9 +33,23 @@ deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PEERS)
 
-## bench: the benchmarks
+## bench: every benchmark, summed up in one table (about two minutes; heavy: 10,000 targets on one core)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./bench
+
+## soak: the real binary with 5,000 targets, a failing Twilio simulator and kill -9 every 30-90s (a few minutes; not in CI)
+SOAKTIME ?= 4m
+soak: build
+	$(GO) run ./soak -bin bin/foghorn -duration $(SOAKTIME)
+
+## fuzz: each fuzz target in turn for FUZZTIME (CI runs them briefly after the tests)
+FUZZTIME ?= 60s
+FUZZ     := ./configs:FuzzParse ./pager:FuzzParse ./pager:FuzzWebhooks ./probes:FuzzPerfdata ./escalation:FuzzAlertmanager
+fuzz:
+	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz: $$fn in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
+	done
 
 clean:
 	rm -rf bin

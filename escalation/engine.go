@@ -36,6 +36,8 @@ type Engine struct {
 	fmu     sync.Mutex // one group commit at a time
 	sends   sync.WaitGroup
 	limit   chan struct{} // sends in flight
+
+	mem memory // paging on while the store fails (fallback.go)
 }
 
 // Options tune an Engine; zero values are sensible.
@@ -122,10 +124,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// Step does everything due now and returns when the next thing is due
-// (zero when nothing is pending). Sends go out in the background; Wait
-// waits for them.
-func (e *Engine) Step(ctx context.Context) (time.Time, error) {
+// step does everything due in the store now and returns when the next
+// thing is due there (zero when nothing is pending); Step wraps it.
+func (e *Engine) step(ctx context.Context) (time.Time, error) {
 	for {
 		intents, more, err := e.dueWork(ctx)
 		if err != nil {
@@ -163,23 +164,24 @@ func (e *Engine) dueWork(ctx context.Context) (out []Intent, more bool, err erro
 	now := e.clock.Now()
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, false, fmt.Errorf("escalation: begin: %w", err)
+		return nil, false, e.beginFailed(ctx, now, fmt.Errorf("escalation: begin: %w", err))
 	}
 	defer tx.Rollback()
-	incs, err := queryIncidents(ctx, tx, `WHERE due IS NOT NULL AND due <= ? ORDER BY due LIMIT ?`, ms(now), chunk)
+	incs, err := queryIncidents(ctx, tx, `WHERE due IS NOT NULL AND due <= ? ORDER BY due LIMIT ?`, ms(now), chunk+e.holding())
 	if err != nil {
 		return nil, false, err
 	}
+	incs = e.unheld(incs, now, chunk)
 	p := &pass{tx: tx, now: now, sent: map[string]int{}, covers: map[string]string{}}
 	for i := range incs {
 		ins, err := e.advance(ctx, p, &incs[i])
 		if err != nil {
-			return nil, false, fmt.Errorf("escalation: incident %d: %w", incs[i].ID, err)
+			return nil, false, e.claimFailed(ctx, out, incs, i, now, fmt.Errorf("escalation: incident %d: %w", incs[i].ID, err))
 		}
 		out = append(out, ins...)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, false, fmt.Errorf("escalation: commit: %w", err)
+		return nil, false, e.claimFailed(ctx, out, incs, len(incs), now, fmt.Errorf("escalation: commit: %w", err))
 	}
 	return out, len(incs) == chunk, nil
 }
@@ -192,13 +194,24 @@ func (e *Engine) dispatch(ctx context.Context, intents []Intent) {
 	ctx = context.WithoutCancel(ctx)
 	for _, in := range intents {
 		e.sends.Add(1)
-		e.limit <- struct{}{}
 		go func() {
 			defer e.sends.Done()
-			defer func() { <-e.limit }()
 			e.send(ctx, in)
 		}()
 	}
+}
+
+// handOver runs the Notifier with one of the bounded send slots. The slot
+// is held only for the hand-over, not for recording its outcome: marks are
+// group-committed, and a slot waiting on an fsync would starve the rest of
+// a storm.
+func (e *Engine) handOver(ctx context.Context, in Intent) error {
+	e.limit <- struct{}{}
+	defer func() { <-e.limit }()
+	if e.expired(ctx, in) {
+		return errExpired
+	}
+	return e.notify.Notify(ctx, in)
 }
 
 // send delivers one claimed intent, unless its incident was acked or
@@ -208,7 +221,10 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 		e.mark(ctx, in.ID, "cancelled", "")
 		return
 	}
-	err := e.notify.Notify(ctx, in)
+	err := e.handOver(ctx, in)
+	if errors.Is(err, errExpired) {
+		return
+	}
 	if err == nil {
 		e.mark(ctx, in.ID, "sent", "")
 		return

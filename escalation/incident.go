@@ -90,9 +90,9 @@ func (e *Engine) Open(ctx context.Context) ([]Incident, error) {
 	return queryIncidents(ctx, e.db, `WHERE state != 'resolved' ORDER BY id`)
 }
 
-// Handle takes one alert: a firing key opens an incident or updates the
-// open one; a resolved key resolves it and tells whoever was paged.
-func (e *Engine) Handle(ctx context.Context, a Alert) (*Incident, error) {
+// record is Handle in the store: a firing key opens an incident or updates
+// the open one; a resolved key resolves it and tells whoever was paged.
+func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock.Now()

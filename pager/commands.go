@@ -13,6 +13,7 @@ import (
 
 	"foghorn/configs"
 	"foghorn/escalation"
+	"foghorn/ipmi"
 )
 
 // The verbs of the SMS command language.
@@ -24,6 +25,10 @@ const (
 	VerbStatus   = "status"
 	VerbOnCall   = "oncall"
 	VerbHelp     = "help"
+	// VerbPower is a BMC power action ("CYCLE pve1", "POWER pve1");
+	// anything but a status read needs VerbConfirm with the code sent.
+	VerbPower   = "power"
+	VerbConfirm = "confirm"
 	// VerbOptOut and VerbOptIn are the carrier keywords (STOP, START...)
 	// that Twilio itself answers; foghorn only logs them.
 	VerbOptOut = "optout"
@@ -35,6 +40,12 @@ type Command struct {
 	Verb  string
 	Short int           // the incident number; 0 for a bare ACK (the sender's last page)
 	For   time.Duration // SNOOZE
+
+	Action ipmi.Action // power: what to do
+	Target string      // power: the host (or BMC target) as typed
+	Force  bool        // power: FORCE, past the quorum guard where the config allows it
+	Code   string      // CONFIRM: the code as typed
+	Topic  string      // HELP POWER: "power"
 }
 
 // ParseError is input that is not a command; its message is the reply.
@@ -43,7 +54,11 @@ type ParseError struct{ Reply string }
 func (e *ParseError) Error() string { return e.Reply }
 
 // HelpText is the reply to HELP, in one SMS segment.
-const HelpText = "foghorn: 42 or ACK 42 = ack, 42R = resolve, ESC 42 = next person, SNOOZE 42 30m, STATUS, ONCALL. ACK alone acks your last page."
+const HelpText = "foghorn: 42 or ACK 42 = ack, 42R = resolve, ESC 42 = next person, SNOOZE 42 30m, STATUS, ONCALL. ACK alone acks your last page. HELP POWER"
+
+// PowerHelpText is the reply to HELP POWER.
+const PowerHelpText = "Power by BMC: CYCLE pve1, RESET pve1, OFF pve1, ON pve1, SOFT pve1 (OS shutdown), POWER pve1 (state only). " +
+	"Add FORCE to pass the quorum guard where allowed. foghorn replies with a code: send CONFIRM and the code, from the same phone."
 
 // Limits on what a command may say.
 const (
@@ -160,6 +175,9 @@ func Parse(text string) (Command, error) {
 	unknown := func() error {
 		return parseErr("Did not understand %q. %s", cut(clean(text), 40), HelpText)
 	}
+	if cmd, ok, err := parsePower(text); ok {
+		return cmd, err
+	}
 
 	// "42", "42R", "42 ACK", "42 ESC", "42 SNOOZE 30m"
 	if isNumber(toks[0]) {
@@ -197,6 +215,9 @@ func Parse(text string) (Command, error) {
 	}
 	switch verb {
 	case VerbHelp:
+		if len(rest) > 0 && rest[0] == "POWER" {
+			return Command{Verb: VerbHelp, Topic: "power"}, nil
+		}
 		return Command{Verb: VerbHelp}, nil
 	case VerbStatus, VerbOnCall:
 		if len(rest) > 0 {
@@ -240,6 +261,97 @@ func Parse(text string) (Command, error) {
 	return Command{}, unknown()
 }
 
+// powerWords are the words that begin a power command, and what they ask.
+var powerWords = map[string]ipmi.Action{
+	"CYCLE": ipmi.Cycle, "RESET": ipmi.Reset, "OFF": ipmi.Off, "ON": ipmi.On, "SOFT": ipmi.Soft,
+}
+
+// maxTarget bounds a host name in a command; config names are short.
+const maxTarget = 64
+
+// parsePower reads the power commands, which name hosts ("pve1-bmc") that
+// the tokenizer would split: "CYCLE pve1", "RESET pve1", "OFF pve1", "ON
+// pve1", "SOFT pve1", "POWER pve1" (state), "POWER CYCLE pve1", each with
+// an optional FORCE, and "CONFIRM 4821". ok is false when text is not one
+// of them ("ON CALL" stays ONCALL).
+func parsePower(text string) (cmd Command, ok bool, err error) {
+	var words []string
+	for _, w := range strings.Fields(text) {
+		if w = strings.Trim(w, ".,;:!?\"'()[]*#"); w != "" {
+			words = append(words, w)
+		}
+	}
+	if len(words) == 0 {
+		return Command{}, false, nil
+	}
+	first := strings.ToUpper(words[0])
+	rest := words[1:]
+	if first == "CONFIRM" {
+		if len(rest) != 1 || len(rest[0]) != codeDigits || strings.Trim(rest[0], "0123456789") != "" {
+			return Command{}, true, parseErr("Reply CONFIRM and the %d-digit code foghorn sent you, e.g. CONFIRM 4821.", codeDigits)
+		}
+		return Command{Verb: VerbConfirm, Code: rest[0]}, true, nil
+	}
+	act, isPower := powerWords[first]
+	switch {
+	case first == "ON" && len(rest) > 0 && strings.EqualFold(rest[0], "CALL"):
+		return Command{}, false, nil
+	case first == "POWER":
+		act = ipmi.Status
+		if len(rest) > 1 {
+			w := strings.ToUpper(rest[0])
+			if a, ok := powerWords[w]; ok {
+				act, rest = a, rest[1:]
+			} else if w == "STATUS" {
+				rest = rest[1:]
+			}
+		}
+	case !isPower:
+		return Command{}, false, nil
+	}
+	verb := strings.ToUpper(string(act))
+	if act == ipmi.Status {
+		verb = "POWER"
+	}
+	force := false
+	var target []string
+	for _, w := range rest {
+		if strings.EqualFold(w, "FORCE") {
+			force = true
+			continue
+		}
+		target = append(target, w)
+	}
+	switch {
+	case len(target) == 0:
+		return Command{}, true, parseErr("Which host? Reply %s pve1 (a host's name in foghorn's config). HELP POWER lists the power commands.", verb)
+	case len(target) > 1:
+		return Command{}, true, parseErr("One host at a time, please: reply %s %s. HELP POWER lists the power commands.", verb, cut(clean(target[0]), 30))
+	case !hostName(target[0]):
+		return Command{}, true, parseErr("%q is not a host name (letters, digits, '-', '_', '.'). Reply %s pve1.", cut(clean(target[0]), 30), verb)
+	case force && act == ipmi.Status:
+		return Command{}, true, parseErr("FORCE is for power actions; reading the state needs none. Reply POWER %s.", target[0])
+	}
+	return Command{Verb: VerbPower, Action: act, Target: target[0], Force: force}, true, nil
+}
+
+// hostName reports whether s can be a target's name (the config allows
+// letters, digits, '-', '_' and '.', starting with a letter or digit).
+func hostName(s string) bool {
+	if s == "" || len(s) > maxTarget {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case i > 0 && (r == '-' || r == '_' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func verbWord(verb string) string {
 	switch verb {
 	case VerbEscalate:
@@ -259,7 +371,7 @@ func oneAtATime(toks []string) error {
 	if len(nums) > 1 {
 		return parseErr("One incident at a time, please: reply %s, then %s.", nums[0], nums[1])
 	}
-	return parseErr("Did not understand %q. %s", strings.Join(toks, " "), HelpText)
+	return parseErr("Did not understand %q. %s", cut(clean(strings.Join(toks, " ")), 40), HelpText)
 }
 
 // duration reads "30m", "30" (minutes), "1h30m", "2 hours".
@@ -375,7 +487,14 @@ func (p *Pager) execute(ctx context.Context, eng Engine, person *configs.Person,
 	case VerbOnCall:
 		return p.onCallText(ctx, eng, loc)
 	case VerbHelp:
+		if cmd.Topic == "power" {
+			return PowerHelpText
+		}
 		return HelpText
+	case VerbPower:
+		return p.powerCommand(ctx, person, cmd)
+	case VerbConfirm:
+		return p.confirmCommand(ctx, person, cmd)
 	case VerbOptOut:
 		p.log.Warn("person texted STOP: Twilio will refuse every SMS to them (error 21610) until they text START",
 			"person", person.Name, "phone", person.Phone)

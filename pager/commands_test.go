@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"foghorn/escalation"
+	"foghorn/ipmi"
 )
 
 func TestParse(t *testing.T) {
@@ -102,7 +103,8 @@ func TestParse(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"42", "ACK 42", "42R", "RESOLVE 42", "ESC 42", "SNOOZE 42 30m", "STATUS", "ONCALL", "HELP",
-		"ACK", "snooze 1 1h30m", "42 43", "?", "STOP", "on call", "ack #0", "9999999999999999999999", "42 snooze 9999h", "\xff\xfe"} {
+		"ACK", "snooze 1 1h30m", "42 43", "?", "STOP", "on call", "ack #0", "9999999999999999999999", "42 snooze 9999h", "\xff\xfe",
+		"CYCLE pve1", "cycle pve1-bmc FORCE", "POWER pve1", "power on pve1", "ON pve1", "CONFIRM 4821", "confirm #0000", "HELP POWER", "off"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -126,6 +128,15 @@ func FuzzParse(f *testing.F) {
 			}
 		case VerbStatus, VerbOnCall, VerbHelp, VerbOptIn, VerbOptOut:
 			if cmd.Short != 0 {
+				t.Fatalf("Parse(%q) = %+v", s, cmd)
+			}
+		case VerbPower:
+			if _, err := ipmi.ParseAction(string(cmd.Action)); err != nil || !hostName(cmd.Target) || cmd.Short != 0 ||
+				(cmd.Force && cmd.Action == ipmi.Status) {
+				t.Fatalf("Parse(%q) = %+v", s, cmd)
+			}
+		case VerbConfirm:
+			if len(cmd.Code) != codeDigits || strings.Trim(cmd.Code, "0123456789") != "" || cmd.Short != 0 {
 				t.Fatalf("Parse(%q) = %+v", s, cmd)
 			}
 		default:

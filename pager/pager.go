@@ -93,6 +93,8 @@ type Pager struct {
 
 	inflight sync.Map // notification ID → chan struct{} closed when Notify returns
 
+	power powerState // power.go: the guard, confirmation codes, automated steps
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

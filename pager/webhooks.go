@@ -103,6 +103,7 @@ func (p *Pager) webhook(route string, h handler) http.Handler {
 		}
 		v := client.NewRequestValidator(st.token)
 		if !v.Validate(full, params, sig) {
+			p.badSignature(route, st, full)
 			refuse(http.StatusForbidden, "forbidden", "bad X-Twilio-Signature (wrong auth token, or public_url is not the URL Twilio calls)",
 				"url", full)
 			return
@@ -184,6 +185,10 @@ func (p *Pager) inboundSMS(w http.ResponseWriter, r *http.Request, st *state, en
 		return reply(w, "")
 	}
 	cmd, err := Parse(body)
+	hint, note := p.beforeCommand(r.Context(), person, cmd, err)
+	if hint != "" {
+		return reply(w, hint)
+	}
 	var text string
 	switch {
 	case err != nil:
@@ -198,14 +203,17 @@ func (p *Pager) inboundSMS(w http.ResponseWriter, r *http.Request, st *state, en
 		}
 		p.stats.add("sms_commands", "not_understood")
 		p.log.Info("SMS not understood", "person", person.Name, "body", cut(clean(body), 60))
-	case person.Role == "viewer" && !readOnly(cmd.Verb):
-		text = "You are a viewer in foghorn's config: STATUS, ONCALL and HELP only."
+	case person.Role == "viewer" && !readOnlyCommand(cmd):
+		text = "You are a viewer in foghorn's config: STATUS, ONCALL, POWER <host> (state) and HELP only."
 		p.log.Warn("SMS command refused: the person is a viewer", "person", person.Name, "verb", cmd.Verb)
 	default:
 		ctx := context.WithoutCancel(r.Context()) // the engine sends on in the background
 		text = p.execute(ctx, eng, person, cmd)
 		p.stats.add("sms_commands", cmd.Verb)
-		p.log.Info("SMS command", "person", person.Name, "verb", cmd.Verb, "incident", cmd.Short, "reply", text)
+		p.log.Info("SMS command", "person", person.Name, "verb", cmd.Verb, "incident", cmd.Short, "reply", redactCode(text))
+	}
+	if note != "" && text != "" {
+		text += " " + note
 	}
 	return reply(w, text)
 }

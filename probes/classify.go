@@ -160,6 +160,7 @@ func (c *Classifier) observe(r Result) bool {
 	if k == nil {
 		return false // removed by a reload while its probe ran
 	}
+	said := k.last.Msg
 	from, changed := k.observe(r, max(k.t.Rise, 1), max(k.t.Fall, 1))
 	flapped := k.flap.add(!good(r.Status))
 	if changed {
@@ -185,6 +186,11 @@ func (c *Classifier) observe(r Result) bool {
 	c.settle(k, changed)
 	if changed {
 		c.settleDependents(k)
+	}
+	if h := c.g.host[k.name]; h != "" && r.Msg != said {
+		// A BMC's word is in its host's page ("BMC up; power on; SEL:
+		// ..."): a new word updates the host's incident at the next tick.
+		c.touch(h)
 	}
 	// A held target waits for its parents to answer: this may be the answer.
 	if len(c.held) > 0 && (len(c.g.children[k.name]) > 0 || len(c.g.bmcs[k.name]) > 0) {
@@ -443,10 +449,11 @@ func (c *Classifier) cause(k *track) *track {
 
 // folded is the down host of a down BMC target, which tells about it.
 func (c *Classifier) folded(k *track) *track {
-	if k.t.Host == "" {
+	host := c.g.host[k.name]
+	if host == "" {
 		return nil
 	}
-	if h := c.ts[k.t.Host]; h != nil && h.state == Down && h.cls != clsUp {
+	if h := c.ts[host]; h != nil && h.state == Down && h.cls != clsUp {
 		return h
 	}
 	return nil
@@ -582,8 +589,8 @@ func (c *Classifier) touchCause(k *track) {
 	for _, a := range c.g.ancestors(k.name) {
 		c.touch(a)
 	}
-	if k.t.Host != "" {
-		c.touch(k.t.Host)
+	if h := c.g.host[k.name]; h != "" {
+		c.touch(h)
 	}
 }
 

@@ -14,6 +14,7 @@ type graph struct {
 	children map[string][]string
 	groups   map[string][]*configs.Group // the groups a target is in
 	bmcs     map[string][]string         // host -> its BMC targets
+	host     map[string]string           // BMC target -> its host
 	all      []*configs.Group
 	targets  int
 }
@@ -24,19 +25,36 @@ func newGraph(cfg *configs.Config) *graph {
 		children: map[string][]string{},
 		groups:   map[string][]*configs.Group{},
 		bmcs:     map[string][]string{},
+		host:     map[string]string{},
 		targets:  len(cfg.Targets),
 	}
 	known := map[string]bool{}
+	kinds := map[string]string{}
 	for _, t := range cfg.Targets {
 		known[t.Name] = true
+		kinds[t.Name] = t.Kind
+	}
+	// A host and its BMC are linked either way: host = "pve1" on the ipmi
+	// target, or bmc = "pve1-bmc" on the host.
+	link := func(host, bmc string) {
+		if host == bmc || !known[host] || !known[bmc] || g.host[bmc] != "" {
+			return
+		}
+		g.host[bmc] = host
+		g.bmcs[host] = append(g.bmcs[host], bmc)
 	}
 	for _, t := range cfg.Targets {
 		if t.Parent != "" && t.Parent != t.Name && known[t.Parent] {
 			g.parent[t.Name] = t.Parent
 			g.children[t.Parent] = append(g.children[t.Parent], t.Name)
 		}
-		if t.Host != "" && known[t.Host] {
-			g.bmcs[t.Host] = append(g.bmcs[t.Host], t.Name)
+		if t.Host != "" {
+			link(t.Host, t.Name)
+		}
+	}
+	for _, t := range cfg.Targets {
+		if t.BMC != "" && kinds[t.BMC] == "ipmi" {
+			link(t.Name, t.BMC)
 		}
 	}
 	for i := range cfg.Groups {

@@ -103,11 +103,17 @@ func (c *Classifier) renderDown(inc *incident, ev *Event) {
 		ev.Summary = k.name + " CANNOT BE CHECKED: " + clipText(k.last.Msg, 90)
 	default:
 		ev.Summary = k.name + " DOWN: " + clipText(k.last.Msg, 90)
+		if word, _, ok := c.bmcWord(k); ok {
+			ev.Summary = k.name + " DOWN; " + clipText(word, 110)
+		}
 	}
 	if len(kids) > 0 {
 		ev.Summary += fmt.Sprintf("; %d behind it unreachable: %s", len(kids), list(kids, 3))
 	}
 	var d []string
+	if _, offer, ok := c.bmcWord(k); ok && offer != "" && k.state == Down {
+		d = append(d, offer) // first: a short page (SMS, call) carries the first line of the detail
+	}
 	d = append(d, fmt.Sprintf("%s (%s %s) %s since %s", k.name, k.t.Kind, k.t.Address, stateWord(k), stamp(k.since)))
 	d = append(d, "last result: "+c.lastLine(k))
 	d = append(d, c.notes(k)...)
@@ -186,11 +192,12 @@ func (c *Classifier) renderGroup(inc *incident, ev *Event) {
 	n, need := len(members(gr)), max(gr.MinUp, 1)
 	kids := c.affected(v.down)
 	lost := len(v.up)+len(v.unknown) < need
+	downs := c.downList(v.down)
 	switch {
 	case lost && gr.Quorum:
-		ev.Summary = fmt.Sprintf("%s lost quorum: %d of %d up, %d needed; down: %s", gr.Name, len(v.up), n, need, list(v.down, 3))
+		ev.Summary = fmt.Sprintf("%s lost quorum: %d of %d up, %d needed; down: %s", gr.Name, len(v.up), n, need, downs)
 	case lost:
-		ev.Summary = fmt.Sprintf("%s DOWN: %s — ", gr.Name, list(v.down, 3))
+		ev.Summary = fmt.Sprintf("%s DOWN: %s — ", gr.Name, downs)
 		if len(v.up) == 0 && c.g.behindAll(gr) {
 			ev.Summary += "no route into the site"
 		} else {
@@ -200,14 +207,19 @@ func (c *Classifier) renderGroup(inc *incident, ev *Event) {
 			}
 		}
 	case gr.Quorum:
-		ev.Summary = fmt.Sprintf("%s: %s down, %d of %d up (quorum %d)", gr.Name, list(v.down, 3), len(v.up), n, need)
+		ev.Summary = fmt.Sprintf("%s: %s down, %d of %d up (quorum %d)", gr.Name, downs, len(v.up), n, need)
 	default:
-		ev.Summary = fmt.Sprintf("%s: %s down, %d of %d up (min %d)", gr.Name, list(v.down, 3), len(v.up), n, need)
+		ev.Summary = fmt.Sprintf("%s: %s down, %d of %d up (min %d)", gr.Name, downs, len(v.up), n, need)
 	}
 	if !lost && len(kids) > 0 {
 		ev.Summary += fmt.Sprintf("; %d behind them unreachable", len(kids))
 	}
 	var d []string
+	for _, m := range v.down {
+		if _, offer, ok := c.bmcWord(c.ts[m]); ok && offer != "" && len(d) < 3 {
+			d = append(d, offer)
+		}
+	}
 	what := "at least"
 	if gr.Quorum {
 		what = "quorum:"
@@ -298,6 +310,65 @@ func (c *Classifier) notes(k *track) []string {
 		}
 	}
 	return d
+}
+
+// bmcAnswered begins the ipmi probe's message when the BMC answered
+// ("BMC up; power on; SEL: DIMM A1 Uncorrectable ECC"); any other message
+// says why it did not.
+const (
+	bmcAnswered = "BMC up"
+	bmcPowerOff = "BMC up; power off"
+)
+
+// bmcWord is what a down host's BMC says, for the host's page. word is
+// the BMC's own diagnosis when it answers ("BMC up; power on; SEL: DIMM
+// A1 Uncorrectable ECC"), or "BMC not answering either (network or
+// power?)" when it does not: the host being down and its BMC answering
+// points at the host itself (hung, or a hardware fault); both silent
+// points at the network or the power. offer is the power action to
+// suggest by SMS, when the BMC answers and power actions are enabled.
+// ok is false when k is not down, has no BMC, or its BMC has no word yet
+// (or cannot be checked from our side).
+func (c *Classifier) bmcWord(k *track) (word, offer string, ok bool) {
+	if k == nil || k.state != Down {
+		return "", "", false
+	}
+	var silent *track
+	for _, b := range c.g.bmcs[k.name] {
+		bk := c.ts[b]
+		if bk == nil || bk.last.Start.IsZero() || bk.last.Status == Unknown {
+			continue
+		}
+		if !strings.HasPrefix(bk.last.Msg, bmcAnswered) {
+			silent = bk
+			continue
+		}
+		if c.cfg.Power.Enabled {
+			offer = fmt.Sprintf("Reply CYCLE %s to power-cycle", k.name)
+			if strings.HasPrefix(bk.last.Msg, bmcPowerOff) {
+				offer = fmt.Sprintf("Reply ON %s to power it on", k.name)
+			}
+		}
+		return bk.last.Msg, offer, true
+	}
+	if silent != nil {
+		return "BMC not answering either (network or power?)", "", true
+	}
+	return "", "", false
+}
+
+// downList names a group's down members; a lone one with a BMC says what
+// the BMC says: "pve1 (BMC up; power on; SEL: DIMM A1 Uncorrectable ECC)".
+func (c *Classifier) downList(down []string) string {
+	if len(down) == 1 {
+		if word, _, ok := c.bmcWord(c.ts[down[0]]); ok {
+			if !strings.HasPrefix(word, bmcAnswered) {
+				word = "BMC not answering either"
+			}
+			return down[0] + " (" + clipText(word, 90) + ")"
+		}
+	}
+	return list(down, 3)
 }
 
 // childLines lists the unreachable targets, and what they mean for the

@@ -117,6 +117,9 @@ func (db *DB) migrate(ctx context.Context, ms []migration) error {
 	if _, err := db.ExecContext(ctx, `SELECT count(*) FROM sqlite_master`); err != nil {
 		return fmt.Errorf("store: %s is not a readable foghorn database (%v): foghorn will not overwrite it; restore it from a backup or move it away to start fresh", db.Path, err)
 	}
+	if err := db.check(ctx); err != nil {
+		return err
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("store: %s: %w", db.Path, err)

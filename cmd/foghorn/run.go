@@ -136,9 +136,9 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	}
 	defer pg.Close()
 	d.pg, d.sim = pg, sim
-	d.eng = escalation.New(db, cfg, pg, escalation.Options{Log: log})
+	d.eng = escalation.New(db, cfg, pg.PowerSteps(), escalation.Options{Log: log}) // pages, plus policy steps with power = "cycle"
 	pg.SetEngine(d.eng)
-	d.m.reg.MustRegister(pg, live{d})
+	d.m.reg.MustRegister(pg, live{d}, storeFallback{d})
 	if n, err := d.eng.Recover(ctx); err != nil {
 		log.Error("cannot recover interrupted notifications", "err", err)
 		return 1
@@ -158,6 +158,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	d.pool = ipmi.NewPool()
 	d.pool.Update(cfg)
 	d.guard = ipmi.NewGuard(cfg, ipmi.GuardOptions{Pool: d.pool, Recorder: db, State: d.board.state})
+	pg.SetPower(d.guard, pager.PowerOptions{Audit: db, State: d.board.state}) // CYCLE pve1 by SMS, automated steps
 	d.rememberPower(ctx)
 	d.events = make(chan probes.Event, 4096)
 	evDone := make(chan struct{})

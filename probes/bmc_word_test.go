@@ -1,0 +1,202 @@
+package probes
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"foghorn/ipmi/simtest"
+)
+
+// bmcSim is a sim where the BMC targets are not probed by the sim's
+// world (whose messages are "connected to ..."): the test feeds their
+// results itself, with the ipmi probe's words.
+type bmcSim struct {
+	*sim
+	bmc map[string]func() Result // what each BMC answers from now on
+}
+
+func newBMCSim(t *testing.T, s *sim, bmcs ...string) *bmcSim {
+	b := &bmcSim{sim: s, bmc: map[string]func() Result{}}
+	for _, n := range bmcs {
+		delete(s.due, n)
+	}
+	return b
+}
+
+// answer makes bmc answer st with msg from now on.
+func (b *bmcSim) answer(bmc string, st Status, msg string) {
+	b.bmc[bmc] = func() Result { return Result{Target: bmc, Kind: "ipmi", Status: st, Msg: msg} }
+}
+
+// run runs the sim, probing the BMCs every 10 s as the scheduler would.
+func (b *bmcSim) run(d time.Duration) {
+	for end := b.clk.Now().Add(d); b.clk.Now().Before(end); {
+		for _, name := range sortedKeys(b.bmc) {
+			r := b.bmc[name]()
+			r.Start = b.clk.Now()
+			b.c.Observe(r)
+		}
+		b.sim.run(10 * time.Second)
+	}
+}
+
+const (
+	bmcECC    = "BMC up; power on; SEL: DIMM A1 Uncorrectable ECC"
+	bmcSilent = "no answer from pve1-bmc within 2s (RMCP+ session): check the address, port 623/udp and the network"
+)
+
+// A host down while its BMC answers: the page says what the BMC says and
+// offers the power action. The BMC then goes silent too: the page says
+// that points at the network or the power. The BMC is linked by bmc = on
+// the host (not host = on the BMC).
+func TestClassifyHostDownBMCUp(t *testing.T) {
+	t.Parallel()
+	cfg := simConfig("pve1", "pve1-bmc")
+	cfg.Targets[0].BMC = "pve1-bmc"
+	cfg.Targets[1].Kind, cfg.Targets[1].Severity = "ipmi", "warning"
+	cfg.Escalation.StormWindow.Duration = 0
+	cfg.Power.Enabled = true
+	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
+	s.set(OK, "pve1")
+	s.answer("pve1-bmc", OK, "BMC up; power on")
+	s.run(30 * time.Second)
+	s.wantKeys()
+
+	s.set(Critical, "pve1")
+	s.answer("pve1-bmc", Critical, bmcECC)
+	s.run(time.Minute)
+	s.wantKeys("target:pve1 F")
+	e := s.last("target:pve1")
+	if want := "pve1 DOWN; " + bmcECC; e.Summary != want {
+		t.Errorf("summary\n got  %q\n want %q", e.Summary, want)
+	}
+	if first, _, _ := strings.Cut(e.Detail, "\n"); first != "Reply CYCLE pve1 to power-cycle" {
+		t.Errorf("the detail's first line should offer the cycle:\n%s", e.Detail)
+	}
+	if e.Severity != "critical" || !strings.Contains(e.Detail, "no answer from pve1") {
+		t.Errorf("severity %s (want critical: the BMC reports a fault), detail:\n%s", e.Severity, e.Detail)
+	}
+
+	// The BMC stops answering: same incident, new words, no offer.
+	s.answer("pve1-bmc", Critical, bmcSilent)
+	s.run(time.Minute)
+	s.wantKeys("target:pve1 F")
+	e = s.last("target:pve1")
+	if want := "pve1 DOWN; BMC not answering either (network or power?)"; e.Summary != want {
+		t.Errorf("summary\n got  %q\n want %q", e.Summary, want)
+	}
+	if strings.Contains(e.Detail, "Reply CYCLE") || !strings.Contains(e.Detail, "BMC pve1-bmc: "+bmcSilent) {
+		t.Errorf("detail:\n%s", e.Detail)
+	}
+
+	// Back: the host's incident resolves; the BMC never had its own.
+	s.set(OK, "pve1")
+	s.answer("pve1-bmc", OK, "BMC up; power on")
+	s.run(2 * time.Minute)
+	s.wantKeys("target:pve1 F", "target:pve1 R")
+}
+
+// Power off at the BMC offers ON, not CYCLE; with power actions off in
+// the config, nothing is offered but the BMC's word is still told.
+func TestClassifyHostDownBMCOffers(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		enabled bool
+		msg     string
+		offer   string
+	}{
+		{true, "BMC up; power off", "Reply ON pve1 to power it on"},
+		{false, bmcECC, ""},
+	} {
+		cfg := simConfig("pve1", "pve1-bmc")
+		cfg.Targets[1].Kind, cfg.Targets[1].Host = "ipmi", "pve1"
+		cfg.Escalation.StormWindow.Duration = 0
+		cfg.Power.Enabled = c.enabled
+		s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
+		s.set(OK, "pve1")
+		s.answer("pve1-bmc", OK, "BMC up; power on")
+		s.run(30 * time.Second)
+		s.set(Critical, "pve1")
+		s.answer("pve1-bmc", Critical, c.msg)
+		s.run(time.Minute)
+		e := s.last("target:pve1")
+		first, _, _ := strings.Cut(e.Detail, "\n")
+		if e.Summary != "pve1 DOWN; "+c.msg || (c.offer != "" && first != c.offer) || (c.offer == "" && strings.Contains(e.Detail, "Reply")) {
+			t.Errorf("power enabled %v, BMC %q:\nsummary %q\ndetail:\n%s", c.enabled, c.msg, e.Summary, e.Detail)
+		}
+	}
+}
+
+// A host in a quorum group is told in the group's incident: a lone down
+// member says what its BMC says there, and the offer leads the detail.
+func TestClassifyGroupMemberDownBMCUp(t *testing.T) {
+	t.Parallel()
+	cfg := simConfig("pve1", "pve2", "pve3", "pve1-bmc")
+	cfg.Targets[0].BMC = "pve1-bmc"
+	cfg.Targets[3].Kind = "ipmi"
+	cfg.Power.Enabled = true
+	group(cfg, "hypervisors", 2, true, "pve1", "pve2", "pve3")
+	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
+	s.set(OK, "pve1", "pve2", "pve3")
+	s.answer("pve1-bmc", OK, "BMC up; power on")
+	s.run(30 * time.Second)
+	s.set(Critical, "pve1")
+	s.answer("pve1-bmc", Critical, bmcECC)
+	s.run(time.Minute)
+	e := s.last("group:hypervisors")
+	if want := "hypervisors: pve1 (" + bmcECC + ") down, 2 of 3 up (quorum 2)"; e.Summary != want {
+		t.Errorf("summary\n got  %q\n want %q", e.Summary, want)
+	}
+	if first, _, _ := strings.Cut(e.Detail, "\n"); first != "Reply CYCLE pve1 to power-cycle" {
+		t.Errorf("detail:\n%s", e.Detail)
+	}
+	for _, k := range s.keys() {
+		if k != "group:hypervisors F" {
+			t.Fatalf("events %v: the BMC must not page on its own\n%s", s.keys(), s.dump())
+		}
+	}
+}
+
+// The same against a real BMC (ipmi_sim): the ipmi probe's own words
+// reach the host's page, an uncorrectable ECC injected on the BMC's
+// console included; then the BMC stops.
+func TestClassifyHostDownRealBMC(t *testing.T) {
+	t.Parallel()
+	bmc := simtest.Start(t)
+	probe := IPMIProber(ipmiPool(t))
+	tg := ipmiTarget(bmc.Host, bmc.Port, 3, time.Second)
+	var mem Memory
+	cfg := simConfig("pve1", "pve1-bmc")
+	cfg.Targets[0].BMC = "pve1-bmc"
+	cfg.Targets[1].Kind = "ipmi"
+	cfg.Escalation.StormWindow.Duration = 0
+	cfg.Power.Enabled = true
+	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
+	s.bmc["pve1-bmc"] = func() Result { return probe(context.Background(), tg, &mem) }
+	s.set(OK, "pve1")
+	s.run(30 * time.Second)
+	s.wantKeys()
+
+	bmc.Console(simtest.UncorrectableECC)
+	s.set(Critical, "pve1")
+	s.run(30 * time.Second)
+	s.wantKeys("target:pve1 F")
+	e := s.last("target:pve1")
+	// The sensor still asserts it too: "sensors: DIMM A1 Uncorrectable
+	// ECC" may come with it, in either order.
+	if !strings.HasPrefix(e.Summary, "pve1 DOWN; BMC up; power on; ") || !strings.Contains(e.Summary, "SEL: DIMM A1 Uncorrectable ECC") {
+		t.Errorf("summary %q\n%s", e.Summary, s.dump())
+	}
+	if first, _, _ := strings.Cut(e.Detail, "\n"); first != "Reply CYCLE pve1 to power-cycle" || e.Severity != "critical" {
+		t.Errorf("%s, detail:\n%s", e.Severity, e.Detail)
+	}
+
+	bmc.Stop() // nothing listens: refused at once
+	s.run(40 * time.Second)
+	s.wantKeys("target:pve1 F")
+	if e := s.last("target:pve1"); e.Summary != "pve1 DOWN; BMC not answering either (network or power?)" {
+		t.Errorf("summary %q\n%s", e.Summary, e.Detail)
+	}
+}
