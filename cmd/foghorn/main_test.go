@@ -346,7 +346,8 @@ func TestAPIAndCLI(t *testing.T) {
 	defer broken.Close()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "foghorn.toml")
-	writeFile(t, cfgPath, siteConfig(filepath.Join(dir, "data"), httpTarget("web", broken.URL)))
+	writeFile(t, cfgPath, siteConfig(filepath.Join(dir, "data"), httpTarget("web", broken.URL),
+		"[[person]]\nname = \"bob\"\nphone = \"+4915112345672\"\n[[rotation]]\nname = \"ops\"\nmembers = [\"alice\", \"bob\"]\nhandoff = \"0 9 * * MON\"\n"))
 	const token = "test-token-0123456789abcdef"
 	p := start(t, "run", "-config", cfgPath, "-log-format", "json")
 	running, n := p.wait(t, 0, "foghorn running", nil)
@@ -393,6 +394,12 @@ func TestAPIAndCLI(t *testing.T) {
 	}
 	if out, code = cli(good, "override", "-url", base, "alice", "nobody", "2030-01-01T00:00:00Z"); code != 1 || !strings.Contains(out, "both must be people") {
 		t.Fatalf("bad override: %d %s", code, out)
+	}
+	if out, code = cli(good, "override", "-url", base, "alice", "bob", "2030-01-01T00:00:00Z"); code != 0 || !strings.Contains(out, "bob covers alice") {
+		t.Fatalf("override: %d %s", code, out)
+	}
+	if out, code = cli(good, "oncall", "-url", base); code != 0 || !strings.Contains(out, "ops:\n  now  bob") {
+		t.Fatalf("oncall from the API, with the override: %d\n%s", code, out)
 	}
 	if out, code = cli(good, "status", "-url", base); code != 0 || !strings.Contains(out, "incident.ack") || !strings.Contains(out, "alice") {
 		t.Fatalf("status after ack: %d\n%s", code, out)
