@@ -5,7 +5,8 @@
 // changed at run time through the simulator's TCP console.
 //
 // It is a package (not a _test.go file) so that the ipmi and probes tests
-// share one fixture. Only tests import it.
+// share one fixture. Only tests and benchmark programs (ipmi/bench,
+// through StartN) import it.
 package simtest
 
 import (
@@ -196,6 +197,10 @@ type Sim struct {
 	Host string
 	Port int
 
+	// orphanKill: the simulator gets SIGKILL when this process dies
+	// (StartN's, which have no test to clean up after them).
+	orphanKill bool
+
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -316,36 +321,96 @@ func free(p int) bool {
 func Start(t testing.TB) *Sim {
 	t.Helper()
 	Require(t)
+	s, err := launch(t, t.TempDir(), false)
+	if s != nil {
+		t.Cleanup(s.Stop)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// StartN runs n simulators outside a test (for benchmark programs), each
+// on its own loopback port in a directory of its own under dir, a few at
+// a time, and waits until all answer IPMI. stop ends every one of them
+// (in parallel; safe to call more than once); on an error, those already
+// started are stopped before StartN returns. The simulators are killed
+// if this process dies without calling stop (SIGKILL as parent-death
+// signal). Having no test, their Console, Restart and SetPower must not
+// be used: they report errors through the test.
+func StartN(dir string, n int) (sims []*Sim, stop func(), err error) {
+	if err := Available(); err != nil {
+		return nil, func() {}, err
+	}
+	sims = make([]*Sim, n)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			var wg sync.WaitGroup
+			for _, s := range sims {
+				if s != nil {
+					wg.Go(s.Stop)
+				}
+			}
+			wg.Wait()
+		})
+	}
+	errs := make([]error, n)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			sub := filepath.Join(dir, fmt.Sprintf("sim%03d", i))
+			if err := os.MkdirAll(sub, 0o755); err != nil {
+				errs[i] = err
+				return
+			}
+			sims[i], errs[i] = launch(nil, sub, true)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		stop()
+		return nil, func() {}, err
+	}
+	return sims, stop, nil
+}
+
+// launch writes a simulator's files into dir and starts it on a free
+// port, trying another port when one is taken meanwhile. The Sim is
+// returned even on an error (then stopped), for the caller's cleanup.
+func launch(t testing.TB, dir string, orphanKill bool) (*Sim, error) {
 	emu, err := compileSDRs()
 	if err != nil {
-		t.Fatalf("compiling SDRs: %v", err)
+		return nil, fmt.Errorf("compiling SDRs: %v", err)
 	}
-	dir := t.TempDir()
 	files := map[string]string{"chassisctl.sh": chassisCtl, "sdr.emu": emu}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "sim.emu"), []byte(strings.ReplaceAll(simEmu, "{{DIR}}", dir)), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	s := &Sim{t: t, Dir: dir, Host: "127.0.0.1"}
-	t.Cleanup(s.Stop)
+	s := &Sim{t: t, Dir: dir, Host: "127.0.0.1", orphanKill: orphanKill}
 	// Another process may take the port between the check and the bind:
 	// then ipmi_sim exits at once, and another port is tried.
 	for try := 0; ; try++ {
 		s.Port = pickPort()
 		conf := strings.NewReplacer("{{PORT}}", strconv.Itoa(s.Port), "{{DIR}}", dir).Replace(lanConf)
 		if err := os.WriteFile(filepath.Join(dir, "lan.conf"), []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
+			return s, err
 		}
 		err := s.start()
 		if err == nil {
-			return s
+			return s, nil
 		}
 		if try == 4 {
-			t.Fatalf("ipmi_sim did not start: %v", err)
+			return s, fmt.Errorf("ipmi_sim did not start: %v", err)
 		}
 	}
 }
@@ -367,6 +432,9 @@ func (s *Sim) start() error {
 		filepath.Join(s.Dir, "lan.conf"), filepath.Join(s.Dir, "sim.emu"), state)
 	cmd.Dir = s.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if s.orphanKill {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("ipmi_sim: %w", err)
 	}
