@@ -37,12 +37,12 @@ deps:
 bench:
 	$(GO) run ./bench
 
-## soak: the real binary with 5,000 targets, a failing Twilio simulator and kill -9 every 30-90s (a few minutes; not in CI)
+## soak: the real binary with 5,000 targets, a failing Twilio simulator and kill -9 every 30-90s (SOAKTIME of chaos + 2m10s settling; not in CI)
 SOAKTIME ?= 4m
 soak: build
 	$(GO) run ./soak -bin bin/foghorn -duration $(SOAKTIME)
 
-## fuzz: each fuzz target in turn for FUZZTIME (CI runs them briefly after the tests)
+## fuzz: each fuzz target in turn for FUZZTIME (CI runs each for 10s)
 FUZZTIME ?= 60s
 FUZZ     := ./configs:FuzzParse ./pager:FuzzParse ./pager:FuzzWebhooks ./probes:FuzzPerfdata ./escalation:FuzzAlertmanager
 fuzz:

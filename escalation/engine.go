@@ -208,20 +208,29 @@ func (e *Engine) dispatch(ctx context.Context, intents []Intent) {
 func (e *Engine) handOver(ctx context.Context, in Intent) error {
 	e.limit <- struct{}{}
 	defer func() { <-e.limit }()
+	// Checked after the wait for a slot: a page queued behind a storm must
+	// still see an ack that came meanwhile.
+	if in.Kind == "page" && !e.stillPaging(ctx, in.Incident) {
+		return errCancelled
+	}
 	if e.expired(ctx, in) {
 		return errExpired
 	}
 	return e.notify.Notify(ctx, in)
 }
 
+// errCancelled says a page was not sent because its incident was acked or
+// resolved after the page was claimed.
+var errCancelled = errors.New("incident acked or resolved meanwhile")
+
 // send delivers one claimed intent, unless its incident was acked or
 // resolved since it was claimed: an ack stops the noise at once.
 func (e *Engine) send(ctx context.Context, in Intent) {
-	if in.Kind == "page" && !e.stillPaging(ctx, in.Incident) {
+	err := e.handOver(ctx, in)
+	if errors.Is(err, errCancelled) {
 		e.mark(ctx, in.ID, "cancelled", "")
 		return
 	}
-	err := e.handOver(ctx, in)
 	if errors.Is(err, errExpired) {
 		return
 	}

@@ -740,6 +740,9 @@ func (c *Classifier) Restore(rows []Saved) {
 		if k.state != Down && (k.cls == clsDown || k.cls == clsUnreachable || k.cls == clsFolded || k.cls == clsHeld) {
 			k.cls = clsUp
 		}
+		if k.cls == clsFlapping || (k.cls == clsUp && k.key != "") {
+			c.watch[k] = true // recovering or flapping when stopped: Tick judges it again, as settle would have
+		}
 	}
 	// What was open before the restart is open still: rebuild it without
 	// sending it again.

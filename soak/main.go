@@ -60,7 +60,7 @@ type options struct {
 	bin                string
 	duration, settle   time.Duration
 	killMin, killMax   time.Duration
-	targets            int
+	targets, policies  int
 	interval           time.Duration
 	failRate, vmRate   float64
 	keep               bool
@@ -80,10 +80,11 @@ func main() {
 	peerN := flag.Int("peer-targets", 0, "internal: targets the peer serves")
 	flag.StringVar(&o.bin, "bin", "bin/foghorn", "the foghorn binary (make build)")
 	flag.DurationVar(&o.duration, "duration", 4*time.Minute, "how long the chaos (flips, kills) lasts")
-	flag.DurationVar(&o.settle, "settle", 80*time.Second, "all targets up, foghorn running, before the final stop")
+	flag.DurationVar(&o.settle, "settle", 130*time.Second, "all targets up, foghorn running, before the final stop (more than 2 intervals to see recoveries, plus the resolve hold of 2 intervals)")
 	flag.DurationVar(&o.killMin, "kill-min", 30*time.Second, "shortest run of foghorn between two SIGKILLs")
 	flag.DurationVar(&o.killMax, "kill-max", 90*time.Second, "longest run of foghorn between two SIGKILLs")
 	flag.IntVar(&o.targets, "targets", 5000, "HTTP targets on loopback")
+	flag.IntVar(&o.policies, "policies", 8, "policies the targets are spread over (storms group per policy)")
 	flag.DurationVar(&o.interval, "interval", 30*time.Second, "probe interval of every target")
 	flag.Float64Var(&o.failRate, "fail", 0.2, "share of Twilio API requests the simulator fails (HTTP 500)")
 	flag.Float64Var(&o.vmRate, "voicemail", 0.3, "share of calls answered by voicemail")
@@ -555,7 +556,7 @@ calls_per_15m = 10000
 kind = "tcp"
 canaries = [%q]
 [escalation]
-default_policy = "ops"
+default_policy = "ops0"
 max_per_hour = 100000
 [[person]]
 name = "alice"
@@ -563,8 +564,11 @@ phone = %q
 [[person]]
 name = "bob"
 phone = %q
-[[policy]]
-name = "ops"
+`, port, port, data, accountSID, fromNumber, simBase, peer, alicePhone, bobPhone)
+	// The same steps in every policy: alice by SMS, then by phone, then bob.
+	for p := range max(o.policies, 1) {
+		fmt.Fprintf(&b, `[[policy]]
+name = "ops%d"
   [[policy.step]]
   who = ["alice"]
   channels = ["sms"]
@@ -580,10 +584,11 @@ name = "ops"
   delay = "30s"
   until_ack = true
   interval = "1m"
-`, port, port, data, accountSID, fromNumber, simBase, peer, alicePhone, bobPhone)
+`, p)
+	}
 	for i := range o.targets {
-		fmt.Fprintf(&b, "[[target]]\nname = \"t%04d\"\nkind = \"http\"\naddress = \"http://%s/t/%d\"\ninterval = %q\ntimeout = \"2s\"\nrise = 1\nfall = 2\n",
-			i, peer, i, o.interval.String())
+		fmt.Fprintf(&b, "[[target]]\nname = \"t%04d\"\nkind = \"http\"\naddress = \"http://%s/t/%d\"\ninterval = %q\ntimeout = \"2s\"\nrise = 1\nfall = 2\npolicy = \"ops%d\"\n",
+			i, peer, i, o.interval.String(), i%max(o.policies, 1))
 	}
 	return b.String()
 }

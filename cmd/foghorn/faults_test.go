@@ -128,6 +128,36 @@ func TestCorruptStoreRefusesToStart(t *testing.T) {
 	}
 }
 
+// A data dir on a read-only file system: foghorn refuses to start and says
+// which folder and why. (A file system cannot be remounted read-only under
+// a running foghorn — the kernel refuses while its database is open for
+// writing — so the running case is the full disk below.)
+func TestReadOnlyDataDirRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", data, "tmpfs", syscall.MS_RDONLY, "size=1m"); err != nil {
+		if os.Getenv("FOGHORN_REQUIRE_PEERS") != "" {
+			t.Fatalf("cannot mount a read-only tmpfs for the data dir (the test needs root): %v", err)
+		}
+		t.Skipf("cannot mount a read-only tmpfs (needs root or CAP_SYS_ADMIN): %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(data, syscall.MNT_DETACH) })
+	cfgPath := filepath.Join(dir, "foghorn.toml")
+	writeFile(t, cfgPath, siteConfig(data))
+	out, code := runFor(t, 30*time.Second, "run", "-config", cfgPath)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{"cannot open the store", data, "read-only file system", "writable"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the refusal lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // counter serves the outbound heartbeat URL and counts the calls.
 type counter struct {
 	*httptest.Server
