@@ -25,6 +25,14 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
+// jump sets the clock to t, backwards too (a clock stepped by NTP).
+func (c *fakeClock) jump(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// set moves the clock forward to t; it never goes back.
 func (c *fakeClock) set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -4,31 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"foghorn/configs"
 	"foghorn/store"
 )
-
-// jumpClock is a fake clock that, unlike fakeClock, may be set back.
-type jumpClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *jumpClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *jumpClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 const everyFive = people + `
 [[policy]]
@@ -61,7 +42,7 @@ func pages(p *pager) int { return len(p.list("page")) }
 // interval missed; jumping back does not put the next step off by the size
 // of the jump.
 func TestClockJumps(t *testing.T) {
-	clk := &jumpClock{t: monday}
+	clk := &fakeClock{t: monday}
 	e, _, p := faultEngine(t, everyFive, clk)
 	ctx := context.Background()
 	step := func() time.Time {
@@ -84,7 +65,7 @@ func TestClockJumps(t *testing.T) {
 
 	// Forward three hours (a VPS resumed from suspend, NTP catching up):
 	// one page now, the next five minutes later — not 36 at once.
-	clk.set(monday.Add(3 * time.Hour))
+	clk.jump(monday.Add(3 * time.Hour))
 	next := step()
 	if pages(p) != 2 || !next.Equal(monday.Add(3*time.Hour+5*time.Minute)) {
 		t.Fatalf("after a 3h jump forward: %d pages (want 2), next %s", pages(p), next)
@@ -100,7 +81,7 @@ func TestClockJumps(t *testing.T) {
 	// still due in five minutes, not in two hours and five. (A fake clock
 	// has no monotonic reading, so all of its move back counts as the
 	// jump; with the real one, time that really passed is told apart.)
-	clk.set(monday.Add(3*time.Hour - 2*time.Hour))
+	clk.jump(monday.Add(3*time.Hour - 2*time.Hour))
 	next = step()
 	if pages(p) != 2 {
 		t.Fatalf("the jump back paged: %d", pages(p))
@@ -112,14 +93,14 @@ func TestClockJumps(t *testing.T) {
 	if !got.Due.Equal(next) {
 		t.Fatalf("stored due %s, want %s", got.Due, next)
 	}
-	clk.set(next)
+	clk.jump(next)
 	if step(); pages(p) != 3 {
 		t.Fatalf("the step after the jump back did not page: %d", pages(p))
 	}
 
 	// Back and forth within a second is no jump: nothing moves.
 	before, _ := e.Get(ctx, inc.ID)
-	clk.set(next.Add(-500 * time.Millisecond))
+	clk.jump(next.Add(-500 * time.Millisecond))
 	step()
 	after, _ := e.Get(ctx, inc.ID)
 	if !after.Due.Equal(before.Due) {
@@ -143,7 +124,7 @@ func readOnly(t *testing.T, db *store.DB) *store.DB {
 // step's pace (at least memoryEvery) rather than every second — and when
 // it works again, what was kept in memory is recorded.
 func TestStoreFailingPagesFromMemory(t *testing.T) {
-	clk := &jumpClock{t: monday}
+	clk := &fakeClock{t: monday}
 	e, db, p := faultEngine(t, everyFive, clk)
 	ctx := context.Background()
 	steps := 0
@@ -160,13 +141,13 @@ func TestStoreFailingPagesFromMemory(t *testing.T) {
 				next = clk.Now().Add(time.Second)
 			}
 			if next.IsZero() || next.After(end) {
-				clk.set(end)
+				clk.jump(end)
 				break
 			}
 			if !next.After(clk.Now()) {
 				t.Fatalf("Step wants to run again at once (%s, now %s): it would spin", next, clk.Now())
 			}
-			clk.set(next)
+			clk.jump(next)
 		}
 		e.Step(ctx)
 		e.Wait()

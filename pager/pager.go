@@ -411,17 +411,18 @@ func (p *Pager) take(channel, phone string, limit int) (time.Time, error) {
 	return now, nil
 }
 
-func (p *Pager) sendSMS(ctx context.Context, st *state, in escalation.Intent) error {
+// twilioReady says why a Twilio send to in cannot even be tried.
+func twilioReady(st *state, in escalation.Intent) error {
 	if st.tw == nil {
 		return permanent("Twilio is not configured ([twilio] account_sid or simulator)")
 	}
 	if in.Phone == "" {
 		return permanent("%s has no phone number", in.Person)
 	}
-	at, err := p.take("sms", in.Phone, st.cfg.Twilio.SMSPer15m)
-	if err != nil {
-		return err
-	}
+	return nil
+}
+
+func (p *Pager) sendSMS(ctx context.Context, st *state, in escalation.Intent) error {
 	now := p.clock.Now()
 	body := noticeSMS(in)
 	if in.Kind == "page" {
@@ -430,6 +431,24 @@ func (p *Pager) sendSMS(ctx context.Context, st *state, in escalation.Intent) er
 	callback := ""
 	if st.public != "" && in.ID > 0 {
 		callback = st.public + SMSStatusPath + "?n=" + strconv.FormatInt(in.ID, 10)
+	}
+	sid, err := p.deliverSMS(ctx, st, in, body, callback)
+	if err != nil {
+		return err
+	}
+	p.log.Info("SMS sent", "notification", in.ID, "incident", in.Incident, "kind", in.Kind, "person", in.Person, "sid", sid)
+	return nil
+}
+
+// deliverSMS sends body to in's phone within the per-number limit, with
+// retries, and counts the outcome; every SMS goes through it.
+func (p *Pager) deliverSMS(ctx context.Context, st *state, in escalation.Intent, body, callback string) (string, error) {
+	if err := twilioReady(st, in); err != nil {
+		return "", err
+	}
+	at, err := p.take("sms", in.Phone, st.cfg.Twilio.SMSPer15m)
+	if err != nil {
+		return "", err
 	}
 	var sid string
 	err = retry(ctx, p.attempts(vendorTwilio), p.opts.RetryBase, func(ctx context.Context) error {
@@ -441,19 +460,15 @@ func (p *Pager) sendSMS(ctx context.Context, st *state, in escalation.Intent) er
 	if err != nil {
 		p.limits.give("sms:"+in.Phone, at)
 		p.stats.add("sends", "sms", "failed")
-		return err
+		return "", err
 	}
 	p.stats.add("sends", "sms", "ok")
-	p.log.Info("SMS sent", "notification", in.ID, "incident", in.Incident, "kind", in.Kind, "person", in.Person, "sid", sid)
-	return nil
+	return sid, nil
 }
 
 func (p *Pager) placeCall(ctx context.Context, st *state, in escalation.Intent) error {
-	if st.tw == nil {
-		return permanent("Twilio is not configured ([twilio] account_sid or simulator)")
-	}
-	if in.Phone == "" {
-		return permanent("%s has no phone number", in.Person)
+	if err := twilioReady(st, in); err != nil {
+		return err
 	}
 	at, err := p.take("voice", in.Phone, st.cfg.Twilio.CallsPer15m)
 	if err != nil {

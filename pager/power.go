@@ -351,29 +351,8 @@ func (p *Pager) tell(ctx context.Context, to contact, text string) {
 // powerSMS is sendSMS for a power outcome: the whole text (up to three
 // segments; a refusal explains itself at length), no status callback.
 func (p *Pager) powerSMS(ctx context.Context, st *state, in escalation.Intent) error {
-	if st.tw == nil {
-		return permanent("Twilio is not configured ([twilio] account_sid or simulator)")
-	}
-	if in.Phone == "" {
-		return permanent("%s has no phone number", in.Person)
-	}
-	at, err := p.take("sms", in.Phone, st.cfg.Twilio.SMSPer15m)
-	if err != nil {
-		return err
-	}
-	body := cut(clean(in.Text), maxSMSChars)
-	err = retry(ctx, p.attempts(vendorTwilio), p.opts.RetryBase, func(ctx context.Context) error {
-		_, err := st.tw.sms(ctx, in.Phone, body, "", st.validity)
-		return err
-	}, p.onRetry("sms", in))
-	p.noteSend(vendorTwilio, err)
-	if err != nil {
-		p.limits.give("sms:"+in.Phone, at)
-		p.stats.add("sends", "sms", "failed")
-		return err
-	}
-	p.stats.add("sends", "sms", "ok")
-	return nil
+	_, err := p.deliverSMS(ctx, st, in, cut(clean(in.Text), maxSMSChars), "")
+	return err
 }
 
 // codeRE finds a confirmation code in a reply, to keep it out of logs.

@@ -37,6 +37,7 @@ import (
 	"github.com/bougou/go-ipmi/pkg/client"
 	"github.com/bougou/go-ipmi/pkg/types"
 
+	"foghorn/bench/procstat"
 	"foghorn/configs"
 	"foghorn/ipmi"
 	"foghorn/ipmi/simtest"
@@ -195,12 +196,12 @@ func (b *bench) run() error {
 	sched.Update(cfg)
 	time.Sleep(b.warm)
 
-	c0, p0, w0 := cpuTime(), sched.Stats().Probes, time.Now()
+	c0, p0, w0 := procstat.CPU(), sched.Stats().Probes, time.Now()
 	s0, m0 := simCPU(simPIDs), machineCPU()
 	time.Sleep(b.measure)
-	c1, st, w1 := cpuTime(), sched.Stats(), time.Now()
+	c1, st, w1 := procstat.CPU(), sched.Stats(), time.Now()
 	s1, m1 := simCPU(simPIDs), machineCPU()
-	rss, peak := memory()
+	rss, peak := procstat.Memory()
 	// Probes started in the window may still be running: wait for them,
 	// or their time is not counted (a slow one is what we are after).
 	time.Sleep(min(b.to+time.Second, b.iv/2))
@@ -392,32 +393,6 @@ func absDur(d time.Duration) time.Duration {
 }
 
 func head[T any](s []T, n int) []T { return s[:min(n, len(s))] }
-
-// cpuTime is the user and system CPU this process used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// memory is VmRSS and VmHWM in MB.
-func memory() (rss, peak float64) {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			peak = kb / 1024
-		}
-	}
-	return rss, peak
-}
 
 // childPIDs lists this process's children whose command is comm.
 func childPIDs(comm string) []int {

@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"foghorn/bench/procstat"
 	"foghorn/configs"
 	"foghorn/probes"
 )
@@ -162,10 +163,10 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 
 	// Steady state: a few seconds to settle, then measure.
 	time.Sleep(2 * time.Second)
-	c0, p0, w0 := cpuTime(), s.Stats().Probes, time.Now()
+	c0, p0, w0 := procstat.CPU(), s.Stats().Probes, time.Now()
 	time.Sleep(measure)
-	c1, st, w1 := cpuTime(), s.Stats(), time.Now()
-	rss, peak := memory()
+	c1, st, w1 := procstat.CPU(), s.Stats(), time.Now()
+	rss, peak := procstat.Memory()
 	if heapProfile != "" {
 		if f, err := os.Create(heapProfile); err == nil {
 			pprof.WriteHeapProfile(f)
@@ -239,7 +240,7 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 		}
 	}
 	mu.Unlock()
-	_, peak2 := memory()
+	_, peak2 := procstat.Memory()
 
 	ok := func(b bool) string {
 		if b {
@@ -279,32 +280,6 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 }
 
 var heapProfile string
-
-// cpuTime is the user and system CPU this process used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// memory is VmRSS and VmHWM in MB.
-func memory() (rss, peak float64) {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			peak = kb / 1024
-		}
-	}
-	return rss, peak
-}
 
 // peerProc is the child process serving the targets.
 type peerProc struct {
