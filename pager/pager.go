@@ -91,8 +91,6 @@ type Pager struct {
 	zmu   sync.Mutex
 	zones map[string]*time.Location
 
-	inflight sync.Map // notification ID → chan struct{} closed when Notify returns
-
 	power powerState // power.go: the guard, confirmation codes, automated steps
 
 	ctx    context.Context
@@ -325,14 +323,6 @@ func (p *Pager) personZone(st *state, name string) *time.Location {
 // next (delivered, voicemail, no answer, undeliverable) comes back through
 // the status callbacks as engine.Report.
 func (p *Pager) Notify(ctx context.Context, in escalation.Intent) error {
-	if in.ID > 0 {
-		done := make(chan struct{})
-		p.inflight.Store(in.ID, done)
-		defer func() {
-			p.inflight.Delete(in.ID)
-			close(done)
-		}()
-	}
 	if in.Kind != "page" {
 		// Acks from the web page or the API make the engine send the
 		// "acked by" notices and the cancel under the request's context,

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/twilio/twilio-go/client"
 	"github.com/twilio/twilio-go/twiml"
@@ -257,38 +256,14 @@ func (p *Pager) smsStatus(w http.ResponseWriter, r *http.Request, st *state, eng
 	return nil
 }
 
-// markGrace is how long a report waits after Notify returned, so the
-// engine's own "sent" mark (written right after Notify returns) lands
-// before the outcome and does not overwrite it.
-const markGrace = 20 * time.Millisecond
-
-// afterNotify waits, when a status callback overtakes the API's answer
-// (the simulator on loopback does; Twilio seldom), until Notify for n has
-// returned. Otherwise the engine would mark "sent" after "delivered".
-func (p *Pager) afterNotify(n int64) {
-	v, ok := p.inflight.Load(n)
-	if !ok {
-		return
-	}
-	// Bounded well below Twilio's 15 s webhook timeout: a callback for a
-	// message whose API answer was lost (and is being retried) must not
-	// hang; the report then goes in anyway.
-	t := time.NewTimer(min(2*p.opts.APITimeout, 5*time.Second))
-	defer t.Stop()
-	select {
-	case <-v.(chan struct{}):
-		time.Sleep(markGrace)
-	case <-t.C:
-	case <-p.ctx.Done():
-	}
-}
-
 // report tells the engine a notification's outcome, once.
 func (p *Pager) report(ctx context.Context, eng Engine, n int64, o escalation.Outcome, detail string) {
 	if !p.calls.once(n, p.clock.Now()) {
 		return
 	}
-	p.afterNotify(n)
+	// A callback may overtake the API's answer (the simulator on loopback
+	// does): that is fine, the engine's "sent" mark never replaces a
+	// delivery report.
 	p.stats.add("reports", string(o))
 	if err := eng.Report(ctx, n, o, detail); err != nil {
 		if errors.Is(err, escalation.ErrNotFound) || strings.Contains(err.Error(), "no rows") {
