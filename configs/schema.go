@@ -208,6 +208,9 @@ type TCP struct {
 	Send   string `toml:"send"`
 	Expect string `toml:"expect"`
 	TLS    bool   `toml:"tls"`
+	// Insecure skips certificate verification for tls: the handshake is
+	// still the check (Proxmox and most BMCs serve self-signed certificates).
+	Insecure bool `toml:"insecure"`
 }
 
 // HTTP asserts on status and body, not only reachability.

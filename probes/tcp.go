@@ -48,7 +48,7 @@ func probeTCP(ctx context.Context, t *configs.Target, _ *Memory) Result {
 
 	if o.TLS {
 		host, _, _ := net.SplitHostPort(t.Address)
-		tc := tls.Client(conn, &tls.Config{ServerName: host})
+		tc := tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: o.Insecure})
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fail(t, start, "%s", handshakeError(ctx, err, t.Address))
 		}

@@ -121,7 +121,14 @@ func startEnv(t *testing.T, env []string, args ...string) *proc {
 // given attributes, failing the test after a deadline.
 func (p *proc) wait(t *testing.T, from int, msg string, attrs map[string]string) (map[string]any, int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	return p.waitWithin(t, 15*time.Second, from, msg, attrs)
+}
+
+// waitWithin is wait with its own deadline, for what the example's own
+// intervals make slow (a 30 s probe interval, rise 2).
+func (p *proc) waitWithin(t *testing.T, d time.Duration, from int, msg string, attrs map[string]string) (map[string]any, int) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		p.mu.Lock()
 		for i := from; i < len(p.lines); i++ {
@@ -145,7 +152,7 @@ func (p *proc) wait(t *testing.T, from int, msg string, attrs map[string]string)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	t.Fatalf("no log line %q %v within 15s; log:\n%s", msg, attrs, strings.Join(p.raw, "\n"))
+	t.Fatalf("no log line %q %v within %s; log:\n%s", msg, attrs, d, strings.Join(p.raw, "\n"))
 	return nil, 0
 }
 
