@@ -66,6 +66,7 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 	orDuration(&e.AckTimeout, 2*time.Hour)
 	orDuration(&e.StormWindow, time.Minute)
 	orInt(&e.MaxPerHour, 20)
+	orString(&e.VoiceMinSeverity, "critical")
 
 	p := &c.Power
 	orDuration(&p.ConfirmTimeout, 5*time.Minute)

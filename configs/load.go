@@ -17,7 +17,9 @@ import (
 // Load reads, decodes, defaults and validates the config at path. On any
 // problem it returns Problems listing all of them; the caller keeps running
 // whatever config it had.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, false) }
+
+func load(path string, armed bool) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
@@ -26,13 +28,19 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		abs = path
 	}
-	return Parse(path, filepath.Dir(abs), data, os.Getenv)
+	return parse(path, filepath.Dir(abs), data, os.Getenv, armed)
 }
 
 // Parse is Load for bytes already read. name is the file name used in
 // problems; dir resolves relative paths in the config (data_dir, *_file);
 // env looks up secrets given by environment variable.
 func Parse(name, dir string, data []byte, env func(string) string) (*Config, error) {
+	return parse(name, dir, data, env, false)
+}
+
+// parse is Parse; armed adds the checks of a config that is to run
+// (armed.go), in the same list as every other problem.
+func parse(name, dir string, data []byte, env func(string) string, armed bool) (*Config, error) {
 	r := &report{file: name, lines: indexLines(string(data))}
 	cfg := &Config{File: name}
 	md, err := toml.Decode(string(data), cfg)
@@ -43,6 +51,9 @@ func Parse(name, dir string, data []byte, env func(string) string) (*Config, err
 	setDefaults(cfg, md, dir)
 	loadSecrets(r, cfg, dir, env)
 	validate(r, cfg)
+	if armed {
+		checkArmed(r, cfg)
+	}
 	if len(r.ps) > 0 {
 		return nil, r.ps.sorted()
 	}

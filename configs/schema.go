@@ -96,6 +96,9 @@ type Escalation struct {
 	// MaxPerHour caps notifications per person, so a broken loop cannot call
 	// someone 200 times an hour.
 	MaxPerHour int `toml:"max_per_hour"`
+	// VoiceMinSeverity is the least severity that rings a phone; below it a
+	// step's "voice" is skipped (a warning should not wake anyone).
+	VoiceMinSeverity string `toml:"voice_min_severity"`
 	// TestPage (cron) sends everyone on call a test SMS and call, so a
 	// broken phone is found on a Monday morning, not at 3 a.m.
 	TestPage string `toml:"test_page"`
@@ -153,8 +156,13 @@ type Policy struct {
 type Step struct {
 	// Who entries: "alice", "rotation:ops" (on call now),
 	// "rotation:ops:next", "rotation:ops:all".
-	Who      []string `toml:"who"`
+	Who []string `toml:"who"`
+	// Channels are all used, in this order, a few seconds apart: the SMS,
+	// then the call. Each has its own retries.
 	Channels []string `toml:"channels"`
+	// Fallback channels are used only when one of Channels fails for good
+	// for that person (a landline for SMS, a number that cannot be called).
+	Fallback []string `toml:"fallback"`
 	Delay    Duration `toml:"delay"`
 	Repeat   int      `toml:"repeat"`
 	UntilAck bool     `toml:"until_ack"`

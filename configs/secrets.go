@@ -31,14 +31,18 @@ func secret(r *report, path, key, file string, dir string, env func(string) stri
 				"cannot read %q: %v", file, errors.Unwrap(err))
 			return Secret{}
 		}
-		v := strings.TrimRight(string(b), "\r\n")
+		// Editors add a final newline, copy-paste adds a space or a
+		// CR: none is ever part of a token or password, and a stray one
+		// makes every request fail (twilio-go refuses such a token
+		// locally, so Twilio never even sees it).
+		v := strings.TrimSpace(string(b))
 		if v == "" {
 			r.add(path, key, "put the secret in the file", "file %q is empty", file)
 		}
 		return Secret{v}
 	}
 	for _, name := range vars {
-		if v := env(name); v != "" {
+		if v := strings.TrimSpace(env(name)); v != "" {
 			return Secret{v}
 		}
 	}
@@ -69,6 +73,7 @@ func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
 	tw := &c.Twilio
 	tw.AuthToken = secret(r, "twilio.auth_token_file", "twilio auth_token_file", tw.AuthTokenFile, dir, env,
 		"FOGHORN_TWILIO_AUTH_TOKEN")
+	checkTwilioToken(r, tw)
 	if tw.AccountSID != "" && !tw.Simulator && tw.AuthToken.Empty() && tw.AuthTokenFile == "" {
 		r.add("twilio.account_sid", "twilio", "set auth_token_file = \"/etc/foghorn/twilio-token\" or export FOGHORN_TWILIO_AUTH_TOKEN",
 			"no auth token: account_sid is set but neither auth_token_file nor FOGHORN_TWILIO_AUTH_TOKEN gives the token")

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -94,10 +95,61 @@ func validatePolicies(r *report, c *Config) {
 			r.add(path+".loop_from", key+" loop_from", "use a step number from 1 to the number of steps, or 0 to keep repeating the last step",
 				"step %d does not exist (the policy has %d)", p.LoopFrom, len(p.Steps))
 		}
+		worst, used := worstSeverity(c, p.Name)
 		for j, s := range p.Steps {
 			validateStep(r, c, path+".step["+itoa(j)+"]", key+" step "+itoa(j+1), s)
+			if used && oneOf("voice", s.Channels) && SeverityRank(worst) < SeverityRank(c.Escalation.VoiceMinSeverity) {
+				r.add(path+".step["+itoa(j)+"].channels", key+" step "+itoa(j+1)+" channels",
+					fmt.Sprintf(`set [escalation] voice_min_severity = %q, or drop "voice" from the step`, worst),
+					"voice can never ring: the targets and groups paged by this policy are at most %q, and [escalation] voice_min_severity is %q",
+					worst, c.Escalation.VoiceMinSeverity)
+			}
 		}
 	}
+	if !oneOf(c.Escalation.VoiceMinSeverity, severities) {
+		r.add("escalation.voice_min_severity", "escalation voice_min_severity", `use "info", "warning" or "critical"`,
+			"unknown severity %q", c.Escalation.VoiceMinSeverity)
+	}
+}
+
+// SeverityRank orders severities: info 1, warning 2, critical 3; anything
+// else 0.
+func SeverityRank(s string) int {
+	switch s {
+	case "info":
+		return 1
+	case "warning":
+		return 2
+	case "critical":
+		return 3
+	}
+	return 0
+}
+
+// worstSeverity is the highest severity among the targets and groups that
+// page by policy name; used is false when none do. The default policy
+// also takes Alertmanager alerts of any severity, so it counts as critical.
+func worstSeverity(c *Config, name string) (worst string, used bool) {
+	if name == c.Escalation.DefaultPolicy {
+		return "critical", true
+	}
+	for _, t := range c.Targets {
+		if t.Policy == name {
+			used = true
+			if SeverityRank(t.Severity) > SeverityRank(worst) {
+				worst = t.Severity
+			}
+		}
+	}
+	for _, g := range c.Groups {
+		if g.Policy == name {
+			used = true
+			if SeverityRank(g.Severity) > SeverityRank(worst) {
+				worst = g.Severity
+			}
+		}
+	}
+	return worst, used
 }
 
 func validateStep(r *report, c *Config, path, key string, s Step) {
@@ -105,17 +157,24 @@ func validateStep(r *report, c *Config, path, key string, s Step) {
 		r.add(path, key+" who", `say who is paged, e.g. who = ["rotation:ops"] or who = ["alice"]`, "missing: the step would page nobody")
 	}
 	for _, w := range s.Who {
-		validateWho(r, c, path+".who", key+" who", w, s.Channels)
+		validateWho(r, c, path+".who", key+" who", w, append(append([]string(nil), s.Channels...), s.Fallback...))
 	}
-	for _, ch := range s.Channels {
+	chKey := func(ch string) (string, string) {
+		if oneOf(ch, s.Channels) {
+			return path + ".channels", key + " channels"
+		}
+		return path + ".fallback", key + " fallback"
+	}
+	for _, ch := range append(append([]string(nil), s.Channels...), s.Fallback...) {
+		p, k := chKey(ch)
 		switch {
 		case !oneOf(ch, Channels):
-			r.add(path+".channels", key+" channels", `use "sms", "voice" or "email"`, "unknown channel %q", ch)
+			r.add(p, k, `use "sms", "voice" or "email"`, "unknown channel %q", ch)
 		case (ch == "sms" || ch == "voice") && !twilioUsed(c):
-			r.add(path+".channels", key+" channels", "configure [twilio] (account_sid, auth token, from), or set simulator = true to try foghorn",
+			r.add(p, k, "configure [twilio] (account_sid, auth token, from), or set simulator = true to try foghorn",
 				"%q needs Twilio, but [twilio] is not configured", ch)
 		case ch == "email" && c.SMTP.Host == "":
-			r.add(path+".channels", key+" channels", "configure [smtp] host and from", `"email" needs [smtp], but it is not configured`)
+			r.add(p, k, "configure [smtp] host and from", `"email" needs [smtp], but it is not configured`)
 		}
 	}
 	if s.Repeat < 0 {

@@ -3,6 +3,7 @@ package escalation
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,36 +100,63 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 	if err != nil {
 		return nil, err
 	}
-	channels := channelsFor(st.Channels, inc.Severity)
+	channels := channelsFor(st.Channels, inc.Severity, cfg.Escalation.VoiceMinSeverity)
 	var out []Intent
 	var held time.Time
+	hold := func(t time.Time) {
+		if held.IsZero() || t.Before(held) {
+			held = t
+		}
+	}
 	for _, p := range people {
 		if inc.Severity != "critical" {
 			if wake, quiet := quietUntil(p, now); quiet {
-				if held.IsZero() || wake.Before(held) {
-					held = wake
-				}
+				hold(wake)
 				continue
 			}
 		}
-		if n := ps.pages(ctx, p.Name); n >= cfg.Escalation.MaxPerHour {
+		if n, oldest := ps.pages(ctx, p.Name); n >= cfg.Escalation.MaxPerHour {
+			// A critical page is never dropped by the cap: it waits until
+			// the oldest page of the hour falls out of it, then goes.
+			if inc.Severity == "critical" {
+				wake := oldest.Add(time.Hour)
+				hold(wake)
+				e.log.Error("critical page held by max_per_hour", "incident", inc.ID, "person", p.Name, "pages", n,
+					"max_per_hour", cfg.Escalation.MaxPerHour, "until", wake)
+				if err := event(ctx, tx, now, "page.held", inc.ID, "engine",
+					fmt.Sprintf("%s already had %d pages in the last hour (max_per_hour %d): this critical page waits until %s",
+						p.Name, n, cfg.Escalation.MaxPerHour, wake.UTC().Format("15:04:05 UTC"))); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			e.log.Warn("page dropped by max_per_hour", "incident", inc.ID, "person", p.Name, "pages", n,
+				"max_per_hour", cfg.Escalation.MaxPerHour, "severity", inc.Severity)
 			if err := event(ctx, tx, now, "page.ratelimited", inc.ID, "engine",
 				fmt.Sprintf("%s already had %d pages in the last hour (max_per_hour %d)", p.Name, n, cfg.Escalation.MaxPerHour)); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		in := Intent{Incident: inc.ID, Short: inc.Short, Kind: "page", Channel: channels[0], Person: p.Name, Phone: p.Phone,
-			Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Step: idx}
-		if err := e.claim(ctx, tx, &in, now); err != nil {
-			return nil, err
+		// Every channel of the step, in order, a few seconds apart: the
+		// SMS, then the call. Each is its own notification with its own
+		// retries; an ack in between cancels what has not gone yet.
+		for i, ch := range channels {
+			in := Intent{Incident: inc.ID, Short: inc.Short, Kind: "page", Channel: ch, Person: p.Name, Phone: p.Phone,
+				Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Step: idx,
+				wait: time.Duration(i) * e.gap}
+			if err := e.claim(ctx, tx, &in, now); err != nil {
+				return nil, err
+			}
+			out = append(out, in)
 		}
 		ps.sent[p.Name]++
-		out = append(out, in)
 	}
 	if len(out) == 0 && !held.IsZero() {
-		if err := event(ctx, tx, now, "page.held", inc.ID, "engine", "quiet hours: "+inc.Severity+" waits until "+held.Format("15:04 MST")); err != nil {
-			return nil, err
+		if inc.Severity != "critical" { // a critical held by max_per_hour was recorded above
+			if err := event(ctx, tx, now, "page.held", inc.ID, "engine", "quiet hours: "+inc.Severity+" waits until "+held.Format("15:04 MST")); err != nil {
+				return nil, err
+			}
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, silenced = '', snoozed_until = NULL, step = ?, round = ?, due = ? WHERE id = ?`,
 			inc.State, idx, round, ms(held), inc.ID)
@@ -152,10 +180,14 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 	return out, err
 }
 
-// channelsFor drops voice below critical: a warning should not ring anyone
-// awake; it goes by SMS (or email).
-func channelsFor(chs []string, severity string) []string {
-	if severity == "critical" {
+// channelsFor drops voice below [escalation] voice_min_severity
+// (critical by default): a warning should not ring anyone awake; it goes
+// by SMS (or email).
+func channelsFor(chs []string, severity, voiceMin string) []string {
+	if voiceMin == "" {
+		voiceMin = "critical"
+	}
+	if sevAtLeast(severity, voiceMin) {
 		return chs
 	}
 	var out []string
@@ -281,15 +313,20 @@ func (e *Engine) fallback(ctx context.Context, in Intent, reason string) (Intent
 	if pol == nil || in.Step >= len(pol.Steps) {
 		return Intent{}, false
 	}
-	chs := channelsFor(pol.Steps[in.Step].Channels, inc.Severity)
-	next := ""
-	for i, c := range chs {
-		if c == in.Channel && i+1 < len(chs) {
-			next = chs[i+1]
-		}
-	}
+	next := nextChannel(pol.Steps[in.Step], in.Channel, inc.Severity, e.cfg.Load().Escalation.VoiceMinSeverity)
 	if next == "" {
-		event(ctx, tx, now, "page.failed", inc.ID, "engine", fmt.Sprintf("%s to %s failed and the step has no further channel: %s", in.Channel, in.Person, reason))
+		why := fmt.Sprintf("%s to %s failed and the step has no fallback channel left: %s", in.Channel, in.Person, reason)
+		if others := len(pol.Steps[in.Step].Channels) > 1; others {
+			why += " (the step's other channels still go)"
+		}
+		if inc.Severity == "critical" {
+			e.log.Error("critical page failed on a channel with no fallback left", "incident", inc.ID, "person", in.Person,
+				"channel", in.Channel, "reason", reason)
+		} else {
+			e.log.Warn("page failed on a channel with no fallback left", "incident", inc.ID, "person", in.Person,
+				"channel", in.Channel, "reason", reason)
+		}
+		event(ctx, tx, now, "page.failed", inc.ID, "engine", why)
 		tx.Commit()
 		return Intent{}, false
 	}
@@ -305,6 +342,28 @@ func (e *Engine) fallback(ctx context.Context, in Intent, reason string) (Intent
 		return Intent{}, false
 	}
 	return out, true
+}
+
+// nextChannel is where a page that failed for good on channel goes: the
+// step's fallback channels in order, after channel's own place among them,
+// skipping those the step already uses. "" when none is left.
+func nextChannel(st configs.Step, channel, severity, voiceMin string) string {
+	fb := channelsFor(st.Fallback, severity, voiceMin)
+	if len(st.Fallback) == 0 {
+		return ""
+	}
+	start := 0
+	for i, c := range fb {
+		if c == channel {
+			start = i + 1
+		}
+	}
+	for _, c := range fb[start:] {
+		if c != channel && !slices.Contains(st.Channels, c) {
+			return c
+		}
+	}
+	return ""
 }
 
 // Outcome is what the pager learned about a notification after sending.
@@ -331,6 +390,11 @@ func (e *Engine) Report(ctx context.Context, notification int64, o Outcome, deta
 		Scan(&in.ID, &in.Incident, &in.Kind, &in.Person, &in.Channel, &in.Step, &in.Short, &in.Severity, &in.Summary, &in.Detail)
 	if err != nil {
 		return fmt.Errorf("escalation: notification %d: %w", notification, err)
+	}
+	release, late := e.outranked(ctx, in, o, detail) // truth.go: never downgrade, never page twice
+	defer release()
+	if late {
+		return nil
 	}
 	e.mark(ctx, notification, string(o), detail)
 	e.db.Event(ctx, "delivery."+string(o), fmt.Sprint(in.Incident), in.Person, in.Channel+": "+detail)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/failpoint"
 	"foghorn/store"
 )
 
@@ -38,6 +39,12 @@ type Engine struct {
 	limit   chan struct{} // sends in flight
 
 	mem memory // paging on while the store fails (fallback.go)
+
+	gap     time.Duration // between the channels of one page
+	done    chan struct{} // closed when Run ends: held pages stop waiting
+	stop    sync.Once
+	hmu     sync.Mutex
+	backoff map[int64]time.Duration // held pages: the next wait
 }
 
 // Options tune an Engine; zero values are sensible.
@@ -46,6 +53,9 @@ type Options struct {
 	Log   *slog.Logger
 	// Sends bounds notifications handed to the Notifier at once.
 	Sends int
+	// Gap is the wait between the channels of one page (the call after
+	// the SMS); default 5s, negative for none.
+	Gap time.Duration
 }
 
 // Errors callers map to replies ("#42 is already resolved").
@@ -65,7 +75,11 @@ func New(db *store.DB, cfg *configs.Config, n Notifier, o Options) *Engine {
 	if o.Sends <= 0 {
 		o.Sends = 32
 	}
-	e := &Engine{db: db, clock: o.Clock, log: o.Log, notify: n, wake: make(chan struct{}, 1), limit: make(chan struct{}, o.Sends)}
+	if o.Gap == 0 {
+		o.Gap = 5 * time.Second
+	}
+	e := &Engine{db: db, clock: o.Clock, log: o.Log, notify: n, wake: make(chan struct{}, 1), limit: make(chan struct{}, o.Sends),
+		gap: max(o.Gap, 0), done: make(chan struct{}), backoff: map[int64]time.Duration{}}
 	e.cfg.Store(cfg)
 	return e
 }
@@ -98,6 +112,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	defer e.sends.Wait()
+	defer e.stop.Do(func() { close(e.done) })
 	for {
 		next, err := e.Step(ctx)
 		if err != nil {
@@ -183,6 +198,7 @@ func (e *Engine) dueWork(ctx context.Context) (out []Intent, more bool, err erro
 	if err := tx.Commit(); err != nil {
 		return nil, false, e.claimFailed(ctx, out, incs, len(incs), now, fmt.Errorf("escalation: commit: %w", err))
 	}
+	failpoint.HitIf(len(out) > 0, "engine.after-claim")
 	return out, len(incs) == chunk, nil
 }
 
@@ -226,26 +242,127 @@ var errCancelled = errors.New("incident acked or resolved meanwhile")
 // send delivers one claimed intent, unless its incident was acked or
 // resolved since it was claimed: an ack stops the noise at once.
 func (e *Engine) send(ctx context.Context, in Intent) {
+	if in.wait > 0 && !e.sleep(in.wait) {
+		return // shutting down: the claim stays, and Recover sends it
+	}
 	err := e.handOver(ctx, in)
-	if errors.Is(err, errCancelled) {
+	failpoint.HitIf(err == nil && in.Kind == "page", "engine.before-mark")
+	switch {
+	case errors.Is(err, errCancelled):
 		e.mark(ctx, in.ID, "cancelled", "")
+		e.forget(in.ID)
 		return
-	}
-	if errors.Is(err, errExpired) {
+	case errors.Is(err, errExpired):
+		e.forget(in.ID)
 		return
-	}
-	if err == nil {
+	case err == nil:
 		e.mark(ctx, in.ID, "sent", "")
+		e.forget(in.ID)
+		return
+	}
+	var later *Later
+	if errors.As(err, &later) && in.Kind == "page" {
+		e.holdPage(ctx, in, later)
+		return
+	}
+	e.forget(in.ID)
+	if in.Kind != "page" {
+		// Notices ("acked by", "resolved") give way to pages: one that
+		// cannot go is dropped, and said so.
+		e.log.Warn("notice dropped", "incident", in.Incident, "person", in.Person, "channel", in.Channel, "kind", in.Kind, "err", err)
+		e.mark(ctx, in.ID, "unsent", err.Error())
+		if err := event(ctx, e.db, e.clock.Now(), "notice.dropped", in.Incident, "engine",
+			fmt.Sprintf("%s %s to %s not sent: %v", in.Kind, in.Channel, in.Person, err)); err != nil {
+			e.log.Error("cannot record the dropped notice", "incident", in.Incident, "err", err)
+		}
 		return
 	}
 	e.log.Warn("notification failed", "incident", in.Incident, "person", in.Person, "channel", in.Channel, "err", err)
-	e.mark(ctx, in.ID, "failed", err.Error())
+	e.mark(ctx, in.ID, "unsent", err.Error())
 	if next, ok := e.fallback(ctx, in, err.Error()); ok {
 		e.sends.Add(1)
 		go func() {
 			defer e.sends.Done()
 			e.send(ctx, next)
 		}()
+	}
+}
+
+// maxHold caps the wait between tries of a held page: when the network
+// comes back, the page goes out within this.
+const maxHold = 30 * time.Second
+
+// holdPage keeps a page that could not go now and sends it later: when the
+// vendor answers again (backing off, at most maxHold apart) or when the
+// rate limit frees. handOver expires it once it is older than
+// sms_validity, so a backlog is not blasted after a long outage; a page
+// held by a rate limit is not expired (a critical is never dropped).
+func (e *Engine) holdPage(ctx context.Context, in Intent, l *Later) {
+	now := e.clock.Now()
+	e.hmu.Lock()
+	wait, again := e.backoff[in.ID]
+	if !again {
+		wait = time.Second
+	}
+	e.backoff[in.ID] = min(wait*2, maxHold)
+	e.hmu.Unlock()
+	if !l.Until.IsZero() {
+		wait = max(l.Until.Sub(now), 0) + 100*time.Millisecond
+		in.limited = true
+	}
+	if !again {
+		why := fmt.Sprintf("%s to %s held, next try at %s: %v", in.Channel, in.Person, now.Add(wait).UTC().Format("15:04:05 UTC"), l.Err)
+		if in.Severity == "critical" {
+			e.log.Error("critical page held", "incident", in.Incident, "person", in.Person, "channel", in.Channel, "retry_in", wait.Round(time.Millisecond), "err", l.Err)
+		} else {
+			e.log.Warn("page held", "incident", in.Incident, "person", in.Person, "channel", in.Channel, "retry_in", wait.Round(time.Millisecond), "err", l.Err)
+		}
+		e.mark(ctx, in.ID, "held", l.Err.Error())
+		if err := event(ctx, e.db, now, "page.held", in.Incident, "engine", why); err != nil {
+			e.log.Error("cannot record the held page", "incident", in.Incident, "err", err)
+		}
+		// Meanwhile the step's fallback channel (another vendor) may reach them.
+		if next, ok := e.fallback(ctx, in, l.Err.Error()); ok {
+			e.sends.Add(1)
+			go func() {
+				defer e.sends.Done()
+				e.send(ctx, next)
+			}()
+		}
+	}
+	in.wait = wait
+	e.sends.Add(1)
+	go func() {
+		defer e.sends.Done()
+		e.send(ctx, in)
+	}()
+}
+
+func (e *Engine) forget(id int64) {
+	e.hmu.Lock()
+	delete(e.backoff, id)
+	e.hmu.Unlock()
+}
+
+// sleep waits d, or returns false when the engine stops first.
+func (e *Engine) sleep(d time.Duration) bool {
+	if s, ok := e.clock.(interface {
+		After(time.Duration) <-chan time.Time
+	}); ok {
+		select {
+		case <-s.After(d):
+			return true
+		case <-e.done:
+			return false
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-e.done:
+		return false
 	}
 }
 
@@ -319,49 +436,101 @@ func (e *Engine) writeMarks(ctx context.Context, batch []outcome) error {
 }
 
 // Recover runs once at start: notifications claimed but never marked were
-// interrupted by a crash. Each is resent once (attempt 2) if its incident
-// still needs it; one already resent is given up, so nobody gets a third.
+// interrupted by a kill. What happens to each depends on how far it got:
+//
+//   - never handed to the pager (no handed_at, see Tracked): nobody has
+//     it, so it is simply sent now, as the first send it still is;
+//   - maybe handed over: looked up in the provider's own record (Finder);
+//     found, it is marked sent with the provider's ID and not sent again;
+//     not found, it is sent again;
+//   - maybe handed over and the provider cannot tell (no Finder, or the
+//     lookup failed): resent once (attempt 2); one already resent is
+//     given up, so nobody gets a third.
+//
+// Pages of incidents no longer triggered are given up in every case.
 func (e *Engine) Recover(ctx context.Context) (int, error) {
 	e.mu.Lock()
 	rows, err := e.db.QueryContext(ctx, `
-		SELECT n.id, n.incident, n.kind, n.person, n.channel, n.text, n.attempt, n.step, i.short, i.severity, i.summary, i.detail, i.opened_at, i.state
-		FROM notifications n JOIN incidents i ON i.id = n.incident WHERE n.state = 'claimed' ORDER BY n.id`)
+		SELECT n.id, n.incident, n.kind, n.person, n.channel, n.text, n.attempt, n.step, i.short, i.severity, i.summary, i.detail, i.opened_at, i.state, n.handed_at
+		FROM notifications n JOIN incidents i ON i.id = n.incident WHERE n.state = 'claimed' ORDER BY n.handed_at, n.id`)
 	if err != nil {
 		e.mu.Unlock()
 		return 0, fmt.Errorf("escalation: recover: %w", err)
 	}
-	var resend []Intent
+	tr, _ := e.notify.(*tracked)
+	var fresh, maybe []Intent
 	var give []int64
+	handed := map[int64]time.Time{}
 	for rows.Next() {
 		var in Intent
 		var opened int64
 		var state string
+		var at sql.NullInt64
 		if err := rows.Scan(&in.ID, &in.Incident, &in.Kind, &in.Person, &in.Channel, &in.Text, &in.Attempt, &in.Step,
-			&in.Short, &in.Severity, &in.Summary, &in.Detail, &opened, &state); err != nil {
+			&in.Short, &in.Severity, &in.Summary, &in.Detail, &opened, &state, &at); err != nil {
 			rows.Close()
 			e.mu.Unlock()
 			return 0, fmt.Errorf("escalation: recover: %w", err)
 		}
 		in.Since = time.UnixMilli(opened)
-		if in.Attempt >= 2 || (in.Kind == "page" && state != Triggered) {
+		switch {
+		case in.Kind == "page" && state != Triggered:
 			give = append(give, in.ID)
-			continue
+		case tr != nil && !at.Valid:
+			fresh = append(fresh, in)
+		default:
+			handed[in.ID] = fromMS(at)
+			maybe = append(maybe, in)
 		}
-		in.Attempt++
-		resend = append(resend, in)
 	}
 	rows.Close()
 	for _, id := range give {
 		e.db.ExecContext(ctx, `UPDATE notifications SET state = 'abandoned' WHERE id = ?`, id)
 	}
 	cfg := e.cfg.Load()
-	for i := range resend {
-		if p := cfg.Person(resend[i].Person); p != nil {
-			resend[i].Phone, resend[i].Email = p.Phone, p.Email
+	for _, l := range [][]Intent{fresh, maybe} {
+		for i := range l {
+			if p := cfg.Person(l[i].Person); p != nil {
+				l[i].Phone, l[i].Email = p.Phone, p.Email
+			}
 		}
-		e.db.ExecContext(ctx, `UPDATE notifications SET attempt = ? WHERE id = ?`, resend[i].Attempt, resend[i].ID)
-		e.db.Event(ctx, "notification.resend", fmt.Sprint(resend[i].Incident), "engine",
-			fmt.Sprintf("%s to %s was interrupted by a restart; sending once more", resend[i].Channel, resend[i].Person))
+	}
+	e.mu.Unlock()
+
+	// The provider's answers come over the network: outside the lock.
+	var finder Finder
+	if tr != nil {
+		finder = tr.find
+	}
+	found, unknown := e.lookUp(ctx, finder, maybe, handed)
+
+	e.mu.Lock()
+	resend := fresh
+	for _, in := range fresh {
+		e.db.Event(ctx, "notification.resend", fmt.Sprint(in.Incident), "engine",
+			fmt.Sprintf("%s to %s was claimed but never handed over before the restart; sending it now", in.Channel, in.Person))
+	}
+	for _, in := range maybe {
+		why := "was interrupted by a restart and Twilio has no record of it; sending it now"
+		if sid, ok := found[in.ID]; ok {
+			e.db.ExecContext(ctx, `UPDATE notifications SET state = 'sent', sent_at = ?, sid = ? WHERE id = ? AND state = 'claimed'`,
+				ms(e.clock.Now()), sid, in.ID)
+			e.db.Event(ctx, "notification.found", fmt.Sprint(in.Incident), "engine",
+				fmt.Sprintf("%s to %s was interrupted by a restart, but Twilio has it (%s): not sent again", in.Channel, in.Person, sid))
+			continue
+		}
+		if unknown[in.ID] {
+			if in.Attempt >= 2 {
+				e.db.ExecContext(ctx, `UPDATE notifications SET state = 'abandoned' WHERE id = ?`, in.ID)
+				continue
+			}
+			why = "was interrupted by a restart; sending once more"
+		}
+		in.Attempt++
+		e.db.ExecContext(ctx, `UPDATE notifications SET attempt = ? WHERE id = ?`, in.Attempt, in.ID)
+		e.db.Event(ctx, "notification.resend", fmt.Sprint(in.Incident), "engine",
+			fmt.Sprintf("%s to %s %s", in.Channel, in.Person, why))
+		resend = append(resend, in)
 	}
 	e.mu.Unlock()
 	e.dispatch(ctx, resend)

@@ -140,7 +140,8 @@ name = "ops"
   interval = "5m"
   [[policy.step]]
   who = ["bob"]
-  channels = ["voice", "sms"]
+  channels = ["voice"]
+  fallback = ["sms"]
   delay = "15m"
   until_ack = true
   interval = "10m"
@@ -382,7 +383,8 @@ func TestQuietHoursHoldWarningsNotCriticals(t *testing.T) {
 name = "ops"
   [[policy.step]]
   who = ["alice"]
-  channels = ["voice", "sms"]
+  channels = ["voice"]
+  fallback = ["sms"]
   until_ack = true
   interval = "1h"
 `

@@ -214,7 +214,7 @@ func (e *Engine) pageIncidentsFromMemory(ctx context.Context, incs []Incident, n
 			continue
 		}
 		st := &pol.Steps[min(inc.Step, len(pol.Steps)-1)]
-		channel := channelsFor(st.Channels, inc.Severity)[0]
+		channel := channelsFor(st.Channels, inc.Severity, cfg.Escalation.VoiceMinSeverity)[0]
 		for _, p := range e.memoryPeople(cfg, st, now) {
 			e.sendUnrecorded(ctx, Intent{Incident: inc.ID, Short: inc.Short, Kind: "page", Channel: channel, Person: p.Name,
 				Phone: p.Phone, Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened,
@@ -367,7 +367,7 @@ func (e *Engine) memoryStep(ctx context.Context) time.Time {
 			continue
 		}
 		sev := orDefault(m.a.Severity, "critical")
-		channel := channelsFor(st.Channels, sev)[0]
+		channel := channelsFor(st.Channels, sev, cfg.Escalation.VoiceMinSeverity)[0]
 		detail := "foghorn cannot record this incident (its store is failing): it is paged from memory until the target recovers"
 		if m.a.Detail != "" {
 			detail += "\n" + m.a.Detail

@@ -13,23 +13,37 @@ import (
 type pass struct {
 	tx       *sql.Tx
 	now      time.Time
-	sent     map[string]int    // pages per person in the last hour
-	covers   map[string]string // person -> who takes their pages now
+	sent     map[string]int       // pages per person in the last hour
+	oldest   map[string]time.Time // the oldest of them
+	covers   map[string]string    // person -> who takes their pages now
 	silences []Silence
 	loaded   bool
 }
 
-// pages counts a person's pages in the last hour (the max_per_hour limit).
-func (p *pass) pages(ctx context.Context, person string) int {
+// pages counts a person's pages in the last hour (the max_per_hour limit)
+// and says when the oldest was. A page is one round of a step to the
+// person, however many channels it used; only what was handed to a
+// channel (or may have been) counts: pages refused before sending, held,
+// cancelled or expired disturbed nobody.
+func (p *pass) pages(ctx context.Context, person string) (int, time.Time) {
 	if n, ok := p.sent[person]; ok {
-		return n
+		return n, p.oldest[person]
 	}
 	var n int
-	p.tx.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE person = ? AND kind = 'page' AND created_at > ?`,
-		person, ms(p.now.Add(-time.Hour))).Scan(&n)
+	var oldest sql.NullInt64
+	p.tx.QueryRowContext(ctx, `SELECT count(DISTINCT incident || ':' || created_at), MIN(created_at) FROM notifications
+		WHERE person = ? AND kind = 'page' AND created_at > ? AND state NOT IN (`+unsentStates+`)`,
+		person, ms(p.now.Add(-time.Hour))).Scan(&n, &oldest)
 	p.sent[person] = n
-	return n
+	if p.oldest == nil {
+		p.oldest = map[string]time.Time{}
+	}
+	p.oldest[person] = fromMS(oldest)
+	return n, p.oldest[person]
 }
+
+// unsentStates are the notification states that reached nobody.
+const unsentStates = `'unsent', 'held', 'cancelled', 'expired', 'abandoned'`
 
 func (p *pass) cover(ctx context.Context, person string) string {
 	if c, ok := p.covers[person]; ok {

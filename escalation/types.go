@@ -39,7 +39,23 @@ type Intent struct {
 	Text     string    // for "acked"/"resolved"/"test": the message itself
 	Step     int       // 0-based policy step that paged
 	Attempt  int       // 1 on first send; 2 when resent after a crash
+
+	wait    time.Duration // before handing it over: the call a few seconds after the SMS
+	limited bool          // held by a rate limit: sent late rather than expired
 }
+
+// Later is a Notifier's error for an intent that could not go now but
+// can later: the vendor unreachable or failing (Until zero: the engine
+// backs off), or a rate limit that frees at Until. The engine holds the
+// page and sends it then, for as long as it is valid; a critical page is
+// never dropped by a limit.
+type Later struct {
+	Until time.Time
+	Err   error
+}
+
+func (l *Later) Error() string { return l.Err.Error() }
+func (l *Later) Unwrap() error { return l.Err }
 
 // Notifier delivers intents; the pager implements it. An error means the
 // intent was not handed to the channel: the engine falls back to the

@@ -90,20 +90,25 @@ func (p *Pager) noteSend(vendor string, err error) {
 	if errors.As(err, &pe) {
 		return // our own refusal (bad address...): says nothing about the vendor
 	}
-	if err == nil || !vendorWide(err) {
+	refused := credentialRefused(err)
+	if err == nil || !(refused || vendorWide(err)) {
 		if rec, d := p.health.ok(vendor, now); rec {
 			p.log.Warn("channel works again", "vendor", vendor, "was_down_for", d.Round(time.Second))
 			p.background(func(ctx context.Context) { p.announce(ctx, vendor, false, "", d) })
 		}
 		return
 	}
-	why := explain(err)
-	if !p.health.fail(vendor, why, now, p.opts.OutageAfter) {
+	why, threshold := explain(err), p.opts.OutageAfter
+	if refused {
+		// Refused credentials fail every send alike: one is proof.
+		why, threshold = explainRefusal(err), 1
+	}
+	if !p.health.fail(vendor, why, now, threshold) {
 		return
 	}
 	p.stats.add("outages", vendor)
 	p.log.Error("CHANNEL DOWN: every recent send failed; pages by this vendor are not going out",
-		"vendor", vendor, "consecutive_failures", p.opts.OutageAfter, "last_error", why)
+		"vendor", vendor, "consecutive_failures", threshold, "last_error", why)
 	p.background(func(ctx context.Context) { p.announce(ctx, vendor, true, why, 0) })
 }
 
@@ -115,9 +120,9 @@ func (p *Pager) announce(ctx context.Context, vendor string, down bool, why stri
 	switch {
 	case vendor == vendorTwilio && down:
 		subject = "foghorn: Twilio is failing - SMS and voice pages are NOT going out"
-		text = fmt.Sprintf("foghorn cannot send through Twilio since %s UTC: the last %d sends all failed (last error: %s).\n\n"+
+		text = fmt.Sprintf("foghorn cannot send through Twilio since %s UTC: the last sends all failed (last error: %s).\n\n"+
 			"Pages fall back to email where a policy step lists it. Check https://status.twilio.com and the account.\n",
-			p.clock.Now().UTC().Format("15:04"), p.opts.OutageAfter, why)
+			p.clock.Now().UTC().Format("15:04"), why)
 	case vendor == vendorTwilio:
 		subject = "foghorn: Twilio works again"
 		text = fmt.Sprintf("SMS and voice pages go out again (Twilio was failing for %s).\n", downFor.Round(time.Second))
@@ -141,11 +146,15 @@ func (p *Pager) announce(ctx context.Context, vendor string, down bool, why stri
 	told := 0
 	for _, person := range st.cfg.People {
 		var err error
+		// These sends say as much about the other vendor as a page does:
+		// an alarm that cannot go out either means no channel works.
 		switch {
 		case vendor == vendorTwilio && person.Email != "" && st.mail != nil:
 			err = st.mail.send(ctx, person.Email, subject, text)
+			p.noteSend(vendorSMTP, err)
 		case vendor == vendorSMTP && person.Phone != "" && st.tw != nil:
 			_, err = st.tw.sms(ctx, person.Phone, cut(clean(text), gsmSegment), "", st.cfg.Twilio.SMSValidity.Duration)
+			p.noteSend(vendorTwilio, err)
 		default:
 			continue
 		}

@@ -32,7 +32,7 @@ import (
 var monday = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 const (
-	testToken = "testtoken0123456789"
+	testToken = "7e57a0ce0123456789abcdef01234567" // the shape of a real token: check-config refuses others
 	alicePh   = "+15550100001"
 	bobPh     = "+15550100002"
 	carolPh   = "+15550100003"

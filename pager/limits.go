@@ -30,10 +30,17 @@ func (l *limiter) take(key string, limit int, now time.Time) (ok bool, retry tim
 	defer l.mu.Unlock()
 	hs := l.prune(key, now)
 	if len(hs) >= limit {
-		return false, hs[0].Add(limitWindow)
+		return false, hs[len(hs)-limit].Add(limitWindow)
 	}
 	l.hits[key] = append(hs, now)
 	return true, time.Time{}
+}
+
+// count is how many sends key has in the window before now.
+func (l *limiter) count(key string, now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.prune(key, now))
 }
 
 // give returns a reservation whose send failed: a page Twilio never

@@ -25,6 +25,7 @@ import (
 	"foghorn/configs"
 	"foghorn/escalation"
 	"foghorn/pager/twiliosim"
+	"foghorn/store"
 )
 
 // Engine is what the pager needs of the escalation engine; *escalation.Engine
@@ -62,6 +63,7 @@ type Options struct {
 	RetryBase   time.Duration // first wait between attempts, doubling; default 300ms
 	OutageAfter int           // consecutive vendor-wide failures that mean "Twilio is down"; default 3
 	Ring        time.Duration // how long a call rings before it is a no-answer; default 30s
+	Store       *store.DB     // remembers inbound MessageSids (replay.go); nil: in memory only
 	KeyWait     time.Duration // how long the menu waits for a key; default 8s
 }
 
@@ -356,7 +358,18 @@ func (p *Pager) Notify(ctx context.Context, in escalation.Intent) error {
 	if err != nil {
 		p.log.Warn("notification not sent", "notification", in.ID, "incident", in.Incident, "kind", in.Kind,
 			"channel", in.Channel, "person", in.Person, "err", explain(err))
-		return fmt.Errorf("pager: %s to %s: %s", in.Channel, in.Person, explain(err))
+		var later *escalation.Later
+		if errors.As(err, &later) {
+			return err
+		}
+		wrapped := fmt.Errorf("pager: %s to %s: %s", in.Channel, in.Person, explain(err))
+		// The vendor unreachable, failing or refusing us is not this
+		// page's fault: the engine holds it and tries again for as long
+		// as it is valid, rather than giving up after a few seconds.
+		if in.Kind == "page" && vendorWide(err) {
+			return &escalation.Later{Err: wrapped}
+		}
+		return wrapped
 	}
 	return nil
 }
@@ -389,16 +402,47 @@ func (p *Pager) onRetry(channel string, in escalation.Intent) func(int, error, t
 	}
 }
 
-// take applies [twilio] sms_per_15m or calls_per_15m to a number.
-func (p *Pager) take(channel, phone string, limit int) (time.Time, error) {
+// take applies [twilio] sms_per_15m or calls_per_15m to a number. Pages
+// outrank notices: notices ("acked by", "resolved", power outcomes) have a
+// budget of their own, half the limit (at least one), so they can never
+// use up what pages need; a warning page may use the limit while one send
+// is left for a critical; a critical page that finds the window full is
+// held until it frees (escalation.Later), never dropped. It returns the
+// key to give the reservation back to if the send fails.
+func (p *Pager) take(channel, phone string, limit int, in escalation.Intent) (key string, at time.Time, err error) {
 	now := p.clock.Now()
-	ok, until := p.limits.take(channel+":"+phone, limit, now)
+	key, room := channel+":"+phone, limit
+	switch {
+	case limit <= 0:
+		room = 0
+	case in.Kind != "page":
+		key, room = "notice:"+key, max(limit/2, 1)
+	case in.Severity != "critical":
+		room = max(limit-1, 1)
+	}
+	ok, until := p.limits.take(key, room, now)
 	if !ok {
 		p.stats.add("sends", channel, "ratelimited")
-		return now, permanent("rate limit: %d %s to %s in 15 minutes already (twilio %s_per_15m); next allowed at %s UTC",
-			limit, channel, phone, map[string]string{"sms": "sms", "voice": "calls"}[channel], until.UTC().Format("15:04"))
+		name := map[string]string{"sms": "sms", "voice": "calls"}[channel]
+		err := permanent("rate limit: %d %s to %s in 15 minutes already (twilio %s_per_15m = %d; %s); next allowed at %s UTC",
+			p.limits.count(key, now), channel, phone, name, limit, roomFor(in), until.UTC().Format("15:04:05"))
+		if in.Kind == "page" && in.Severity == "critical" {
+			return key, now, &escalation.Later{Until: until, Err: err}
+		}
+		return key, now, err
 	}
-	return now, nil
+	return key, now, nil
+}
+
+// roomFor says which share of the limit an intent may use.
+func roomFor(in escalation.Intent) string {
+	switch {
+	case in.Kind != "page":
+		return "notices have half of it, apart from pages"
+	case in.Severity != "critical":
+		return "warnings leave one for a critical page"
+	}
+	return "critical pages wait for the window"
 }
 
 // twilioReady says why a Twilio send to in cannot even be tried.
@@ -426,6 +470,7 @@ func (p *Pager) sendSMS(ctx context.Context, st *state, in escalation.Intent) er
 	if err != nil {
 		return err
 	}
+	p.remember(ctx, in, sid) // lookup.go
 	p.log.Info("SMS sent", "notification", in.ID, "incident", in.Incident, "kind", in.Kind, "person", in.Person, "sid", sid)
 	return nil
 }
@@ -436,7 +481,7 @@ func (p *Pager) deliverSMS(ctx context.Context, st *state, in escalation.Intent,
 	if err := twilioReady(st, in); err != nil {
 		return "", err
 	}
-	at, err := p.take("sms", in.Phone, st.cfg.Twilio.SMSPer15m)
+	key, at, err := p.take("sms", in.Phone, st.cfg.Twilio.SMSPer15m, in)
 	if err != nil {
 		return "", err
 	}
@@ -448,7 +493,7 @@ func (p *Pager) deliverSMS(ctx context.Context, st *state, in escalation.Intent,
 	}, p.onRetry("sms", in))
 	p.noteSend(vendorTwilio, err)
 	if err != nil {
-		p.limits.give("sms:"+in.Phone, at)
+		p.limits.give(key, at)
 		p.stats.add("sends", "sms", "failed")
 		return "", err
 	}
@@ -460,13 +505,13 @@ func (p *Pager) placeCall(ctx context.Context, st *state, in escalation.Intent) 
 	if err := twilioReady(st, in); err != nil {
 		return err
 	}
-	at, err := p.take("voice", in.Phone, st.cfg.Twilio.CallsPer15m)
+	key, at, err := p.take("voice", in.Phone, st.cfg.Twilio.CallsPer15m, in)
 	if err != nil {
 		return err
 	}
 	doc, err := p.callTwiML(st, in)
 	if err != nil {
-		p.limits.give("voice:"+in.Phone, at)
+		p.limits.give(key, at)
 		return err
 	}
 	callback := ""
@@ -487,11 +532,12 @@ func (p *Pager) placeCall(ctx context.Context, st *state, in escalation.Intent) 
 	p.noteSend(vendorTwilio, err)
 	if err != nil {
 		p.calls.remove(in.ID)
-		p.limits.give("voice:"+in.Phone, at)
+		p.limits.give(key, at)
 		p.stats.add("sends", "voice", "failed")
 		return err
 	}
 	p.stats.add("sends", "voice", "ok")
+	p.remember(ctx, in, sid)
 	p.log.Info("call placed", "notification", in.ID, "incident", in.Incident, "person", in.Person, "sid", sid)
 	if in.ID > 0 && p.calls.placed(in.ID, sid) {
 		p.hangUpAll(ctx, st, []string{sid}, "incident acked while the call was being placed")

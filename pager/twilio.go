@@ -10,6 +10,7 @@ import (
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"foghorn/configs"
+	"foghorn/failpoint"
 	"foghorn/pager/twiliosim"
 )
 
@@ -93,6 +94,7 @@ func (t *twilioAPI) sms(ctx context.Context, to, body, callback string, validity
 	if err != nil {
 		return "", err
 	}
+	failpoint.Hit("pager.after-api")
 	return deref(m.Sid), nil
 }
 
@@ -126,6 +128,7 @@ func (t *twilioAPI) call(ctx context.Context, c callSpec) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	failpoint.Hit("pager.after-api")
 	return deref(call.Sid), nil
 }
 

@@ -176,6 +176,9 @@ func (p *Pager) inboundSMS(w http.ResponseWriter, r *http.Request, st *state, en
 	if from == "" {
 		return badRequest("inbound SMS: no From")
 	}
+	if p.replayed(r.Context(), f.Get("MessageSid"), from) { // replay.go
+		return reply(w, "")
+	}
 	person := st.byPhone[from]
 	if person == nil {
 		p.log.Warn("SMS from an unknown number ignored (only configured people's numbers may send commands)",

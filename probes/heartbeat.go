@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/store"
 )
 
 // Heartbeat defaults, used when the config leaves them zero.
@@ -26,6 +27,9 @@ const memHeartbeat = "heartbeat.last"
 var (
 	ErrUnknownHeartbeat = errors.New("unknown heartbeat target")
 	ErrBadToken         = errors.New("wrong heartbeat token")
+	// ErrNotRecorded: the push could not be made durable; the handler
+	// answers 5xx so the sender's retry (curl --retry) tries again.
+	ErrNotRecorded = errors.New("heartbeat not recorded")
 )
 
 // Heartbeats receives the pushes of hosts that report in (a dead-man's
@@ -39,6 +43,11 @@ var (
 type Heartbeats struct {
 	// Now is the clock; nil means time.Now. Tests set it to not sleep.
 	Now func() time.Time
+	// Store, when set, makes every push durable before Push returns (the
+	// push URL answers 204 only then), and gives Configure the pushes
+	// received before a restart: a kill cannot lose an acknowledged push
+	// and page about a host that did report in.
+	Store *store.DB
 
 	mu     sync.Mutex
 	tokens map[string]configs.Secret
@@ -79,7 +88,31 @@ func (h *Heartbeats) Configure(targets []configs.Target) {
 			last[t.Name] = l
 		}
 	}
+	if h.Store != nil && h.last == nil {
+		h.restore(last, tokens)
+	}
 	h.tokens, h.since, h.last = tokens, since, last
+}
+
+// restore reads the pushes saved before a restart into last; callers hold mu.
+func (h *Heartbeats) restore(last map[string]time.Time, tokens map[string]configs.Secret) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rows, err := h.Store.QueryContext(ctx, `SELECT target, last_at FROM heartbeats`)
+	if err != nil {
+		return // the scheduler's checkpointed memory is the fallback
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var target string
+		var at int64
+		if rows.Scan(&target, &at) != nil {
+			continue
+		}
+		if _, ok := tokens[target]; ok {
+			last[target] = time.UnixMilli(at)
+		}
+	}
 }
 
 // Push records a heartbeat of target at time at (zero: now), if token is
@@ -101,6 +134,17 @@ func (h *Heartbeats) Push(target, token string, at time.Time) error {
 	a, b := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(want.Reveal()))
 	if subtle.ConstantTimeCompare(a[:], b[:]) != 1 {
 		return fmt.Errorf("%w for %q", ErrBadToken, target)
+	}
+	if h.Store != nil {
+		// Written through, under mu so a slower write of an older push
+		// cannot land last; a push is one small row and pushes are rare.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := h.Store.ExecContext(ctx, `INSERT INTO heartbeats (target, last_at) VALUES (?, ?)
+			ON CONFLICT (target) DO UPDATE SET last_at = max(last_at, excluded.last_at)`, target, at.UnixMilli())
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%w for %q: the store failed (%v): the sender should retry", ErrNotRecorded, target, err)
+		}
 	}
 	if at.After(h.last[target]) {
 		h.last[target] = at

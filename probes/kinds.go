@@ -101,6 +101,10 @@ func dialError(ctx context.Context, err error, addr string) string {
 		return fmt.Sprintf("connection refused by %s (host up, nothing listening)", addr)
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return fmt.Sprintf("%s unreachable: %v", addr, err)
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		// The kernel refused to send: a failed check like any other, and
+		// the place to look is foghorn's own host, not the target.
+		return fmt.Sprintf("cannot connect to %s: %v (a firewall on foghorn's host drops it)", addr, err)
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("cannot resolve %s: %v", dnsErr.Name, dnsErr.Err)
 	case isTimeout(err):

@@ -1,320 +1,154 @@
-// Command soak runs the real foghorn binary for a few minutes under load
-// and faults, then checks from its store and the Twilio simulator's log
-// that the pager kept its promises (`make soak`; not in CI):
+// Command soak runs the real foghorn binary for a few minutes in a hostile
+// world, then checks from the Twilio simulator's own record — what reached
+// the phones, not what foghorn believes it sent — that every page reached
+// a human (`make soak`; not in CI; needs root for the network cut):
 //
-//   - 5,000 HTTP targets on loopback, answered by a peer process (this
-//     program again, with -peer), and a chaos loop flipping targets down
-//     and up, now and then many at once (a storm);
-//   - the Twilio simulator (pager/twiliosim, served by this program, so it
-//     outlives foghorn) failing 20% of API requests and answering 30% of
-//     calls by voicemail; the other calls are answered and acked with 1;
-//   - foghorn killed with SIGKILL every 30–90 s and started again.
+//   - default limits (sms_per_15m 5, calls_per_15m 3, max_per_hour 20):
+//     background HTTP targets (warnings) flap and fail in bursts that use
+//     up the budget, and each burst is followed by a critical outage (both
+//     routers of a pair down);
+//   - the simulator (pager/twiliosim, served by this program, so it
+//     outlives foghorn) fails requests with 500, carries out some creates
+//     and then never answers (accept-then-hang), throttles with 429 for a
+//     while, refuses every request with 401 for a minute, and drops,
+//     doubles, delays and reorders status callbacks; callbacks sent while
+//     foghorn is down or cut off are lost, as with Twilio;
+//   - foghorn is SIGKILLed at random, and at chosen points of the claim →
+//     send → mark window through failpoints (a binary built with
+//     -tags failpoints; the production build has none): after a claim
+//     commits, after Twilio accepted, before the mark;
+//   - foghorn runs in a network namespace whose link is set down for a
+//     minute or two: the VPS losing its uplink;
+//   - people ack by SMS reply, key press on the call, the dashboard (login
+//     and form with its CSRF token) and the API; the config is reloaded
+//     with SIGHUP mid-run.
 //
-// After the chaos every target is up for a while, foghorn is stopped, and
-// the checks run: every incident that needed a page got one, every acked
-// incident stopped paging, no notification was sent more than twice, no
-// incident is stuck open after its target recovered. The counts are
-// printed; the exit status is 1 if a check failed.
+// Then the table: incidents, pages lost (0), duplicates per kill (≤ 1),
+// critical incidents whose first call came later than the policy says (0),
+// pages after an ack (0), stuck incidents (0). The exit status is 1 if one
+// fails.
 //
-//	go run ./soak -bin bin/foghorn -duration 4m
+//	go run ./soak -duration 5m30s
 package main
 
 import (
-	"bufio"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"foghorn/pager/twiliosim"
-	"foghorn/store"
-)
+	"golang.org/x/crypto/bcrypt"
 
-const (
-	accountSID = "AC5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
-	authToken  = "soaktoken0123456789abcdef"
-	fromNumber = "+15005550006"
-	alicePhone = "+15550100001"
-	bobPhone   = "+15550100002"
+	"foghorn/pager/twiliosim"
 )
 
 type options struct {
-	bin                string
-	duration, settle   time.Duration
-	killMin, killMax   time.Duration
-	targets, policies  int
-	interval           time.Duration
-	failRate, vmRate   float64
-	keep               bool
-	flipEvery          time.Duration
-	flipN, stormN      int
-	stormEvery         time.Duration
-	startTimeout       time.Duration
-	grace              time.Duration
-	downMin, downMax   time.Duration
-	stormDown          time.Duration
-	ackGrace, pageWait time.Duration
+	bin              string
+	duration, settle time.Duration
+	killMin, killMax time.Duration
+	targets          int
+	interval         time.Duration
+	pairInterval     time.Duration
+	burst            int
+	cycle            time.Duration
+	cutFor           time.Duration
+	useNetns         bool
+	failRate, vmRate float64
+	acceptHang       float64
+	dropCB, dupCB    float64
+	lateCB           float64
+	lateBy           time.Duration
+	keep             bool
+
+	startTimeout, grace  time.Duration
+	ackGrace, ackAfter   time.Duration
+	ackGiveUp, pageSlack time.Duration
+	gap, callSlack       time.Duration
+	recoverHold          time.Duration
+	callsPer15m          int
 }
 
 func main() {
 	var o options
 	peer := flag.Bool("peer", false, "internal: serve the targets (the peer process)")
+	peerAddr := flag.String("peer-addr", "127.0.0.1:0", "internal: where the peer listens")
 	peerN := flag.Int("peer-targets", 0, "internal: targets the peer serves")
-	flag.StringVar(&o.bin, "bin", "bin/foghorn", "the foghorn binary (make build)")
-	flag.DurationVar(&o.duration, "duration", 4*time.Minute, "how long the chaos (flips, kills) lasts")
-	flag.DurationVar(&o.settle, "settle", 130*time.Second, "all targets up, foghorn running, before the final stop (more than 2 intervals to see recoveries, plus the resolve hold of 2 intervals)")
-	flag.DurationVar(&o.killMin, "kill-min", 30*time.Second, "shortest run of foghorn between two SIGKILLs")
-	flag.DurationVar(&o.killMax, "kill-max", 90*time.Second, "longest run of foghorn between two SIGKILLs")
-	flag.IntVar(&o.targets, "targets", 5000, "HTTP targets on loopback")
-	flag.IntVar(&o.policies, "policies", 8, "policies the targets are spread over (storms group per policy)")
-	flag.DurationVar(&o.interval, "interval", 30*time.Second, "probe interval of every target")
-	flag.Float64Var(&o.failRate, "fail", 0.2, "share of Twilio API requests the simulator fails (HTTP 500)")
+	flag.StringVar(&o.bin, "bin", "", "a foghorn binary built with -tags failpoints; empty: the soak builds one in its work dir")
+	flag.DurationVar(&o.duration, "duration", 330*time.Second, "how long the chaos lasts")
+	flag.DurationVar(&o.settle, "settle", 100*time.Second, "all targets up, foghorn running, before the final stop")
+	flag.DurationVar(&o.killMin, "kill-min", 20*time.Second, "shortest run of foghorn between two kills")
+	flag.DurationVar(&o.killMax, "kill-max", 45*time.Second, "longest run of foghorn between two kills")
+	flag.IntVar(&o.targets, "targets", 2000, "background HTTP targets (warnings)")
+	flag.DurationVar(&o.interval, "interval", 20*time.Second, "probe interval of the background targets")
+	flag.DurationVar(&o.pairInterval, "pair-interval", 5*time.Second, "probe interval of the router pairs")
+	flag.IntVar(&o.burst, "burst", 10, "background targets in a burst of warnings")
+	flag.DurationVar(&o.cycle, "cycle", 75*time.Second, "a burst of warnings, then a critical, this often")
+	flag.DurationVar(&o.cutFor, "cut", 75*time.Second, "how long foghorn's network is cut (0: no cut)")
+	flag.BoolVar(&o.useNetns, "netns", true, "run foghorn in a network namespace (needed for the cut)")
+	flag.Float64Var(&o.failRate, "fail", 0.05, "share of Twilio API requests failed with 500")
 	flag.Float64Var(&o.vmRate, "voicemail", 0.3, "share of calls answered by voicemail")
-	flag.DurationVar(&o.flipEvery, "flip-every", 5*time.Second, "how often the chaos loop takes targets down")
-	flag.IntVar(&o.flipN, "flip", 2, "targets taken down each time")
-	flag.DurationVar(&o.stormEvery, "storm-every", 70*time.Second, "how often many targets fail at once")
-	flag.IntVar(&o.stormN, "storm", 40, "targets in a storm")
+	flag.Float64Var(&o.acceptHang, "accept-hang", 0.03, "share of creates carried out and then never answered")
+	flag.Float64Var(&o.dropCB, "drop-callbacks", 0.03, "share of status callbacks never sent")
+	flag.Float64Var(&o.dupCB, "dup-callbacks", 0.05, "share of status callbacks sent twice")
+	flag.Float64Var(&o.lateCB, "late-callbacks", 0.10, "share of status callbacks sent late (overtaken by the next)")
+	flag.DurationVar(&o.lateBy, "late-by", 40*time.Second, "at most this late")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work dir (config, data, foghorn's log)")
 	flag.Parse()
 	if *peer {
-		runPeer(*peerN)
+		runPeer(*peerAddr, *peerN)
 		return
 	}
 	o.startTimeout, o.grace = time.Minute, 30*time.Second
-	o.downMin, o.downMax, o.stormDown = 20*time.Second, 60*time.Second, 45*time.Second
-	o.ackGrace, o.pageWait = 2*time.Second, 20*time.Second
+	o.ackGrace, o.ackAfter, o.ackGiveUp = 2*time.Second, time.Minute, 4*time.Minute
+	o.pageSlack, o.gap, o.callSlack = 20*time.Second, 5*time.Second, 25*time.Second
+	o.recoverHold, o.callsPer15m = 75*time.Second, 3
 	if err := soak(o); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
 }
 
-// ---- the peer: targets that answer 200, or 503 while down ----
+// plan is the soak's script, in offsets from the start.
+type plan struct {
+	cutAt, cutEnd time.Duration
+	throttleAt    time.Duration // 429 for throttleFor
+	throttleFor   time.Duration
+	unauthAt      time.Duration // 401 for a minute
+	reloadAt      time.Duration
+	cycles        []time.Duration
+	critDuringCut bool
+}
 
-func runPeer(n int) {
-	down := make([]atomic.Bool, n)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "peer:", err)
-		os.Exit(1)
+func makePlan(o options) plan {
+	d := o.duration
+	p := plan{throttleAt: d / 5, throttleFor: 40 * time.Second, unauthAt: d * 3 / 4, reloadAt: d * 3 / 10}
+	if o.cutFor > 0 {
+		p.cutAt = d * 45 / 100
+		p.cutEnd = p.cutAt + o.cutFor
+		p.critDuringCut = true
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /t/{i}", func(w http.ResponseWriter, r *http.Request) {
-		i, err := strconv.Atoi(r.PathValue("i"))
-		if err != nil || i < 0 || i >= n {
-			http.NotFound(w, r)
-			return
+	for t := 20 * time.Second; t+70*time.Second < d; t += o.cycle {
+		if o.cutFor > 0 && t < p.cutEnd+10*time.Second && t+70*time.Second > p.cutAt-30*time.Second {
+			continue
 		}
-		if down[i].Load() {
-			http.Error(w, "down (soak chaos)", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ok")
-	})
-	mux.HandleFunc("POST /ctl", func(w http.ResponseWriter, r *http.Request) {
-		v := r.URL.Query().Get("down") == "1"
-		for _, s := range strings.Split(r.URL.Query().Get("t"), ",") {
-			if i, err := strconv.Atoi(s); err == nil && i >= 0 && i < n {
-				down[i].Store(v)
-			}
-		}
-	})
-	fmt.Printf("LISTEN %s\n", ln.Addr())
-	go func() { // the soak ends us by closing stdin, or dies
-		io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	srv.Serve(ln)
-}
-
-type peerProc struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	addr string
-}
-
-func startPeer(n int) (*peerProc, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
+		p.cycles = append(p.cycles, t)
 	}
-	cmd := exec.Command(self, "-peer", "-peer-targets", strconv.Itoa(n))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "LISTEN ") {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("the peer did not start: %q %v", line, err)
-	}
-	return &peerProc{cmd: cmd, in: in, addr: strings.TrimSpace(strings.TrimPrefix(line, "LISTEN "))}, nil
-}
-
-func (p *peerProc) set(down bool, ids []int) error {
-	var s []string
-	for _, i := range ids {
-		s = append(s, strconv.Itoa(i))
-	}
-	d := "0"
-	if down {
-		d = "1"
-	}
-	resp, err := http.Post("http://"+p.addr+"/ctl?down="+d+"&t="+strings.Join(s, ","), "", nil)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	return nil
-}
-
-func (p *peerProc) stop() {
-	p.in.Close()
-	p.cmd.Process.Kill()
-	p.cmd.Wait()
-}
-
-// ---- foghorn, run, killed and run again ----
-
-type foghorn struct {
-	o       options
-	cfg     string
-	logPath string
-	log     *os.File
-
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	done     chan struct{}
-	starts   int
-	kills    int
-	errors   int
-	panics   int
-	lastErrs []string
-}
-
-func (f *foghorn) start() error {
-	cmd := exec.Command(f.o.bin, "run", "-config", f.cfg, "-log-format", "json")
-	cmd.Env = append(os.Environ(), "FOGHORN_TWILIO_AUTH_TOKEN="+authToken)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start foghorn: %w", err)
-	}
-	ready, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		once := sync.Once{}
-		for sc.Scan() {
-			line := sc.Text()
-			f.mu.Lock()
-			fmt.Fprintln(f.log, line)
-			var m struct{ Level, Msg string }
-			json.Unmarshal([]byte(line), &m)
-			if m.Level == "ERROR" {
-				f.errors++
-				if len(f.lastErrs) < 200 {
-					f.lastErrs = append(f.lastErrs, m.Msg)
-				}
-			}
-			if strings.HasPrefix(line, "panic:") || strings.Contains(line, "BUG") || strings.HasPrefix(line, "fatal error:") {
-				f.panics++
-			}
-			f.mu.Unlock()
-			if m.Msg == "foghorn running" {
-				once.Do(func() { close(ready) })
-			}
-		}
-		cmd.Wait()
-	}()
-	f.mu.Lock()
-	f.cmd, f.done = cmd, done
-	f.starts++
-	f.mu.Unlock()
-	select {
-	case <-ready:
-		return nil
-	case <-done:
-		return fmt.Errorf("foghorn exited before it was running; see %s", f.logPath)
-	case <-time.After(f.o.startTimeout):
-		return fmt.Errorf("foghorn not running within %s; see %s", f.o.startTimeout, f.logPath)
-	}
-}
-
-// kill is the VPS losing power: SIGKILL, no shutdown.
-func (f *foghorn) kill() {
-	f.mu.Lock()
-	cmd, done := f.cmd, f.done
-	f.kills++
-	f.mu.Unlock()
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-done
-}
-
-// stop is a clean shutdown, bounded.
-func (f *foghorn) stop() error {
-	f.mu.Lock()
-	cmd, done := f.cmd, f.done
-	f.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(f.o.grace):
-		cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("foghorn did not stop within %s of SIGTERM", f.o.grace)
-	}
-	if c := cmd.ProcessState.ExitCode(); c != 0 {
-		return fmt.Errorf("foghorn exited %d after SIGTERM", c)
-	}
-	return nil
-}
-
-// ---- the soak ----
-
-type flip struct {
-	target   int
-	down, up time.Time
+	return p
 }
 
 func soak(o options) error {
-	if _, err := os.Stat(o.bin); err != nil {
-		return fmt.Errorf("no foghorn binary at %s (make build): %w", o.bin, err)
-	}
 	work, err := os.MkdirTemp("", "foghorn-soak-")
 	if err != nil {
 		return err
@@ -324,34 +158,76 @@ func soak(o options) error {
 	} else {
 		defer os.RemoveAll(work)
 	}
-	peer, err := startPeer(o.targets)
+	if o.bin == "" {
+		o.bin = filepath.Join(work, "foghorn-failpoints")
+		began := time.Now()
+		build := exec.Command("go", "build", "-tags", "failpoints", "-o", o.bin, "./cmd/foghorn")
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build foghorn with -tags failpoints (run from the repository root): %w", err)
+		}
+		fmt.Printf("soak: built %s with -tags failpoints in %s\n", o.bin, time.Since(began).Round(time.Second))
+	} else if _, err := os.Stat(o.bin); err != nil {
+		return fmt.Errorf("no foghorn binary at %s: %w", o.bin, err)
+	}
+
+	// Where everyone lives: foghorn in a namespace of its own, the rest
+	// here; or all on loopback when that cannot be had (then no cut).
+	fhIP, hostIP := "127.0.0.1", "127.0.0.1"
+	var ns *netns
+	netMode := "loopback only: no network cut"
+	if o.useNetns && o.cutFor > 0 {
+		if ns, err = newNetns(); err != nil {
+			fmt.Printf("soak: no network namespace (%v); running on loopback without the network cut\n", err)
+			o.cutFor = 0
+		} else {
+			defer ns.close()
+			fhIP, hostIP = ns.fh, ns.host
+			netMode = fmt.Sprintf("foghorn in netns %s (%s), link down for %s", ns.name, fhIP, o.cutFor)
+		}
+	} else {
+		o.cutFor = 0
+	}
+	pl := makePlan(o)
+
+	peer, err := startPeer(hostIP+":0", o.targets+2*len(pairs))
 	if err != nil {
 		return err
 	}
 	defer peer.stop()
-
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
-	pub := fmt.Sprintf("http://127.0.0.1:%d", port)
+	listen := fmt.Sprintf("%s:%d", fhIP, port)
+	pub := "http://" + listen
 	sim := twiliosim.New(twiliosim.Options{AccountSID: accountSID, AuthToken: authToken, Number: fromNumber,
 		InboundSMSURL: pub + "/twilio/sms", PublicURL: pub, Ring: 2 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
-	simBase, err := sim.Start("127.0.0.1:0")
+	simBase, err := sim.Start(hostIP + ":0")
 	if err != nil {
 		return err
 	}
 	defer sim.Close()
-	sim.SetFault(twiliosim.Fault{Rate: o.failRate, Status: http.StatusInternalServerError})
+	base := twiliosim.Fault{Status: http.StatusInternalServerError, Rate: o.failRate, AcceptHang: o.acceptHang,
+		DropCallbacks: o.dropCB, DupCallbacks: o.dupCB, LateCallbacks: o.lateCB, LateBy: o.lateBy}
+	sim.SetFault(base)
 
-	data := filepath.Join(work, "data")
-	cfgPath := filepath.Join(work, "foghorn.toml")
-	if err := os.WriteFile(cfgPath, []byte(config(o, port, data, simBase, peer.addr)), 0o600); err != nil {
+	hash, err := bcrypt.GenerateFromPassword([]byte(alicePass), bcrypt.DefaultCost)
+	if err != nil {
 		return err
 	}
+	data := filepath.Join(work, "data")
+	cfgPath := filepath.Join(work, "foghorn.toml")
+	writeCfg := func(reload bool) error {
+		return os.WriteFile(cfgPath, []byte(config(o, listen, pub, data, simBase, peer.addr, string(hash), reload)), 0o600)
+	}
+	if err := writeCfg(false); err != nil {
+		return err
+	}
+	env := []string{"FOGHORN_TWILIO_AUTH_TOKEN=" + authToken, "FOGHORN_API_TOKEN=" + apiToken}
 	chk := exec.Command(o.bin, "check-config", cfgPath)
-	chk.Env = append(os.Environ(), "FOGHORN_TWILIO_AUTH_TOKEN="+authToken)
+	chk.Env = append(os.Environ(), env...)
 	if out, err := chk.CombinedOutput(); err != nil {
 		return fmt.Errorf("the soak's config is refused: %v\n%s", err, out)
 	}
@@ -360,7 +236,7 @@ func soak(o options) error {
 		return err
 	}
 	defer logf.Close()
-	fh := &foghorn{o: o, cfg: cfgPath, logPath: logf.Name(), log: logf}
+	fh := &foghorn{o: o, ns: ns, cfg: cfgPath, logPath: logf.Name(), log: logf, env: env}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -375,447 +251,317 @@ func soak(o options) error {
 		}
 	}()
 
-	fmt.Printf("soak: %d targets every %s, Twilio failing %.0f%% of requests, %.0f%% of calls to voicemail, SIGKILL every %s-%s, chaos for %s then %s settling\n",
-		o.targets, o.interval, o.failRate*100, o.vmRate*100, o.killMin, o.killMax, o.duration, o.settle)
+	fmt.Printf("soak: %d background targets every %s, 2 router pairs every %s, default limits; %s\n", o.targets, o.interval, o.pairInterval, netMode)
+	fmt.Printf("soak: Twilio: %.0f%% 500s, %.0f%% accept-then-hang, callbacks %.0f%% dropped / %.0f%% doubled / %.0f%% late (≤%s); 429s at %s, 401s for a minute at %s\n",
+		o.failRate*100, o.acceptHang*100, o.dropCB*100, o.dupCB*100, o.lateCB*100, o.lateBy, pl.throttleAt, pl.unauthAt)
+	fmt.Printf("soak: chaos for %s (kills every %s-%s, random and at failpoints), then %s settling\n", o.duration, o.killMin, o.killMax, o.settle)
 	began := time.Now()
-	if err := fh.start(); err != nil {
+	if err := fh.start(""); err != nil {
 		return err
 	}
-	fmt.Printf("soak: foghorn running after %s\n", time.Since(began).Round(time.Millisecond))
+	t0 := time.Now()
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	fmt.Printf("soak: foghorn running after %s\n", t0.Sub(began).Round(time.Millisecond))
+	chaosEnd := at(o.duration)
+	clock := func() string { return time.Since(t0).Round(time.Second).String() }
 
-	// The phones: each call is answered by voicemail with probability
-	// vmRate, otherwise by a person who presses 1 (ack). Scripts are
-	// taken when a call starts, so re-drawing them every second draws
-	// each call's fate.
 	var wg sync.WaitGroup
-	chaosEnd := time.Now().Add(o.duration)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for ctx.Err() == nil && time.Now().Before(chaosEnd.Add(o.settle)) {
-			for _, ph := range []string{alicePhone, bobPhone} {
-				sc := twiliosim.Script{Call: "answer", Keys: []string{"1"}}
-				if rand.Float64() < o.vmRate {
-					sc = twiliosim.Script{Call: "voicemail"}
-				}
-				sim.SetPhone(ph, sc)
-			}
-			sleep(ctx, 500*time.Millisecond)
-		}
-	}()
-
-	// Chaos: a few targets down every flipEvery, for 20-60 s; a storm now
-	// and then.
-	var fmu sync.Mutex
-	var flips []flip
+	var smu sync.Mutex // guards unable, outages, downNow
+	var unable []span
+	var outages []outage
 	downNow := map[int]bool{}
+	addUnable := func(s span) { smu.Lock(); unable = append(unable, s); smu.Unlock() }
+
+	h := &humans{o: o, sim: sim, base: pub, client: &http.Client{Timeout: 10 * time.Second},
+		started: map[int]bool{}, failed: map[string]int{}}
+	wg.Add(2)
+	go func() { defer wg.Done(); h.phones(ctx) }()
+	go func() { defer wg.Done(); h.run(ctx, &wg) }()
+
+	// takeDown marks targets down for d (in a goroutine of its own).
+	takeDown := func(ids []int, d time.Duration, u *outage) {
+		peer.set(true, ids)
+		smu.Lock()
+		for _, i := range ids {
+			downNow[i] = true
+		}
+		idx := -1
+		if u != nil {
+			u.down = time.Now()
+			outages = append(outages, *u)
+			idx = len(outages) - 1
+		}
+		smu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sleep(ctx, d)
+			peer.set(false, ids)
+			smu.Lock()
+			for _, i := range ids {
+				delete(downNow, i)
+			}
+			if idx >= 0 {
+				outages[idx].up = time.Now()
+			}
+			smu.Unlock()
+		}()
+	}
+	pick := func(n int) []int {
+		smu.Lock()
+		defer smu.Unlock()
+		var ids []int
+		for len(ids) < n {
+			i := rand.IntN(o.targets)
+			if !downNow[i] && !slices.Contains(ids, i) {
+				ids = append(ids, i)
+			}
+		}
+		return ids
+	}
+	pairIDs := func(p int) []int { return []int{o.targets + 2*p, o.targets + 2*p + 1} }
+
+	// Background flaps: one warning target down every 5 s for 20-60 s.
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		lastStorm := time.Now()
 		for ctx.Err() == nil && time.Now().Before(chaosEnd) {
-			n := o.flipN
-			dur := func() time.Duration { return o.downMin + rand.N(o.downMax-o.downMin) }
-			if time.Since(lastStorm) >= o.stormEvery {
-				n, lastStorm = o.stormN, time.Now()
-				dur = func() time.Duration { return o.stormDown }
+			takeDown(pick(1), 20*time.Second+rand.N(40*time.Second), nil)
+			sleep(ctx, 5*time.Second)
+		}
+	}()
+	// The script: bursts of warnings, each followed by a critical; the
+	// cut with a critical under way; 429s; a minute of 401s; a reload.
+	type ev struct {
+		at time.Duration
+		do func()
+	}
+	var evs []ev
+	for k, t := range pl.cycles {
+		p := k % len(pairs)
+		evs = append(evs, ev{t, func() {
+			fmt.Printf("soak: %s: burst of %d warnings\n", clock(), o.burst)
+			takeDown(pick(o.burst), 45*time.Second, &outage{name: "burst"})
+		}}, ev{t + 15*time.Second, func() {
+			fmt.Printf("soak: %s: %s both down (critical)\n", clock(), pairs[p])
+			takeDown(pairIDs(p), 55*time.Second, &outage{name: pairs[p], critical: true})
+		}})
+	}
+	if pl.critDuringCut {
+		p := len(pl.cycles) % len(pairs)
+		evs = append(evs, ev{pl.cutAt - 12*time.Second, func() {
+			fmt.Printf("soak: %s: %s both down (critical), until after the cut\n", clock(), pairs[p])
+			takeDown(pairIDs(p), 12*time.Second+o.cutFor+45*time.Second, &outage{name: pairs[p], critical: true, duringCut: true})
+		}}, ev{pl.cutAt, func() {
+			if err := ns.cut(true); err != nil {
+				fmt.Println("soak: cut:", err)
+				return
 			}
-			var ids []int
-			fmu.Lock()
-			for len(ids) < n {
-				i := rand.IntN(o.targets)
-				if !downNow[i] && !slices.Contains(ids, i) {
-					ids = append(ids, i)
-				}
+			fmt.Printf("soak: %s: foghorn's link DOWN for %s\n", clock(), o.cutFor)
+			addUnable(span{from: time.Now(), to: time.Now().Add(o.cutFor)})
+		}}, ev{pl.cutEnd, func() {
+			if err := ns.cut(false); err != nil {
+				fmt.Println("soak: uncut:", err)
 			}
-			now := time.Now()
-			for _, i := range ids {
-				downNow[i] = true
-				flips = append(flips, flip{target: i, down: now})
+			fmt.Printf("soak: %s: foghorn's link up again\n", clock())
+		}})
+	}
+	evs = append(evs, ev{pl.throttleAt, func() {
+		f := base
+		f.Status, f.Rate = http.StatusTooManyRequests, 0.5
+		sim.SetFault(f)
+		fmt.Printf("soak: %s: Twilio answers 429 to half the requests for %s\n", clock(), pl.throttleFor)
+	}}, ev{pl.throttleAt + pl.throttleFor, func() { sim.SetFault(base) }},
+		ev{pl.unauthAt, func() {
+			f := base
+			f.Status, f.Rate = http.StatusUnauthorized, 1
+			sim.SetFault(f)
+			addUnable(span{from: time.Now(), to: time.Now().Add(time.Minute)})
+			fmt.Printf("soak: %s: Twilio answers 401 to everything for a minute\n", clock())
+		}}, ev{pl.unauthAt + time.Minute, func() { sim.SetFault(base) }},
+		ev{pl.reloadAt, func() {
+			if err := writeCfg(true); err != nil {
+				fmt.Println("soak: reload:", err)
+				return
 			}
-			fmu.Unlock()
-			if err := peer.set(true, ids); err != nil {
-				fmt.Fprintln(os.Stderr, "soak: chaos:", err)
+			fh.signal(syscall.SIGHUP)
+			fmt.Printf("soak: %s: config changed (one target added), SIGHUP\n", clock())
+		}})
+	slices.SortFunc(evs, func(a, b ev) int { return int(a.at - b.at) })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, e := range evs {
+			sleep(ctx, time.Until(at(e.at)))
+			if ctx.Err() != nil {
+				return
 			}
-			d := dur()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sleep(ctx, d)
-				peer.set(false, ids)
-				fmu.Lock()
-				now := time.Now()
-				for _, i := range ids {
-					delete(downNow, i)
-					for k := len(flips) - 1; k >= 0; k-- {
-						if flips[k].target == i && flips[k].up.IsZero() {
-							flips[k].up = now
-							break
-						}
-					}
-				}
-				fmu.Unlock()
-			}()
-			sleep(ctx, o.flipEvery)
+			e.do()
 		}
 	}()
 
-	// SIGKILL and restart, until the chaos ends.
+	// Kills until the chaos ends, none around the cut or the reload: a
+	// random SIGKILL, then a run armed with the next failpoint, which
+	// kills itself there (or is killed at random if it is not reached).
+	points := []string{"engine.after-claim", "pager.after-api", "engine.before-mark"}
+	quiet := func(t time.Time) bool {
+		d := t.Sub(t0)
+		if o.cutFor > 0 && d > pl.cutAt-25*time.Second && d < pl.cutEnd+15*time.Second {
+			return true
+		}
+		return d > pl.reloadAt-5*time.Second && d < pl.reloadAt+10*time.Second
+	}
 	var runErr error
+	missed, fpTurn, armed := 0, 0, ""
 	for ctx.Err() == nil && time.Now().Before(chaosEnd) {
 		wait := o.killMin + rand.N(o.killMax-o.killMin+1)
 		if time.Now().Add(wait).After(chaosEnd) {
 			sleep(ctx, time.Until(chaosEnd))
 			break
 		}
-		sleep(ctx, wait)
+		var how string
+		select {
+		case <-ctx.Done():
+		case <-fh.exited():
+			how = fh.reap()
+		case <-time.After(wait):
+			for quiet(time.Now()) && ctx.Err() == nil {
+				sleep(ctx, time.Second)
+			}
+			how = fh.kill()
+			if armed != "" && how == "SIGKILL" {
+				missed++
+			}
+		}
 		if ctx.Err() != nil {
 			break
 		}
-		fh.kill()
-		fmt.Printf("soak: %s: SIGKILL #%d, restarting\n", time.Since(began).Round(time.Second), fh.kills)
-		if runErr = fh.start(); runErr != nil {
+		next := ""
+		if armed == "" && !quiet(time.Now().Add(time.Minute)) {
+			next = fmt.Sprintf("%s:%d", points[fpTurn%len(points)], 1+rand.IntN(2))
+			fpTurn++
+		}
+		fmt.Printf("soak: %s: %s; restarting%s\n", clock(), how, map[bool]string{true: " armed with failpoint " + next}[next != ""])
+		armed = next
+		if runErr = fh.start(next); runErr != nil {
 			break
 		}
 	}
 	// Everything up again; foghorn keeps running while incidents resolve.
-	fmu.Lock()
+	smu.Lock()
 	var all []int
 	for i := range downNow {
 		all = append(all, i)
 	}
-	fmu.Unlock()
+	smu.Unlock()
 	peer.set(false, all)
+	select {
+	case <-fh.exited(): // an armed run may still fire
+		fmt.Printf("soak: %s: %s; restarting\n", clock(), fh.reap())
+		if runErr == nil {
+			runErr = fh.start("")
+		}
+	default:
+	}
+	var open []openIncident
+	var openErr error
 	if runErr == nil {
-		fmt.Printf("soak: %s: chaos over, every target up; settling for %s\n", time.Since(began).Round(time.Second), o.settle)
+		fmt.Printf("soak: %s: chaos over, every target up; settling for %s\n", clock(), o.settle)
 		sleep(ctx, o.settle)
+		open, openErr = openIncidents(pub)
 	}
 	stopErr := fh.stop()
 	cancel()
 	wg.Wait()
 	end := time.Now()
-	// The simulator's last callbacks have nowhere to go now; its log is
-	// complete.
-	sleep(context.Background(), 3*time.Second)
-	msgs, calls, events := sim.Messages(), sim.Calls(), sim.Events()
+	sleep(context.Background(), 2*time.Second)
 	if runErr != nil {
 		return runErr
 	}
 
-	db, err := store.Open(context.Background(), data)
-	if err != nil {
-		return fmt.Errorf("open the store after the last stop: %w", err)
+	smu.Lock()
+	in := &checkInput{o: o, msgs: sim.Messages(), calls: sim.Calls(), events: sim.Events(),
+		outages: append([]outage(nil), outages...), chaosEnd: chaosEnd, end: end,
+		recoveredBy: chaosEnd.Add(o.recoverHold), openAtEnd: open, openErr: openErr, failpointsMissed: missed}
+	in.unable = append(append([]span(nil), unable...), fh.downSpans()...)
+	smu.Unlock()
+	in.down, in.deaths = fh.downSpans(), fh.deathList()
+	in.acks, _, _ = h.report()
+	for i := range in.outages {
+		if in.outages[i].up.IsZero() {
+			in.outages[i].up = chaosEnd
+		}
 	}
-	defer db.Close()
-	fmu.Lock()
-	nflips := len(flips)
-	fmu.Unlock()
-	r, err := check(db, o, chaosEnd, end, msgs, calls, events)
-	if err != nil {
-		return err
-	}
-	fh.mu.Lock()
-	defer fh.mu.Unlock()
-	fmt.Printf("\nsoak counts (%s in all)\n", end.Sub(began).Round(time.Second))
-	fmt.Printf("  foghorn: %d starts, %d SIGKILLs, clean final stop: %v, %d ERROR log lines, %d panics\n",
-		fh.starts, fh.kills, stopErr == nil, fh.errors, fh.panics)
-	fmt.Printf("  chaos: %d targets taken down (storms of %d every %s)\n", nflips, o.stormN, o.stormEvery)
-	r.print()
-	if stopErr != nil {
-		fmt.Println("  FAIL:", stopErr)
-		r.failed++
-	}
-	if fh.panics > 0 {
-		fmt.Println("  FAIL: foghorn panicked; see", fh.logPath)
-		r.failed++
-	}
-	if r.failed > 0 {
+	rows := check(in)
+	rows = append(rows, extraRows(in, fh, h, stopErr, netMode)...)
+	rows = append(rows, faultRows(in)...)
+	fmt.Printf("\nsoak table (%s in all; the simulator's record)\n", end.Sub(began).Round(time.Second))
+	failed := printTable(rows)
+	if failed > 0 {
 		if !o.keep {
 			fmt.Println("  (rerun with -keep to keep foghorn's log and store)")
 		}
-		return fmt.Errorf("%d check(s) failed", r.failed)
+		return fmt.Errorf("%d invariant(s) failed", failed)
 	}
-	fmt.Println("  all checks passed")
+	fmt.Println("  all invariants hold")
 	return nil
 }
 
-func config(o options, port int, data, simBase, peer string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `[server]
-listen = "127.0.0.1:%d"
-public_url = "http://127.0.0.1:%d"
-data_dir = %q
-[twilio]
-account_sid = %q
-from = %q
-api_base = %q
-machine_detection = true
-sms_per_15m = 10000
-calls_per_15m = 10000
-[self_check]
-kind = "tcp"
-canaries = [%q]
-[escalation]
-default_policy = "ops0"
-max_per_hour = 100000
-[[person]]
-name = "alice"
-phone = %q
-[[person]]
-name = "bob"
-phone = %q
-`, port, port, data, accountSID, fromNumber, simBase, peer, alicePhone, bobPhone)
-	// The same steps in every policy: alice by SMS, then by phone, then bob.
-	for p := range max(o.policies, 1) {
-		fmt.Fprintf(&b, `[[policy]]
-name = "ops%d"
-  [[policy.step]]
-  who = ["alice"]
-  channels = ["sms"]
-  [[policy.step]]
-  who = ["alice"]
-  channels = ["voice", "sms"]
-  delay = "20s"
-  repeat = 1
-  interval = "30s"
-  [[policy.step]]
-  who = ["bob"]
-  channels = ["voice", "sms"]
-  delay = "30s"
-  until_ack = true
-  interval = "1m"
-`, p)
+// extraRows: what the soak did, and the checks on foghorn itself.
+func extraRows(in *checkInput, fh *foghorn, h *humans, stopErr error, netMode string) []row {
+	fh.mu.Lock()
+	defer fh.mu.Unlock()
+	kinds := map[string]int{}
+	for _, d := range in.deaths {
+		kinds[d.how]++
 	}
-	for i := range o.targets {
-		fmt.Fprintf(&b, "[[target]]\nname = \"t%04d\"\nkind = \"http\"\naddress = \"http://%s/t/%d\"\ninterval = %q\ntimeout = \"2s\"\nrise = 1\nfall = 2\npolicy = \"ops%d\"\n",
-			i, peer, i, o.interval.String(), i%max(o.policies, 1))
+	var ks []string
+	for k, v := range kinds {
+		ks = append(ks, fmt.Sprintf("%s %d", k, v))
 	}
-	return b.String()
+	slices.Sort(ks)
+	acks, failed, skipped := h.report()
+	by := map[string]int{}
+	for _, a := range acks {
+		by[a.method]++
+	}
+	stop := "clean"
+	if stopErr != nil {
+		stop = stopErr.Error()
+	}
+	return []row{
+		{name: "kills", info: true, value: fmt.Sprintf("%d (%s); %d armed runs killed at random instead (failpoint not reached)", len(in.deaths), joinOr(ks), in.failpointsMissed)},
+		{name: "acks taken", info: true, value: fmt.Sprintf("sms %d, key %d, dashboard %d, api %d; %d resolved before the ack; attempts refused: %v", by["sms"], by["key"], by["dashboard"], by["api"], skipped, failed)},
+		{name: "network", info: true, value: netMode},
+		{name: "config reload (SIGHUP) applied", ok: fh.reloads >= 1 && fh.refused == 0, value: fmt.Sprintf("%d applied, %d refused", fh.reloads, fh.refused)},
+		{name: "foghorn: starts, final stop, panics", ok: stopErr == nil && fh.panics == 0, value: fmt.Sprintf("%d starts, stop %s, %d panics, %d ERROR lines", fh.starts, stop, fh.panics, fh.errors)},
+	}
 }
 
-// ---- the checks ----
-
-type result struct {
-	incidents, notices, open, stuck        int
-	needed, paged, missing                 int
-	acked, pagedAfterAck, simAfterAck      int
-	claimed, resent, expired, unrecorded   int
-	simSMS, simCalls, voicemail, injected  int
-	maxSends, overTwice                    int
-	failed                                 int
-	missingIDs, afterAckIDs, stuckIDs, dup []string
-}
-
-func (r *result) print() {
-	fmt.Printf("  incidents: %d (+%d notices); open at the end: %d\n", r.incidents, r.notices, r.open)
-	fmt.Printf("  simulator: %d SMS and %d calls created (%d answered by voicemail), %d API requests failed on purpose\n",
-		r.simSMS, r.simCalls, r.voicemail, r.injected)
-	fmt.Printf("  notifications: %d page rows claimed, %d resent after a SIGKILL, %d expired, most sends of one notification %d\n",
-		r.claimed, r.resent, r.expired, r.maxSends)
-	line := func(ok bool, f string, a ...any) {
-		mark := "ok  "
-		if !ok {
-			mark = "FAIL"
-			r.failed++
-		}
-		fmt.Printf("  %s %s\n", mark, fmt.Sprintf(f, a...))
-	}
-	line(r.missing == 0, "every incident that needed a page got one: %d of %d needed one, %d got one%s", r.needed, r.incidents, r.paged, ids(r.missingIDs))
-	line(r.pagedAfterAck == 0 && r.simAfterAck == 0, "every acked incident stopped paging: %d acked, %d pages claimed and %d sent after the ack%s",
-		r.acked, r.pagedAfterAck, r.simAfterAck, ids(r.afterAckIDs))
-	line(r.overTwice == 0, "no notification sent more than twice: %d sent 3+ times%s", r.overTwice, ids(r.dup))
-	line(r.stuck == 0, "no incident stuck open after its target recovered: %d%s", r.stuck, ids(r.stuckIDs))
-}
-
-func ids(s []string) string {
+func joinOr(s []string) string {
 	if len(s) == 0 {
-		return ""
+		return "none"
 	}
-	if len(s) > 10 {
-		s = append(s[:10:10], "...")
+	out := s[0]
+	for _, v := range s[1:] {
+		out += ", " + v
 	}
-	return " [" + strings.Join(s, " ") + "]"
+	return out
 }
 
-// notification is the n= of a status callback URL.
-func notification(callback string) int64 {
-	u, err := url.Parse(callback)
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.ParseInt(u.Query().Get("n"), 10, 64)
-	return n
-}
-
-func check(db *store.DB, o options, chaosEnd, end time.Time, msgs []twiliosim.Message, calls []twiliosim.Call, events []twiliosim.Event) (*result, error) {
-	r := &result{}
-	// What reached the simulator, per notification.
-	sends := map[int64][]time.Time{}
-	for _, m := range msgs {
-		if m.Direction != "outbound-api" {
-			continue
-		}
-		r.simSMS++
-		if n := notification(m.StatusCallback); n > 0 {
-			sends[n] = append(sends[n], m.Created)
-		}
-	}
-	for _, c := range calls {
-		r.simCalls++
-		if strings.HasPrefix(c.AnsweredBy, "machine") {
-			r.voicemail++
-		}
-		if n := notification(c.StatusCallback); n > 0 {
-			sends[n] = append(sends[n], c.Created)
-		}
-	}
-	for _, e := range events {
-		if e.Kind == twiliosim.KindAPI && e.Err == "injected fault" {
-			r.injected++
-		}
-	}
-	for n, ts := range sends {
-		r.maxSends = max(r.maxSends, len(ts))
-		if len(ts) > 2 {
-			r.overTwice++
-			r.dup = append(r.dup, fmt.Sprintf("n%d×%d", n, len(ts)))
-		}
-	}
-
-	type inc struct {
-		id                       int64
-		key, state, source, by   string
-		opened                   int64
-		acked, resolved          sql.NullInt64
-		pages                    []int64 // notification ids
-		pageCreated              []int64
-		retriggeredAfterAckEvent bool
-	}
-	rows, err := db.Query(`SELECT id, key, state, source, resolved_by, opened_at, acked_at, resolved_at FROM incidents ORDER BY id`)
+func openIncidents(base string) ([]openIncident, error) {
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/incidents", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		return nil, err
 	}
-	incs := map[int64]*inc{}
-	var order []int64
-	for rows.Next() {
-		i := &inc{}
-		if err := rows.Scan(&i.id, &i.key, &i.state, &i.source, &i.by, &i.opened, &i.acked, &i.resolved); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		incs[i.id] = i
-		order = append(order, i.id)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /api/v1/incidents: %s", resp.Status)
 	}
-	rows.Close()
-	rows, err = db.Query(`SELECT id, incident, created_at, attempt, state FROM notifications WHERE kind = 'page' ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var id, incident, created int64
-		var attempt int
-		var state string
-		if err := rows.Scan(&id, &incident, &created, &attempt, &state); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		r.claimed++
-		if attempt > 1 {
-			r.resent++
-		}
-		if state == "expired" {
-			r.expired++
-		}
-		if i := incs[incident]; i != nil {
-			i.pages = append(i.pages, id)
-			i.pageCreated = append(i.pageCreated, created)
-		}
-	}
-	rows.Close()
-	// Events that legitimately page an acked incident again.
-	rows, err = db.Query(`SELECT subject, at FROM events WHERE kind IN ('ack.stale', 'snooze.end', 'incident.escalate', 'incident.severity')`)
-	if err != nil {
-		return nil, err
-	}
-	again := map[int64][]time.Time{}
-	for rows.Next() {
-		var subject, at string
-		rows.Scan(&subject, &at)
-		id, _ := strconv.ParseInt(subject, 10, 64)
-		t, _ := time.Parse(time.RFC3339Nano, at)
-		again[id] = append(again[id], t)
-	}
-	rows.Close()
-
-	for _, id := range order {
-		i := incs[id]
-		if i.by == "notice" {
-			r.notices++
-			continue
-		}
-		r.incidents++
-		if i.state != "resolved" {
-			r.open++
-			if i.source == "probe" {
-				r.stuck++
-				r.stuckIDs = append(r.stuckIDs, fmt.Sprintf("#%d:%s", i.id, i.key))
-			}
-		}
-		// Needed a page: open long enough for its first page (the first
-		// step has no delay), and not opened in the last moments before
-		// the end.
-		opened := time.UnixMilli(i.opened)
-		lasted := end.Sub(opened)
-		if i.resolved.Valid {
-			lasted = time.UnixMilli(i.resolved.Int64).Sub(opened)
-		}
-		if lasted >= o.pageWait && end.Sub(opened) >= o.pageWait {
-			r.needed++
-			got := false
-			for _, n := range i.pages {
-				if len(sends[n]) > 0 {
-					got = true
-				}
-			}
-			if got {
-				r.paged++
-			} else {
-				r.missing++
-				r.missingIDs = append(r.missingIDs, fmt.Sprintf("#%d:%s", i.id, i.key))
-			}
-		}
-		if !i.acked.Valid {
-			continue
-		}
-		r.acked++
-		ackedAt := time.UnixMilli(i.acked.Int64)
-		retriggered := false
-		for _, t := range again[i.id] {
-			if t.After(ackedAt) {
-				retriggered = true
-			}
-		}
-		if retriggered {
-			continue
-		}
-		bad := false
-		for k, n := range i.pages {
-			if time.UnixMilli(i.pageCreated[k]).After(ackedAt.Add(time.Second)) {
-				r.pagedAfterAck++
-				bad = true
-			}
-			for _, t := range sends[n] {
-				if t.After(ackedAt.Add(o.ackGrace)) {
-					r.simAfterAck++
-					bad = true
-				}
-			}
-		}
-		if bad {
-			r.afterAckIDs = append(r.afterAckIDs, fmt.Sprintf("#%d", i.id))
-		}
-	}
-	return r, nil
+	var out []openIncident
+	return out, json.NewDecoder(resp.Body).Decode(&out)
 }
 
 // ---- helpers ----

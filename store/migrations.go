@@ -106,4 +106,36 @@ var migrations = []migration{
 			comment    TEXT NOT NULL DEFAULT ''
 		);
 	`},
+	{"delivery truth across restarts", `
+		-- owner: escalation. handed_at is stamped just before a notification
+		-- is handed to the pager, so a restart tells a claim that never left
+		-- (send it, nobody has it) from one that may have reached Twilio
+		-- (look it up there first); sid is Twilio's, when a lookup found it.
+		ALTER TABLE notifications ADD COLUMN handed_at INTEGER;
+		ALTER TABLE notifications ADD COLUMN sid TEXT NOT NULL DEFAULT '';
+
+		-- owner: probes. The last heartbeat push per target, written before
+		-- the push is answered, so a kill right after cannot lose it.
+		CREATE TABLE heartbeats (
+			target  TEXT PRIMARY KEY,
+			last_at INTEGER NOT NULL
+		);
+
+		-- owner: pager. MessageSids of inbound SMS already acted on, kept a
+		-- day, so a replayed webhook cannot act twice.
+		CREATE TABLE inbound_sms (
+			sid TEXT PRIMARY KEY,
+			at  INTEGER NOT NULL
+		);
+		CREATE INDEX inbound_sms_at ON inbound_sms (at);
+
+		-- owner: pager. The Twilio SID of every message and call as soon as
+		-- the API answered, so a lookup after a kill tells ours apart.
+		CREATE TABLE twilio_sids (
+			sid          TEXT PRIMARY KEY,
+			notification INTEGER NOT NULL,
+			at           INTEGER NOT NULL
+		);
+		CREATE INDEX twilio_sids_notification ON twilio_sids (notification);
+	`},
 }

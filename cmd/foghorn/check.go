@@ -15,7 +15,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: foghorn check-config FILE")
 		return 2
 	}
-	cfg, err := configs.Load(args[0])
+	cfg, err := configs.LoadArmed(args[0]) // what run would refuse, check-config refuses
 	var ps configs.Problems
 	switch {
 	case errors.As(err, &ps):
@@ -28,5 +28,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: ok: %d targets, %d groups, %d people, %d rotations, %d policies, %d maintenance windows\n",
 		args[0], len(cfg.Targets), len(cfg.Groups), len(cfg.People), len(cfg.Rotations), len(cfg.Policies), len(cfg.Maintenance))
+	if len(cfg.Targets) == 0 {
+		fmt.Fprintf(stdout, "%s: no targets of its own: it pages for Alertmanager's alerts only (POST /api/v1/alertmanager)\n", args[0])
+	}
 	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -246,4 +247,91 @@ func TestExampleRunsHealthy(t *testing.T) {
 	for _, name := range []string{"rt1", "rt2", "pve1", "pve2", "pve3", "zabbix", "dns1"} {
 		p.waitWithin(t, 90*time.Second, 0, "target up", map[string]string{"target": name})
 	}
+}
+
+// withoutTargets drops the named [[target]] blocks from the example. The
+// tests of limits use it for the BMCs and the SNMP switch: with nothing
+// answering IPMI or SNMP on loopback they go down and page, and a test
+// that counts SMS against a limit must count only the pages it caused.
+func withoutTargets(names ...string) func(string) string {
+	return func(s string) string {
+		parts := regexp.MustCompile(`(?m)^\[\[`).Split(s, -1)
+		out := parts[0]
+		for _, p := range parts[1:] {
+			drop := false
+			for _, n := range names {
+				if strings.HasPrefix(p, "target]]") && strings.Contains(p, "\nname = \""+n+"\"\n") {
+					drop = true
+				}
+			}
+			if !drop {
+				out += "[[" + p
+			}
+		}
+		for _, n := range names { // and the links to them (a host's bmc)
+			out = regexp.MustCompile(`(?m)^bmc = "`+regexp.QuoteMeta(n)+`".*$`).ReplaceAllString(out, "")
+		}
+		return out
+	}
+}
+
+// quietWorld is the example without the targets that no loopback peer
+// answers for (the BMCs and the SNMP switch).
+var quietWorld = withoutTargets("pve1-bmc", "pve2-bmc", "pve3-bmc", "core-switch")
+
+// nftRemovable is nft with a way to lift the rule before the test ends.
+func nftRemovable(t *testing.T, hook, rule string) (remove func()) {
+	t.Helper()
+	table := fmt.Sprintf("foghorn_e2e_%d_%d", os.Getpid(), nftTables.Add(1))
+	rules := fmt.Sprintf("table inet %s {\n chain c {\n  type filter hook %s priority 0;\n  %s\n }\n}\n", table, hook, rule)
+	cmd := exec.Command("nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v: %s", err, out)
+	}
+	var once sync.Once
+	remove = func() { once.Do(func() { exec.Command("nft", "delete", "table", "inet", table).Run() }) }
+	t.Cleanup(remove)
+	return remove
+}
+
+// swapAddresses is an edit for newExample: every quoted address of m's
+// keys becomes its value (the loopback stand-ins moved to a test's own
+// addresses or a network namespace's).
+func swapAddresses(m map[string]string) func(string) string {
+	return func(s string) string {
+		for old, new := range m {
+			s = strings.ReplaceAll(s, `"`+old+`"`, `"`+new+`"`)
+		}
+		return s
+	}
+}
+
+// withTargetAddress is an edit for newExample that sets the address of
+// the target name.
+func withTargetAddress(t *testing.T, name, addr string) func(string) string {
+	return func(s string) string {
+		t.Helper()
+		i := strings.Index(s, "[[target]]\nname = \""+name+"\"\n")
+		if i < 0 {
+			t.Fatalf("the example has no target %q", name)
+		}
+		j := strings.Index(s[i:], "\naddress = ")
+		if j < 0 || (strings.Contains(s[i+1:i+j], "\n[[")) {
+			t.Fatalf("the example's target %q has no address", name)
+		}
+		j += i + 1
+		k := j + strings.Index(s[j:], "\n")
+		return s[:j] + fmt.Sprintf("address = %q", addr) + s[k:]
+	}
+}
+
+// targetAddress is the address of the target name in the config s.
+func targetAddress(t *testing.T, s, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^\[\[target\]\]\nname = "` + regexp.QuoteMeta(name) + `"\n(?:[^\[].*\n|\n)*?address = "([^"]*)"`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("the config has no address for target %q", name)
+	}
+	return m[1]
 }

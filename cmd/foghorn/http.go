@@ -17,9 +17,7 @@ import (
 func (d *daemon) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", d.m.handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
+	mux.HandleFunc("GET /healthz", d.healthz)
 	d.apiRoutes(mux)
 	d.pg.Routes(mux)
 	mux.HandleFunc("GET /status.txt", d.statusText)
@@ -83,6 +81,9 @@ func (d *daemon) heartbeat(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, probes.ErrUnknownHeartbeat):
 		http.Error(w, "unknown heartbeat target", http.StatusNotFound)
+	case errors.Is(err, probes.ErrNotRecorded):
+		d.log.Error("heartbeat push not recorded; answered 503 so the sender retries", "target", r.PathValue("target"), "err", err)
+		http.Error(w, "heartbeat not recorded; retry", http.StatusServiceUnavailable)
 	case err != nil:
 		d.log.Warn("heartbeat push refused", "target", r.PathValue("target"), "remote", r.RemoteAddr, "err", err)
 		http.Error(w, "forbidden", http.StatusForbidden)

@@ -45,7 +45,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "foghorn run:", err)
 		return 2
 	}
-	return serve(log, stderr, *path, false, func() (*configs.Config, error) { return configs.Load(*path) })
+	return serve(log, stderr, *path, false, func() (*configs.Config, error) { return configs.LoadArmed(*path) })
 }
 
 func cmdDemo(args []string, stderr io.Writer) int {
@@ -72,7 +72,7 @@ func cmdDemo(args []string, stderr io.Writer) int {
 	}
 	const name = "demo.toml (embedded)"
 	return serve(log, stderr, name, *story, func() (*configs.Config, error) {
-		return configs.Parse(name, dir, configs.DemoTOML, os.Getenv)
+		return configs.ParseArmed(name, dir, configs.DemoTOML, os.Getenv)
 	})
 }
 
@@ -96,6 +96,10 @@ type daemon struct {
 	pool   *ipmi.Pool
 	guard  *ipmi.Guard
 	events chan probes.Event
+	fds    fdBudget // how file descriptors are shared between probes and HTTP
+
+	// storeCheck is the last store write test of /healthz and the watchdog.
+	storeCheck storeCheck
 }
 
 func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load func() (*configs.Config, error)) int {
@@ -114,7 +118,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	}
 	defer db.Close()
 
-	d := &daemon{log: log, source: source, load: load, db: db, beats: &probes.Heartbeats{}, board: newBoard(), m: newMetrics()}
+	d := &daemon{log: log, source: source, load: load, db: db, beats: &probes.Heartbeats{Store: db}, board: newBoard(), m: newMetrics()}
 	d.cfg.Store(cfg)
 	var sim *twiliosim.Sim
 	simBase := ""
@@ -129,14 +133,16 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		defer sim.Close()
 		log.Info("Twilio simulator: no real SMS or calls; the simulated phones are on its page", "url", simBase+"/sim/")
 	}
-	pg, err := pager.New(cfg, nil, pager.Options{APIBase: simBase, Log: log})
+	pg, err := pager.New(cfg, nil, pager.Options{APIBase: simBase, Log: log, Store: db})
 	if err != nil {
 		log.Error("cannot start the pager", "err", err)
 		return 1
 	}
 	defer pg.Close()
 	d.pg, d.sim = pg, sim
-	d.eng = escalation.New(db, cfg, pg.PowerSteps(), escalation.Options{Log: log}) // pages, plus policy steps with power = "cycle"
+	// Pages, plus policy steps with power = "cycle"; each hand-over stamped
+	// in the store, and looked up in Twilio's lists by Recover after a kill.
+	d.eng = escalation.New(db, cfg, escalation.Tracked(db, pg.PowerSteps(), pg), escalation.Options{Log: log})
 	pg.SetEngine(d.eng)
 	d.m.reg.MustRegister(pg, live{d}, storeFallback{d})
 	if n, err := d.eng.Recover(ctx); err != nil {
@@ -176,9 +182,9 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		log.Error("cannot listen; set [server] listen to a free host:port", "listen", cfg.Server.Listen, "err", err)
 		return 1
 	}
-	srv := &http.Server{Handler: d.mux(), ReadHeaderTimeout: 10 * time.Second}
+	srv, hln := d.httpServer(ln, cfg) // deadlines, and a connection cap that leaves the probes their descriptors
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
 		}
 	}()
@@ -262,6 +268,7 @@ func (d *daemon) reload(ctx context.Context) {
 	d.guard.Update(cfg)
 	d.beats.Configure(cfg.Targets)
 	d.sched.Update(cfg)
+	d.fds.checkFDs(d.log, cfg)
 	d.board.keep(cfg)
 	d.m.reload(true)
 	d.health.update(func(h *dashboard.Health) { h.Reloaded, h.ReloadErr = time.Now(), "" })

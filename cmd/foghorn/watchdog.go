@@ -64,18 +64,18 @@ func ping(ctx context.Context, c *http.Client, u string) error {
 // calls itself unhealthy.
 const maxLag = 2 * time.Minute
 
-// unhealthy says why foghorn cannot be trusted right now, or "".
+// unhealthy says why foghorn cannot be trusted right now, or "": the
+// store fails, the engine lags, or no channel its policies use works (a
+// pager that cannot send is as stuck as one that cannot decide). The
+// other reasons of /healthz (healthz.go) are left out: right after a
+// start no target is probed yet, and a blind foghorn cannot reach the
+// heartbeat URL anyway.
 func (d *daemon) unhealthy(ctx context.Context) string {
-	if _, err := d.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('watchdog', ?)`,
-		time.Now().UTC().Format(time.RFC3339)); err != nil {
-		return "store failing: " + err.Error()
-	}
-	lag, err := d.eng.Lag(ctx)
-	if err != nil {
-		return err.Error()
-	}
-	if lag > maxLag {
-		return fmt.Sprintf("escalation engine %s behind", lag.Round(time.Second))
+	down, _ := d.checkChannels()
+	for _, reason := range []string{d.checkStore(ctx), d.checkLag(ctx), down} {
+		if reason != "" {
+			return reason
+		}
 	}
 	return ""
 }

@@ -37,6 +37,8 @@ type apiFunc func(r *http.Request) (status int, v any, sid string)
 func (s *Sim) routeAPI(mux *http.ServeMux) {
 	const acct = "/2010-04-01/Accounts/{account}/"
 	mux.Handle("POST "+acct+"Messages.json", s.api(s.createMessage))
+	mux.Handle("GET "+acct+"Messages.json", s.api(s.listMessages)) // lists.go
+	mux.Handle("GET "+acct+"Calls.json", s.api(s.listCalls))
 	mux.Handle("GET "+acct+"Messages/{file}", s.api(s.fetchMessage))
 	mux.Handle("POST "+acct+"Calls.json", s.api(s.createCall))
 	mux.Handle("GET "+acct+"Calls/{file}", s.api(s.fetchCall))
@@ -73,6 +75,9 @@ func (s *Sim) api(fn apiFunc) http.Handler {
 		}
 		if status == 0 {
 			status, v, sid = fn(r)
+		}
+		if s.holdAccepted(r, ev, status, sid) {
+			return
 		}
 		if e, ok := v.(*apiError); ok {
 			ev.Err = fmt.Sprintf("%d: %s", e.Code, e.Message)

@@ -22,10 +22,10 @@ type webhook struct {
 	params url.Values
 }
 
-// hook sends a webhook signed as Twilio signs it and logs it with the answer.
-// It returns the HTTP status and body; err is a transport failure or a
-// non-2xx answer, already logged.
-func (s *Sim) hook(ctx context.Context, h webhook) (int, []byte, error) {
+// sendHook sends a webhook signed as Twilio signs it and logs it with the
+// answer. It returns the HTTP status and body; err is a transport failure
+// or a non-2xx answer, already logged. hook (faults.go) is the way in.
+func (s *Sim) sendHook(ctx context.Context, h webhook) (int, []byte, error) {
 	status, body, err := s.send(ctx, h)
 	ev := Event{Kind: h.kind, Method: h.method, URL: h.url, SID: h.sid, Params: h.params, Status: status}
 	if err == nil && status/100 != 2 {

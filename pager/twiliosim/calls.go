@@ -101,7 +101,7 @@ func (s *Sim) renderCall(c *call) callJSON {
 		PriceUnit:     "USD",
 		QueueTime:     "0",
 		SID:           c.SID,
-		StartTime:     fmtTime(c.Answered),
+		StartTime:     fmtTime(c.started()),
 		Status:        c.Status,
 		SubresourceURIs: map[string]string{
 			"notifications": uri + "/Notifications.json",

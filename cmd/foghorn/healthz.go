@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// /healthz answers 200 only while foghorn is armed: it probes its targets,
+// at least one channel its policies page by works, and its store records.
+// Anything else is 503 with every reason, one per line, so a load balancer
+// or an outside dead-man's switch fires instead of trusting a process that
+// is up but cannot page anyone. The body never holds a secret: reasons are
+// built from vendor errors (explained, never the request) and store errors.
+func (d *daemon) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	reasons, warnings := d.notArmed(ctx)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if len(reasons) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "not armed: foghorn cannot page anyone about the site")
+		for _, s := range reasons {
+			fmt.Fprintln(w, "- "+s)
+		}
+	} else {
+		fmt.Fprintln(w, "ok")
+	}
+	for _, s := range warnings {
+		fmt.Fprintln(w, "warning: "+s)
+	}
+}
+
+// notArmed lists why foghorn cannot page a human about its site now, and
+// what is degraded but still pages.
+func (d *daemon) notArmed(ctx context.Context) (reasons, warnings []string) {
+	add := func(s string) {
+		if s != "" {
+			reasons = append(reasons, s)
+		}
+	}
+	add(d.checkStore(ctx))
+	add(d.checkLag(ctx))
+	add(d.checkProbes(time.Now()))
+	add(d.checkBlind())
+	down, degraded := d.checkChannels()
+	add(down)
+	if degraded != "" {
+		warnings = append(warnings, degraded)
+	}
+	return reasons, warnings
+}
+
+// storeCheck remembers the last write test for a second: /healthz is
+// unauthenticated, and a flood of requests must not become a flood of
+// writes competing with the engine's.
+type storeCheck struct {
+	mu     sync.Mutex
+	at     time.Time
+	reason string
+}
+
+// checkStore writes to the store, as every incident and page needs to.
+func (d *daemon) checkStore(ctx context.Context) string {
+	c := &d.storeCheck
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); now.Sub(c.at) >= time.Second {
+		c.reason = ""
+		if _, err := d.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('watchdog', ?)`,
+			now.UTC().Format(time.RFC3339)); err != nil {
+			c.reason = "store failing: " + err.Error() + " (incidents and acks cannot be recorded; check the disk under [server] data_dir)"
+		}
+		c.at = now
+	}
+	return c.reason
+}
+
+// checkLag says when due escalation steps wait too long.
+func (d *daemon) checkLag(ctx context.Context) string {
+	lag, err := d.eng.Lag(ctx)
+	switch {
+	case err != nil:
+		return "escalation engine: " + err.Error()
+	case lag > maxLag:
+		return fmt.Sprintf("escalation engine %s behind: due pages are waiting", lag.Round(time.Second))
+	}
+	return ""
+}
+
+// checkProbes says when no target has been probed yet, or none for much
+// longer than their intervals. A foghorn with no targets of its own pages
+// for Alertmanager's alerts only (configs.LoadArmed allows it then): there
+// is nothing to probe.
+func (d *daemon) checkProbes(now time.Time) string {
+	cfg := d.cfg.Load()
+	if len(cfg.Targets) == 0 {
+		return ""
+	}
+	var newest time.Time
+	for _, e := range d.board.list() {
+		if e.At.After(newest) {
+			newest = e.At
+		}
+	}
+	if newest.IsZero() {
+		return fmt.Sprintf("no target probed yet (%d configured): foghorn has not seen the site", len(cfg.Targets))
+	}
+	longest := time.Duration(0)
+	for _, t := range cfg.Targets {
+		longest = max(longest, t.Interval.Duration+t.Timeout.Duration)
+	}
+	if stale := max(3*longest, time.Minute); now.Sub(newest) > stale {
+		return fmt.Sprintf("no target probed for %s (the longest interval is %s): the probes are stuck",
+			now.Sub(newest).Round(time.Second), longest)
+	}
+	return ""
+}
+
+// checkBlind says when foghorn's own canaries fail: it judges no target
+// then, so it pages nobody about the site.
+func (d *daemon) checkBlind() string {
+	if st := d.sched.Stats(); st.Blind {
+		return fmt.Sprintf("blind since %s UTC: fewer than [self_check] min_up canaries answer, so no target is judged",
+			st.BlindSince.UTC().Format(time.TimeOnly))
+	}
+	return ""
+}
+
+// checkChannels compares the vendors the policies page by with what the
+// pager knows of them. down is set when none of them works (Twilio refusing
+// the credentials and the mail server unreachable, say); degraded when
+// some fail but another still carries pages.
+func (d *daemon) checkChannels() (down, degraded string) {
+	cfg := d.cfg.Load()
+	used := map[string]bool{}
+	for _, p := range cfg.Policies {
+		for _, s := range p.Steps {
+			for _, ch := range s.Channels {
+				used[ch] = true
+			}
+		}
+	}
+	var failing, working []string
+	for _, v := range d.pg.Vendors() {
+		if !slices.ContainsFunc(v.Channels, func(ch string) bool { return used[ch] }) || !v.Configured {
+			continue
+		}
+		name := fmt.Sprintf("%s (%s)", v.Name, strings.Join(v.Channels, ", "))
+		if !v.Down {
+			working = append(working, name)
+			continue
+		}
+		failing = append(failing, fmt.Sprintf("%s down since %s UTC: %s", name, v.Since.UTC().Format(time.TimeOnly), v.LastError))
+	}
+	switch {
+	case len(failing) == 0:
+		return "", ""
+	case len(working) == 0:
+		return "no channel works: " + strings.Join(failing, "; "), ""
+	}
+	return "", strings.Join(failing, "; ") + "; pages go out by " + strings.Join(working, ", ") + " only"
+}
