@@ -40,7 +40,7 @@ bench:
 ## soak: the hostile world: default limits, warning bursts then criticals, a failing Twilio simulator, kills at random and at failpoints
 ##       (a -tags failpoints build of its own), the network cut for 75s (needs root), acks four ways, a reload
 ##       (SOAKTIME of chaos + 100s settling + the build: under 10 minutes; not in CI)
-SOAKTIME ?= 5m30s
+SOAKTIME ?= 6m
 soak:
 	$(GO) run ./soak -duration $(SOAKTIME)
 

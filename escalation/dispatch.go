@@ -115,7 +115,12 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 				continue
 			}
 		}
-		if n, oldest := ps.pages(ctx, p.Name); n >= cfg.Escalation.MaxPerHour {
+		// Warnings leave the last page of the hour to a critical one.
+		limit := cfg.Escalation.MaxPerHour
+		if inc.Severity != "critical" {
+			limit = max(limit-1, 1)
+		}
+		if n, oldest := ps.pages(ctx, p.Name); n >= limit {
 			// A critical page is never dropped by the cap: it waits until
 			// the oldest page of the hour falls out of it, then goes.
 			if inc.Severity == "critical" {

@@ -112,7 +112,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	defer e.sends.Wait()
-	defer e.stop.Do(func() { close(e.done) })
+	defer e.Stop()
 	for {
 		next, err := e.Step(ctx)
 		if err != nil {
@@ -159,6 +159,10 @@ func (e *Engine) step(ctx context.Context) (time.Time, error) {
 // claimed, large enough to share the cost of a commit.
 const chunk = 64
 
+// Stop ends the waits of held pages (Run does this when it returns): for
+// an engine driven by Step alone, call it before the last Wait.
+func (e *Engine) Stop() { e.stop.Do(func() { close(e.done) }) }
+
 // Wait blocks until every send handed out so far has returned.
 func (e *Engine) Wait() { e.sends.Wait() }
 
@@ -182,7 +186,9 @@ func (e *Engine) dueWork(ctx context.Context) (out []Intent, more bool, err erro
 		return nil, false, e.beginFailed(ctx, now, fmt.Errorf("escalation: begin: %w", err))
 	}
 	defer tx.Rollback()
-	incs, err := queryIncidents(ctx, tx, `WHERE due IS NOT NULL AND due <= ? ORDER BY due LIMIT ?`, ms(now), chunk+e.holding())
+	// Critical incidents first: when a limit frees, they take it before
+	// warnings that were waiting longer.
+	incs, err := queryIncidents(ctx, tx, `WHERE due IS NOT NULL AND due <= ? ORDER BY severity = 'critical' DESC, due LIMIT ?`, ms(now), chunk+e.holding())
 	if err != nil {
 		return nil, false, err
 	}
@@ -422,7 +428,7 @@ func (e *Engine) writeMarks(ctx context.Context, batch []outcome) error {
 	// "sent" only replaces "claimed": a delivery report (delivered, failed,
 	// unanswered) that raced ahead of it is the truer word and stays.
 	st, err := tx.PrepareContext(ctx, `UPDATE notifications SET state = ?, sent_at = ?, error = ?
-		WHERE id = ? AND (? != 'sent' OR state = 'claimed')`)
+		WHERE id = ? AND (? NOT IN ('sent', 'held') OR state IN ('claimed', 'held'))`)
 	if err != nil {
 		return err
 	}
@@ -452,7 +458,7 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 	e.mu.Lock()
 	rows, err := e.db.QueryContext(ctx, `
 		SELECT n.id, n.incident, n.kind, n.person, n.channel, n.text, n.attempt, n.step, i.short, i.severity, i.summary, i.detail, i.opened_at, i.state, n.handed_at
-		FROM notifications n JOIN incidents i ON i.id = n.incident WHERE n.state = 'claimed' ORDER BY n.handed_at, n.id`)
+		FROM notifications n JOIN incidents i ON i.id = n.incident WHERE n.state IN ('claimed', 'held') ORDER BY n.handed_at, n.id`)
 	if err != nil {
 		e.mu.Unlock()
 		return 0, fmt.Errorf("escalation: recover: %w", err)
@@ -513,7 +519,7 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 	for _, in := range maybe {
 		why := "was interrupted by a restart and Twilio has no record of it; sending it now"
 		if sid, ok := found[in.ID]; ok {
-			e.db.ExecContext(ctx, `UPDATE notifications SET state = 'sent', sent_at = ?, sid = ? WHERE id = ? AND state = 'claimed'`,
+			e.db.ExecContext(ctx, `UPDATE notifications SET state = 'sent', sent_at = ?, sid = ? WHERE id = ? AND state IN ('claimed', 'held')`,
 				ms(e.clock.Now()), sid, in.ID)
 			e.db.Event(ctx, "notification.found", fmt.Sprint(in.Incident), "engine",
 				fmt.Sprintf("%s to %s was interrupted by a restart, but Twilio has it (%s): not sent again", in.Channel, in.Person, sid))

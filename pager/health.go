@@ -91,7 +91,7 @@ func (p *Pager) noteSend(vendor string, err error) {
 		return // our own refusal (bad address...): says nothing about the vendor
 	}
 	refused := credentialRefused(err)
-	if err == nil || !(refused || vendorWide(err)) {
+	if err == nil || !vendorWide(err) {
 		if rec, d := p.health.ok(vendor, now); rec {
 			p.log.Warn("channel works again", "vendor", vendor, "was_down_for", d.Round(time.Second))
 			p.background(func(ctx context.Context) { p.announce(ctx, vendor, false, "", d) })

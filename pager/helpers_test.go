@@ -107,12 +107,14 @@ const smsFirst = `
 name = "ops"
   [[policy.step]]
   who = ["alice"]
-  channels = ["sms", "email"]
+  channels = ["sms"]
+  fallback = ["email"]
   repeat = 1
   interval = "10m"
   [[policy.step]]
   who = ["bob"]
-  channels = ["voice", "sms"]
+  channels = ["voice"]
+  fallback = ["sms"]
   delay = "5m"
   until_ack = true
   interval = "10m"
@@ -205,7 +207,7 @@ func newWorld(t testing.TB, policy string, wo ...worldOpt) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.eng = escalation.New(w.db, cfg, w.p, escalation.Options{Clock: w.clk, Log: opts.Log})
+	w.eng = escalation.New(w.db, cfg, w.p, escalation.Options{Clock: w.clk, Log: opts.Log, Gap: -1})
 	w.p.SetEngine(w.eng)
 	h.Store(w.p.Handler())
 	// In this order: no more webhooks (the simulator, then foghorn's
@@ -214,6 +216,7 @@ func newWorld(t testing.TB, policy string, wo ...worldOpt) *world {
 	t.Cleanup(func() {
 		w.sim.Close()
 		srv.Close()
+		w.eng.Stop()
 		w.eng.Wait()
 		w.p.Close()
 		w.db.Close()

@@ -55,7 +55,8 @@ const voiceAlice = `
 name = "ops"
   [[policy.step]]
   who = ["alice"]
-  channels = ["voice", "sms"]
+  channels = ["voice"]
+  fallback = ["sms"]
   repeat = 2
   interval = "10m"
 `
@@ -362,7 +363,7 @@ func TestPermanentFailureFallsBackToEmail(t *testing.T) {
 			t.Fatalf("mail:\n%s", m)
 		}
 		eventually(t, "sms failed, email sent", func() bool {
-			return slices.Equal(w.notes(), []string{"page sms alice failed", "page email alice sent"})
+			return slices.Equal(w.notes(), []string{"page sms alice unsent", "page email alice sent"})
 		})
 		n := 0
 		for _, e := range w.sim.Events() {
@@ -537,7 +538,8 @@ func TestRateLimitFallsBack(t *testing.T) {
 name = "ops"
   [[policy.step]]
   who = ["alice"]
-  channels = ["sms", "email"]
+  channels = ["sms"]
+  fallback = ["email"]
   until_ack = true
   interval = "1m"
 `

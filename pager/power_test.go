@@ -420,7 +420,7 @@ func TestPowerStepAutomated(t *testing.T) {
 	sim := simtest.Start(t)
 	w, st := powerWorld(t, stepPolicy, "automated = true", sim)
 	// The engine must hand its intents to PowerSteps.
-	w.eng = escalation.New(w.db, w.cfg, w.p.PowerSteps(), escalation.Options{Clock: w.clk, Log: w.p.log})
+	w.eng = escalation.New(w.db, w.cfg, w.p.PowerSteps(), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})
 	w.p.SetEngine(w.eng)
 
 	fire := func(host string) *escalation.Incident {

@@ -47,6 +47,9 @@ func retryable(err error) bool {
 // overloaded, unreachable, or refusing our credentials) rather than for
 // this one number.
 func vendorWide(err error) bool {
+	if credentialRefused(err) { // credentials.go: even when twilio-go refuses before sending
+		return true
+	}
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		return te.Status == 401 || te.Status == 403 || te.Status == 429 || te.Status >= 500

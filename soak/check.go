@@ -196,22 +196,38 @@ func check(in *checkInput) []row {
 	for sh, ss := range byShort {
 		firstOf[sh] = ss[0].at
 	}
+	// Each outage of a pair gets the first incident naming that pair
+	// (with a critical page) whose first page came after it began and
+	// before the pair's next outage began; an incident is matched once.
+	taken := map[int]bool{}
 	for i := range in.outages {
 		u := &in.outages[i]
 		if !u.critical {
 			continue
 		}
 		able := u.up.Sub(u.down) - overlap(in.unable, u.down, u.up, in.end)
-		// The short whose first page came during this outage and names it.
-		for sh, ss := range byShort {
-			f := firstOf[sh]
-			if f.Before(u.down.Add(-5*time.Second)) || f.After(u.up.Add(90*time.Second)) {
-				continue
-			}
-			if slices.ContainsFunc(ss, func(s send) bool { return s.sev == "CRIT" && strings.Contains(s.text, u.name) }) {
-				u.incidentOf = sh
+		next := in.end
+		for _, v := range in.outages[i+1:] {
+			if v.critical && v.name == u.name {
+				next = v.down
 				break
 			}
+		}
+		best := 0
+		for sh, ss := range byShort {
+			f := firstOf[sh]
+			if taken[sh] || f.Before(u.down.Add(-5*time.Second)) || !f.Before(next) {
+				continue
+			}
+			if !slices.ContainsFunc(ss, func(s send) bool { return s.sev == "CRIT" && strings.Contains(s.text, u.name) }) {
+				continue
+			}
+			if best == 0 || f.Before(firstOf[best]) {
+				best = sh
+			}
+		}
+		if best != 0 {
+			u.incidentOf, taken[best] = best, true
 		}
 		if able < detect {
 			continue
@@ -296,6 +312,7 @@ func check(in *checkInput) []row {
 				callTimes = append(callTimes, s.at)
 			}
 		}
+		moved := false
 		for {
 			var in15 []time.Time
 			for _, t := range callTimes {
@@ -307,6 +324,9 @@ func check(in *checkInput) []row {
 				break
 			}
 			deadline = in15[len(in15)-o.callsPer15m].Add(15 * time.Minute).Add(o.callSlack)
+			moved = true
+		}
+		if moved {
 			excused++
 		}
 		var first time.Time

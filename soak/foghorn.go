@@ -35,7 +35,8 @@ type foghorn struct {
 	mu       sync.Mutex
 	cmd      *exec.Cmd
 	done     chan struct{}
-	fired    string // failpoint that said it fired, this run
+	exitAt   time.Time // when the current run ended, once done is closed
+	fired    string    // failpoint that said it fired, this run
 	armed    string
 	starts   int
 	deaths   []death
@@ -99,9 +100,12 @@ func (f *foghorn) start(failpoint string) error {
 			}
 		}
 		cmd.Wait()
+		f.mu.Lock()
+		f.exitAt = time.Now()
+		f.mu.Unlock()
 	}()
 	f.mu.Lock()
-	f.cmd, f.done, f.fired, f.armed = cmd, done, "", failpoint
+	f.cmd, f.done, f.fired, f.armed, f.exitAt = cmd, done, "", failpoint, time.Time{}
 	f.starts++
 	f.mu.Unlock()
 	select {
@@ -128,11 +132,14 @@ func (f *foghorn) start(failpoint string) error {
 	}
 }
 
-// died records the end of a run.
+// died records the end of a run, at the moment the process ended.
 func (f *foghorn) died(how string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
+	if !f.exitAt.IsZero() {
+		now = f.exitAt
+	}
 	f.deaths = append(f.deaths, death{at: now, how: how, armed: f.armed})
 	f.down = append(f.down, span{from: now})
 }

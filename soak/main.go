@@ -28,7 +28,7 @@
 // pages after an ack (0), stuck incidents (0). The exit status is 1 if one
 // fails.
 //
-//	go run ./soak -duration 5m30s
+//	go run ./soak -duration 6m
 package main
 
 import (
@@ -63,6 +63,7 @@ type options struct {
 	pairInterval     time.Duration
 	burst            int
 	cycle            time.Duration
+	critFor          time.Duration
 	cutFor           time.Duration
 	useNetns         bool
 	failRate, vmRate float64
@@ -86,7 +87,7 @@ func main() {
 	peerAddr := flag.String("peer-addr", "127.0.0.1:0", "internal: where the peer listens")
 	peerN := flag.Int("peer-targets", 0, "internal: targets the peer serves")
 	flag.StringVar(&o.bin, "bin", "", "a foghorn binary built with -tags failpoints; empty: the soak builds one in its work dir")
-	flag.DurationVar(&o.duration, "duration", 330*time.Second, "how long the chaos lasts")
+	flag.DurationVar(&o.duration, "duration", 6*time.Minute, "how long the chaos lasts")
 	flag.DurationVar(&o.settle, "settle", 100*time.Second, "all targets up, foghorn running, before the final stop")
 	flag.DurationVar(&o.killMin, "kill-min", 20*time.Second, "shortest run of foghorn between two kills")
 	flag.DurationVar(&o.killMax, "kill-max", 45*time.Second, "longest run of foghorn between two kills")
@@ -94,7 +95,8 @@ func main() {
 	flag.DurationVar(&o.interval, "interval", 20*time.Second, "probe interval of the background targets")
 	flag.DurationVar(&o.pairInterval, "pair-interval", 5*time.Second, "probe interval of the router pairs")
 	flag.IntVar(&o.burst, "burst", 10, "background targets in a burst of warnings")
-	flag.DurationVar(&o.cycle, "cycle", 75*time.Second, "a burst of warnings, then a critical, this often")
+	flag.DurationVar(&o.cycle, "cycle", 65*time.Second, "a burst of warnings, then a critical, this often")
+	flag.DurationVar(&o.critFor, "crit-for", 80*time.Second, "how long a critical outage (a pair down) lasts")
 	flag.DurationVar(&o.cutFor, "cut", 75*time.Second, "how long foghorn's network is cut (0: no cut)")
 	flag.BoolVar(&o.useNetns, "netns", true, "run foghorn in a network namespace (needed for the cut)")
 	flag.Float64Var(&o.failRate, "fail", 0.05, "share of Twilio API requests failed with 500")
@@ -133,17 +135,30 @@ type plan struct {
 
 func makePlan(o options) plan {
 	d := o.duration
-	p := plan{throttleAt: d / 5, throttleFor: 40 * time.Second, unauthAt: d * 3 / 4, reloadAt: d * 3 / 10}
+	p := plan{reloadAt: d * 3 / 10}
 	if o.cutFor > 0 {
-		p.cutAt = d * 45 / 100
+		p.cutAt = d / 2
 		p.cutEnd = p.cutAt + o.cutFor
 		p.critDuringCut = true
 	}
-	for t := 20 * time.Second; t+70*time.Second < d; t += o.cycle {
-		if o.cutFor > 0 && t < p.cutEnd+10*time.Second && t+70*time.Second > p.cutAt-30*time.Second {
+	// A cycle's critical starts well before the cut or after it, and
+	// ends before the chaos does.
+	for t := 15 * time.Second; t+15*time.Second+o.critFor <= d; t += o.cycle {
+		if o.cutFor > 0 && t+15*time.Second > p.cutAt-30*time.Second && t < p.cutEnd+10*time.Second {
+			t = p.cutEnd + 10*time.Second - o.cycle
 			continue
 		}
 		p.cycles = append(p.cycles, t)
+	}
+	// 429s begin with the first burst, the minute of 401s with the
+	// second: those criticals are held through them and must go out after.
+	p.throttleFor = 40 * time.Second
+	if len(p.cycles) > 0 {
+		p.throttleAt = p.cycles[0]
+	}
+	p.unauthAt = d * 3 / 4
+	if len(p.cycles) > 1 {
+		p.unauthAt = p.cycles[1]
 	}
 	return p
 }
@@ -301,7 +316,7 @@ func soak(o options) error {
 			for _, i := range ids {
 				delete(downNow, i)
 			}
-			if idx >= 0 {
+			if idx >= 0 && outages[idx].up.IsZero() {
 				outages[idx].up = time.Now()
 			}
 			smu.Unlock()
@@ -337,18 +352,30 @@ func soak(o options) error {
 		do func()
 	}
 	var evs []ev
-	for k, t := range pl.cycles {
-		p := k % len(pairs)
+	pairAt := func(t time.Duration) int { // pairs take turns in time order, the cut's critical included
+		k := 0
+		for _, c := range pl.cycles {
+			if c < t {
+				k++
+			}
+		}
+		if pl.critDuringCut && pl.cutAt < t {
+			k++
+		}
+		return k % len(pairs)
+	}
+	for _, t := range pl.cycles {
+		p := pairAt(t)
 		evs = append(evs, ev{t, func() {
 			fmt.Printf("soak: %s: burst of %d warnings\n", clock(), o.burst)
 			takeDown(pick(o.burst), 45*time.Second, &outage{name: "burst"})
 		}}, ev{t + 15*time.Second, func() {
 			fmt.Printf("soak: %s: %s both down (critical)\n", clock(), pairs[p])
-			takeDown(pairIDs(p), 55*time.Second, &outage{name: pairs[p], critical: true})
+			takeDown(pairIDs(p), o.critFor, &outage{name: pairs[p], critical: true})
 		}})
 	}
 	if pl.critDuringCut {
-		p := len(pl.cycles) % len(pairs)
+		p := pairAt(pl.cutAt)
 		evs = append(evs, ev{pl.cutAt - 12*time.Second, func() {
 			fmt.Printf("soak: %s: %s both down (critical), until after the cut\n", clock(), pairs[p])
 			takeDown(pairIDs(p), 12*time.Second+o.cutFor+45*time.Second, &outage{name: pairs[p], critical: true, duringCut: true})
@@ -416,8 +443,7 @@ func soak(o options) error {
 	for ctx.Err() == nil && time.Now().Before(chaosEnd) {
 		wait := o.killMin + rand.N(o.killMax-o.killMin+1)
 		if time.Now().Add(wait).After(chaosEnd) {
-			sleep(ctx, time.Until(chaosEnd))
-			break
+			wait = time.Until(chaosEnd)
 		}
 		var how string
 		select {
@@ -425,6 +451,9 @@ func soak(o options) error {
 		case <-fh.exited():
 			how = fh.reap()
 		case <-time.After(wait):
+			if !time.Now().Before(chaosEnd) {
+				continue // the loop ends; no kill at the very end
+			}
 			for quiet(time.Now()) && ctx.Err() == nil {
 				sleep(ctx, time.Second)
 			}
@@ -455,6 +484,13 @@ func soak(o options) error {
 	}
 	smu.Unlock()
 	peer.set(false, all)
+	smu.Lock()
+	for i := range outages {
+		if outages[i].up.IsZero() {
+			outages[i].up = time.Now()
+		}
+	}
+	smu.Unlock()
 	select {
 	case <-fh.exited(): // an armed run may still fire
 		fmt.Printf("soak: %s: %s; restarting\n", clock(), fh.reap())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -193,7 +192,6 @@ func tlsListener(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(srv.Close)
-	srv.Config.TLSConfig = &tls.Config{}
 	return srv.Listener.Addr().String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -15,16 +16,15 @@ import (
 // Anything else is 503 with every reason, one per line, so a load balancer
 // or an outside dead-man's switch fires instead of trusting a process that
 // is up but cannot page anyone. The body never holds a secret: reasons are
-// built from vendor errors (explained, never the request) and store errors.
+// built from vendor errors (explained, the account SID masked) and store
+// errors.
 func (d *daemon) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	reasons, warnings := d.notArmed(ctx)
+	reasons, warnings := d.notArmed()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if len(reasons) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "not armed: foghorn cannot page anyone about the site")
+		fmt.Fprintln(w, "not armed: do not count on foghorn to page")
 		for _, s := range reasons {
 			fmt.Fprintln(w, "- "+s)
 		}
@@ -37,8 +37,33 @@ func (d *daemon) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // notArmed lists why foghorn cannot page a human about its site now, and
-// what is degraded but still pages.
-func (d *daemon) notArmed(ctx context.Context) (reasons, warnings []string) {
+// what is degraded but still pages. The verdict is kept for a second:
+// /healthz is unauthenticated, and a flood of requests (or 3,000 slow
+// clients) must not become a flood of store writes and queries competing
+// with the engine's; concurrent callers wait for the one check running.
+// The check has its own deadline: a client hanging up must not leave a
+// "context canceled" verdict for the next ones.
+func (d *daemon) notArmed() (reasons, warnings []string) {
+	c := &d.armed
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); now.Sub(c.at) >= time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		c.reasons, c.warnings = d.checkArmed(ctx, now)
+		cancel()
+		c.at = now
+	}
+	return c.reasons, c.warnings
+}
+
+// armedCheck is the last verdict of notArmed.
+type armedCheck struct {
+	mu                sync.Mutex
+	at                time.Time
+	reasons, warnings []string
+}
+
+func (d *daemon) checkArmed(ctx context.Context, now time.Time) (reasons, warnings []string) {
 	add := func(s string) {
 		if s != "" {
 			reasons = append(reasons, s)
@@ -46,7 +71,7 @@ func (d *daemon) notArmed(ctx context.Context) (reasons, warnings []string) {
 	}
 	add(d.checkStore(ctx))
 	add(d.checkLag(ctx))
-	add(d.checkProbes(time.Now()))
+	add(d.checkProbes(now))
 	add(d.checkBlind())
 	down, degraded := d.checkChannels()
 	add(down)
@@ -56,29 +81,13 @@ func (d *daemon) notArmed(ctx context.Context) (reasons, warnings []string) {
 	return reasons, warnings
 }
 
-// storeCheck remembers the last write test for a second: /healthz is
-// unauthenticated, and a flood of requests must not become a flood of
-// writes competing with the engine's.
-type storeCheck struct {
-	mu     sync.Mutex
-	at     time.Time
-	reason string
-}
-
 // checkStore writes to the store, as every incident and page needs to.
 func (d *daemon) checkStore(ctx context.Context) string {
-	c := &d.storeCheck
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if now := time.Now(); now.Sub(c.at) >= time.Second {
-		c.reason = ""
-		if _, err := d.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('watchdog', ?)`,
-			now.UTC().Format(time.RFC3339)); err != nil {
-			c.reason = "store failing: " + err.Error() + " (incidents and acks cannot be recorded; check the disk under [server] data_dir)"
-		}
-		c.at = now
+	if _, err := d.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('watchdog', ?)`,
+		time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return "store failing: " + err.Error() + " (incidents and acks cannot be recorded; check the disk under [server] data_dir)"
 	}
-	return c.reason
+	return ""
 }
 
 // checkLag says when due escalation steps wait too long.
@@ -94,7 +103,7 @@ func (d *daemon) checkLag(ctx context.Context) string {
 }
 
 // checkProbes says when no target has been probed yet, or none for much
-// longer than their intervals. A foghorn with no targets of its own pages
+// longer than the most frequent one is due. A foghorn with no targets of its own pages
 // for Alertmanager's alerts only (configs.LoadArmed allows it then): there
 // is nothing to probe.
 func (d *daemon) checkProbes(now time.Time) string {
@@ -111,13 +120,17 @@ func (d *daemon) checkProbes(now time.Time) string {
 	if newest.IsZero() {
 		return fmt.Sprintf("no target probed yet (%d configured): foghorn has not seen the site", len(cfg.Targets))
 	}
-	longest := time.Duration(0)
+	// The target probed most often sets the pace: with it due every few
+	// seconds, a minute without any result is a scheduler that stopped.
+	shortest := time.Duration(0)
 	for _, t := range cfg.Targets {
-		longest = max(longest, t.Interval.Duration+t.Timeout.Duration)
+		if d := t.Interval.Duration + t.Timeout.Duration; shortest == 0 || d < shortest {
+			shortest = d
+		}
 	}
-	if stale := max(3*longest, time.Minute); now.Sub(newest) > stale {
-		return fmt.Sprintf("no target probed for %s (the longest interval is %s): the probes are stuck",
-			now.Sub(newest).Round(time.Second), longest)
+	if stale := max(3*shortest, time.Minute); now.Sub(newest) > stale {
+		return fmt.Sprintf("no target probed for %s (the most frequent is due every %s): the probes are stuck",
+			now.Sub(newest).Round(time.Second), shortest)
 	}
 	return ""
 }
@@ -131,6 +144,10 @@ func (d *daemon) checkBlind() string {
 	}
 	return ""
 }
+
+// accountSID is a Twilio account SID: /healthz is unauthenticated, and
+// the account is nobody else's business.
+var accountSID = regexp.MustCompile(`AC[0-9a-f]{32}`)
 
 // checkChannels compares the vendors the policies page by with what the
 // pager knows of them. down is set when none of them works (Twilio refusing
@@ -156,7 +173,8 @@ func (d *daemon) checkChannels() (down, degraded string) {
 			working = append(working, name)
 			continue
 		}
-		failing = append(failing, fmt.Sprintf("%s down since %s UTC: %s", name, v.Since.UTC().Format(time.TimeOnly), v.LastError))
+		why := accountSID.ReplaceAllString(v.LastError, "AC…") // a transport error quotes the API URL
+		failing = append(failing, fmt.Sprintf("%s down since %s UTC: %s", name, v.Since.UTC().Format(time.TimeOnly), why))
 	}
 	switch {
 	case len(failing) == 0:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,7 +39,7 @@ const (
 	fdHeadroom = 48
 	// shedAfter: at the cap, a request still sending its body after this
 	// long is cut to make room (a real client sends a form in one go).
-	shedAfter = time.Second
+	shedAfter = 500 * time.Millisecond
 )
 
 // routeLimits bound one request's body and response.
@@ -166,7 +167,7 @@ func (d *daemon) httpServer(ln net.Listener, cfg *configs.Config) (*http.Server,
 // newHTTPServer wraps ln and h in the limits above. The server logs
 // through log; its connection figures go on reg.
 func newHTTPServer(ln net.Listener, h http.Handler, b fdBudget, log *slog.Logger, reg prometheus.Registerer) (*http.Server, net.Listener) {
-	g := &connGuard{max: b.http, idle: map[net.Conn]time.Time{}, bodies: map[*bodyDeadline]struct{}{},
+	g := &connGuard{max: b.http, idle: map[net.Conn]time.Time{}, silent: map[net.Conn]time.Time{}, bodies: map[*bodyDeadline]struct{}{},
 		shedding: map[net.Conn]bool{}, shed: map[string]float64{}, stop: make(chan struct{})}
 	reg.MustRegister(g)
 	srv := &http.Server{
@@ -175,6 +176,7 @@ func newHTTPServer(ln net.Listener, h http.Handler, b fdBudget, log *slog.Logger
 		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    httpMaxHeaderBytes,
 		ConnState:         g.state,
+		ConnContext:       func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	// Per-route read and write deadlines are set by g.limit; ReadTimeout
@@ -186,12 +188,14 @@ func newHTTPServer(ln net.Listener, h http.Handler, b fdBudget, log *slog.Logger
 
 // connGuard counts the HTTP connections and, when they reach the cap,
 // closes the ones doing nothing useful: the longest idle keep-alive
-// connection, else the oldest request still trickling its body.
+// connection, else those silent or still trickling a body after
+// shedAfter.
 type connGuard struct {
 	max    int
 	mu     sync.Mutex
 	open   int
 	idle   map[net.Conn]time.Time     // since when each idle connection waits
+	silent map[net.Conn]time.Time     // accepted, no request yet: since when
 	bodies map[*bodyDeadline]struct{} // requests reading their body
 	// shedding are connections closed to make room and already uncounted,
 	// until the server reports them closed.
@@ -206,12 +210,15 @@ func (g *connGuard) state(c net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateNew:
 		g.open++
+		g.silent[c] = time.Now()
 	case http.StateIdle:
 		g.idle[c] = time.Now()
 	case http.StateActive:
 		delete(g.idle, c)
+		delete(g.silent, c)
 	case http.StateClosed, http.StateHijacked:
 		delete(g.idle, c)
+		delete(g.silent, c)
 		if g.shedding[c] {
 			delete(g.shedding, c) // uncounted when it was shed
 		} else {
@@ -238,30 +245,39 @@ func (g *connGuard) makeRoom(now time.Time) {
 	}
 	if oldest != nil {
 		delete(g.idle, oldest)
-		g.shedding[oldest] = true
-		g.open--
-		g.count("idle")
-		oldest.Close() // the server sees a read error and drops it, as its own idle timeout does
+		g.drop(oldest, "idle") // the server sees a read error and drops it, as its own idle timeout does
 		return
 	}
-	var slowest *bodyDeadline
-	for bd := range g.bodies {
-		if now.Sub(bd.start) >= shedAfter && (slowest == nil || bd.start.Before(slowest.start)) {
-			slowest = bd
+	// No idle one: cut every connection that is late with its request
+	// (Go's own Shutdown counts a silent one as idle after 5 s) and every
+	// request waiting for its body. Closing the connection frees its slot
+	// at once; a handler's read fails.
+	for c, t := range g.silent {
+		if now.Sub(t) >= shedAfter {
+			delete(g.silent, c)
+			g.drop(c, "silent")
 		}
 	}
-	if slowest != nil {
-		delete(g.bodies, slowest)
-		g.count("slow_body")
-		slowest.rc.SetReadDeadline(now) // the handler's read fails; the server closes the connection
+	for bd := range g.bodies {
+		if bd.reading && now.Sub(bd.start) >= shedAfter {
+			delete(g.bodies, bd)
+			g.drop(bd.conn, "slow_body")
+		}
 	}
 }
 
-func (g *connGuard) count(reason string) { g.shed[reason]++ }
+// drop closes c to make room; g.mu is held.
+func (g *connGuard) drop(c net.Conn, reason string) {
+	g.shedding[c] = true
+	g.open--
+	g.shed[reason]++
+	c.Close()
+}
 
-// tick makes room once a second too: a body turns slow without an event.
+// tick makes room between connection events too: a body turns late
+// without one.
 func (g *connGuard) tick() {
-	tk := time.NewTicker(time.Second)
+	tk := time.NewTicker(shedAfter / 2)
 	defer tk.Stop()
 	for {
 		select {
@@ -275,25 +291,35 @@ func (g *connGuard) tick() {
 	}
 }
 
-// bodyDeadline is one request reading its body.
+// bodyDeadline is one request whose body is not read to its end.
 type bodyDeadline struct {
-	rc    *http.ResponseController
-	start time.Time
+	conn    net.Conn
+	start   time.Time
+	reading bool // the handler waits in a Read: the client is what is slow
 }
 
-// untrack reports the end of a body (EOF, or an error such as the
-// deadline) once.
+// connKey finds a request's connection in its context.
+type connKey struct{}
+
+// untrack tells the guard while the handler waits in a Read, and when
+// the body is over (EOF, or an error such as the deadline).
 type untrack struct {
 	io.ReadCloser
-	once sync.Once
-	done func()
+	g  *connGuard
+	bd *bodyDeadline
 }
 
 func (u *untrack) Read(p []byte) (int, error) {
+	u.g.mu.Lock()
+	u.bd.reading = true
+	u.g.mu.Unlock()
 	n, err := u.ReadCloser.Read(p)
+	u.g.mu.Lock()
+	u.bd.reading = false
 	if err != nil {
-		u.once.Do(u.done)
+		delete(u.g.bodies, u.bd)
 	}
+	u.g.mu.Unlock()
 	return n, err
 }
 
@@ -318,20 +344,19 @@ func (g *connGuard) limit(h http.Handler) http.Handler {
 			// this one's context. When the body is read, the server clears
 			// the deadline itself.
 			rc.SetReadDeadline(now.Add(l.body))
-			bd := &bodyDeadline{rc: rc, start: now}
+			bd := &bodyDeadline{start: now}
+			bd.conn, _ = r.Context().Value(connKey{}).(net.Conn)
 			g.mu.Lock()
-			g.bodies[bd] = struct{}{}
+			if bd.conn != nil {
+				g.bodies[bd] = struct{}{}
+			}
 			g.mu.Unlock()
 			defer func() {
 				g.mu.Lock()
 				delete(g.bodies, bd)
 				g.mu.Unlock()
 			}()
-			r.Body = &untrack{ReadCloser: http.MaxBytesReader(w, r.Body, l.maxBody), done: func() {
-				g.mu.Lock()
-				delete(g.bodies, bd)
-				g.mu.Unlock()
-			}}
+			r.Body = &untrack{ReadCloser: http.MaxBytesReader(w, r.Body, l.maxBody), g: g, bd: bd}
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -340,7 +365,7 @@ func (g *connGuard) limit(h http.Handler) http.Handler {
 var (
 	httpConnsDesc = prometheus.NewDesc("foghorn_http_connections", "Open HTTP connections.", nil, nil)
 	httpMaxDesc   = prometheus.NewDesc("foghorn_http_connections_max", "The cap on HTTP connections, sized from the fd limit after the probes' share.", nil, nil)
-	httpShedDesc  = prometheus.NewDesc("foghorn_http_connections_shed_total", "Connections closed at the cap to make room, by reason (idle, slow_body).", []string{"reason"}, nil)
+	httpShedDesc  = prometheus.NewDesc("foghorn_http_connections_shed_total", "Connections closed at the cap to make room, by reason (idle, silent, slow_body).", []string{"reason"}, nil)
 )
 
 func (g *connGuard) Describe(ch chan<- *prometheus.Desc) {
@@ -354,7 +379,7 @@ func (g *connGuard) Collect(ch chan<- prometheus.Metric) {
 	defer g.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(httpConnsDesc, prometheus.GaugeValue, float64(g.open))
 	ch <- prometheus.MustNewConstMetric(httpMaxDesc, prometheus.GaugeValue, float64(g.max))
-	for _, reason := range []string{"idle", "slow_body"} {
+	for _, reason := range []string{"idle", "silent", "slow_body"} {
 		ch <- prometheus.MustNewConstMetric(httpShedDesc, prometheus.CounterValue, g.shed[reason], reason)
 	}
 }

@@ -303,7 +303,7 @@ func TestCheckConfig(t *testing.T) {
 
 	// Every problem at once, exit 1, and never the secret itself.
 	dir := t.TempDir()
-	const token = "tok-7f3a9c1e5b2d-do-not-print"
+	const token = "7f3a9c1e5b2d0d0e0a0b1c2d3e4f5a6b" // the shape of a real token: its problem would be another one
 	writeFile(t, filepath.Join(dir, "token"), token)
 	broken := strings.Replace(siteConfig(dir), "simulator = true", "account_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token_file = \"token\"", 1) +
 		"[[target]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"10.0.0.1\"\n[[person]]\nname = \"bob\"\nphone = \"555-1234\"\n"
@@ -426,7 +426,9 @@ func TestTwoFoghornsWatchEachOther(t *testing.T) {
 	push := "http://" + running["listen"].(string) + "/heartbeat/foghorn-a/" + token
 
 	aCfg := filepath.Join(dir, "a.toml")
-	writeFile(t, aCfg, strings.Replace(siteConfig(filepath.Join(dir, "a")), "[self_check]\n",
+	// A watches B's listener: a foghorn that watches nothing is refused.
+	bListen := "[[target]]\nname = \"b\"\nkind = \"tcp\"\naddress = \"" + running["listen"].(string) + "\"\n"
+	writeFile(t, aCfg, strings.Replace(siteConfig(filepath.Join(dir, "a"), bListen), "[self_check]\n",
 		fmt.Sprintf("[self_check]\nheartbeat_url = %q\nheartbeat_interval = \"500ms\"\n", push), 1))
 	a := start(t, "run", "-config", aCfg, "-log-format", "json")
 	aRunning, _ := a.wait(t, 0, "foghorn running", nil)

@@ -98,8 +98,7 @@ type daemon struct {
 	events chan probes.Event
 	fds    fdBudget // how file descriptors are shared between probes and HTTP
 
-	// storeCheck is the last store write test of /healthz and the watchdog.
-	storeCheck storeCheck
+	armed armedCheck // the last verdict of /healthz (healthz.go)
 }
 
 func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load func() (*configs.Config, error)) int {

@@ -33,7 +33,7 @@ import (
 
 // secrets are the values a config may hold; none may ever be printed.
 var secrets = map[string]string{
-	"twilio auth token":   "twilioSecretA7f3a9c1e5b2d4411",
+	"twilio auth token":   "7f3a9c1e5b2d4411aa0c6e2d9b4f1357", // the shape of a real one: 32 hex
 	"api token":           "apiSecret-0d9e8f7a6b5c4d3e2f1a",
 	"ipmi password":       "ipmiSecret-81c2d3e4f5",
 	"heartbeat token":     "hbSecret-55aa66bb77cc88dd",

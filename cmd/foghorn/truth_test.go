@@ -116,6 +116,12 @@ func (x *exampleSite) truthIncidents(t *testing.T) []truthIncident {
 // and call can be told apart in the simulator's record.
 func (x *exampleSite) truthBatch(t *testing.T, prefix string, n int) {
 	t.Helper()
+	if err := x.postBatch(prefix, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (x *exampleSite) postBatch(prefix string, n int) error {
 	var alerts template.Alerts
 	for i := range n {
 		fp := fmt.Sprintf("%s%04d", prefix, i)
@@ -131,12 +137,13 @@ func (x *exampleSite) truthBatch(t *testing.T, prefix string, n int) {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		t.Fatalf("alertmanager intake: %s", resp.Status)
+		return fmt.Errorf("alertmanager intake: %s", resp.Status)
 	}
+	return nil
 }
 
 // TestLateCallbackAfterRestartNeverDowngrades: a page's SMS is delivered;
@@ -167,11 +174,8 @@ func TestLateCallbackAfterRestartNeverDowngrades(t *testing.T) {
 		}
 		return ""
 	}
-	truthUntil(t, 10*time.Second, "the SMS page recorded as delivered", func() bool {
-		row := smsRow()
-		t.Log(row)
-		return strings.HasSuffix(row, ": delivered")
-	})
+	// "step 1: sms to carol: delivered — sms delivered"
+	truthUntil(t, 10*time.Second, "the SMS page recorded as delivered", func() bool { return strings.Contains(smsRow(), ": delivered") })
 
 	p.kill9(t)
 	x.run(t)
@@ -205,7 +209,7 @@ func TestLateCallbackAfterRestartNeverDowngrades(t *testing.T) {
 			lateNoted = true
 		}
 	}
-	if !strings.HasSuffix(smsState, ": delivered") {
+	if !strings.Contains(smsState, ": delivered") {
 		t.Errorf("the SMS page after a late 'failed' callback: %q, want delivered", smsState)
 	}
 	if !lateNoted {
@@ -219,7 +223,7 @@ func TestLateCallbackAfterRestartNeverDowngrades(t *testing.T) {
 // never left is sent, what Twilio already had is looked up in its lists
 // and not sent again.
 func TestRestartResendsOnlyWhatTwilioNeverGot(t *testing.T) {
-	const n = 300
+	const n = 500
 	x := newExample(t, func(s string) string {
 		// The point is the kill, not the limits: one person gets the
 		// whole batch, which the per-person limits would rightly hold.
@@ -236,9 +240,15 @@ func TestRestartResendsOnlyWhatTwilioNeverGot(t *testing.T) {
 		return s
 	})
 	p := x.run(t)
-	x.truthBatch(t, "batch", n)
+	// The intake answers once every alert is recorded, by when most pages
+	// have gone: the kill is aimed while it is still taking them.
+	go x.postBatch("batch", n)
 	pages := func() int { return len(x.truthSMS("] #")) }
-	truthUntil(t, 60*time.Second, "the batch's first pages", func() bool { return pages() >= 40 })
+	for deadline := time.Now().Add(60 * time.Second); pages() < 40; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the batch's first pages did not come")
+		}
+	}
 	p.kill9(t)
 	atKill := pages()
 	t.Logf("killed with %d of %d pages at the simulator", atKill, n)
@@ -246,19 +256,32 @@ func TestRestartResendsOnlyWhatTwilioNeverGot(t *testing.T) {
 		t.Fatalf("the kill came after the whole batch (%d pages); make the batch larger", atKill)
 	}
 
-	x.run(t)
-	short := regexp.MustCompile(`\] #(\d+) `)
+	p = x.run(t)
+	// Alertmanager resends a batch whose webhook failed (the kill cut it
+	// short); alerts already recorded only update their incidents.
+	x.truthBatch(t, "batch", n)
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.mu.Lock()
+			for _, l := range p.raw {
+				if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, "resend") || strings.Contains(l, "looked up") {
+					t.Log(l)
+				}
+			}
+			p.mu.Unlock()
+		}
+	})
+	batch := regexp.MustCompile(`batch-(\d{4})\.`)
 	count := func() (sms map[string]int, calls map[string]int) {
 		sms, calls = map[string]int{}, map[string]int{}
 		for _, m := range x.sim.Messages() {
-			if m.Direction == "inbound" {
-				continue
+			if m.Direction == "inbound" || !strings.Contains(m.Body, "] #") {
+				continue // replies and notices
 			}
-			if k := short.FindStringSubmatch(m.Body); k != nil {
+			if k := batch.FindStringSubmatch(m.Body); k != nil {
 				sms[k[1]]++
 			}
 		}
-		batch := regexp.MustCompile(`batch-(\d{4})\.`)
 		for _, c := range x.sim.Calls() {
 			if k := batch.FindStringSubmatch(c.Twiml); k != nil {
 				calls[k[1]]++
@@ -268,35 +291,35 @@ func TestRestartResendsOnlyWhatTwilioNeverGot(t *testing.T) {
 	}
 	// Settled: every incident paged, and no notification still in flight.
 	var incs []truthIncident
-	truthUntil(t, 90*time.Second, "every incident's page sent and marked", func() bool {
+	truthUntil(t, 60*time.Second, "every incident's page sent and marked", func() bool {
 		sms, _ := count()
-		if len(sms) < n {
-			return false
+		incs = incs[:0]
+		for _, inc := range x.truthIncidents(t) {
+			if batch.MatchString(inc.Summary) { // not the example's own BMCs and switch, down on loopback
+				incs = append(incs, inc)
+			}
 		}
-		incs = x.truthIncidents(t)
+		claimed := 0
 		for _, inc := range incs {
 			for _, e := range inc.Timeline {
-				if e.Kind == "page" && strings.HasSuffix(e.Detail, ": claimed") {
-					return false
+				if e.Kind == "page" && strings.Contains(e.Detail, ": claimed") {
+					claimed++
 				}
 			}
 		}
-		return len(incs) == n
+		return len(sms) == n && len(incs) == n && claimed == 0
 	})
 	sms, calls := count()
 	dup := 0
 	for k, c := range sms {
 		if c != 1 {
 			dup++
-			t.Errorf("incident #%s: %d SMS pages at the simulator, want 1", k, c)
+			t.Errorf("incident batch-%s: %d SMS pages at the simulator, want 1", k, c)
 		}
 	}
 	voice := 0
 	for _, inc := range incs {
-		m := regexp.MustCompile(`batch-(\d{4})\.`).FindStringSubmatch(inc.Summary)
-		if m == nil {
-			t.Fatalf("incident %q is not the batch's", inc.Summary)
-		}
+		m := batch.FindStringSubmatch(inc.Summary)
 		want := 0
 		for _, e := range inc.Timeline {
 			if e.Kind == "page" && strings.Contains(e.Detail, ": voice to ") {
@@ -308,7 +331,19 @@ func TestRestartResendsOnlyWhatTwilioNeverGot(t *testing.T) {
 			t.Errorf("incident #%d (%s): %d calls at the simulator, want %d", inc.Short, m[1], got, want)
 		}
 	}
-	t.Logf("%d incidents: %d SMS pages, %d calls; %d incidents with a duplicate SMS", n, len(sms), voice, dup)
+	looked, had := 0, 0
+	p.mu.Lock()
+	for _, l := range p.lines {
+		if l != nil && l["msg"] == "interrupted notification looked up at the provider" {
+			looked++
+			if l["sent"] == true {
+				had++
+			}
+		}
+	}
+	p.mu.Unlock()
+	t.Logf("%d incidents: %d SMS pages, %d calls; %d incidents with a duplicate SMS; after the restart %d looked up at Twilio, %d of them found there",
+		n, len(sms), voice, dup, looked, had)
 }
 
 // TestHeartbeatPushSurvivesKill: a push answered 204 is on disk: foghorn
@@ -352,7 +387,7 @@ func TestHeartbeatPushSurvivesKill(t *testing.T) {
 	line, _ := p.waitWithin(t, 20*time.Second, 0, "probe", map[string]string{"target": "backup-job"})
 	detail := fmt.Sprint(line["detail"])
 	at := []string{pushed.Format(time.TimeOnly), pushed.Add(time.Second).Format(time.TimeOnly)}
-	if line["status"] != "ok" || !strings.Contains(detail, "last heartbeat") || (!strings.Contains(detail, at[0]) && !strings.Contains(detail, at[1])) {
+	if !strings.EqualFold(fmt.Sprint(line["status"]), "ok") || !strings.Contains(detail, "last heartbeat") || (!strings.Contains(detail, at[0]) && !strings.Contains(detail, at[1])) {
 		t.Fatalf("backup-job after a kill right after its push (at %s): %v %q", at[0], line["status"], detail)
 	}
 }

@@ -59,6 +59,31 @@ func TestICMPSendErrorIsAFailure(t *testing.T) {
 	})
 }
 
+// Target probes treat a refused send the same way: a failed check that
+// says where to look, never "cannot be checked".
+func TestTargetSendErrorIsAFailure(t *testing.T) {
+	t.Parallel()
+	needRoot(t)
+	var r Result
+	inEmptyNetns(t, func() { r = probeTCP(context.Background(), probeTarget("tcp", "10.29.7.3:22", time.Second), nil) })
+	if r.Status != Critical || !strings.Contains(r.Msg, "network is unreachable") {
+		t.Errorf("uplink down: got %v %q, want Critical naming the send error", r.Status, r.Msg)
+	}
+	// A dropped SYN is retried by the kernel, so the connect times out; a
+	// dropped datagram fails at once with EPERM, and the message says where.
+	nftHook(t, "output", "ip daddr 127.0.83.23 drop")
+	r = probeTCP(context.Background(), probeTarget("tcp", "127.0.83.23:22", 500*time.Millisecond), nil)
+	if r.Status != Critical {
+		t.Errorf("firewall drop, tcp: got %v %q, want Critical", r.Status, r.Msg)
+	}
+	tg := probeTarget("dns", "127.0.83.23:53", time.Second)
+	tg.DNS = &configs.DNS{Name: "www.example.net"}
+	r = probeDNS(context.Background(), tg, nil)
+	if r.Status != Critical || !strings.Contains(r.Msg, "operation not permitted") || !strings.Contains(r.Msg, "firewall on foghorn's host") {
+		t.Errorf("firewall drop, udp: got %v %q, want Critical naming foghorn's firewall", r.Status, r.Msg)
+	}
+}
+
 // Only what no network change can fix is a config problem (Unknown): an
 // address that cannot be an address.
 func TestICMPBadAddressIsConfig(t *testing.T) {
