@@ -152,7 +152,6 @@ func readSEL(ctx context.Context, s *session, cur Cursor) (recs []*types.SEL, ne
 			from = nextID
 		}
 	}
-	next = cur
 	for id := from; ; {
 		sel, nextID, sum, err := selEntry(ctx, s, id)
 		if notPresent(err) && id == 0 {

@@ -21,7 +21,6 @@ type outage struct {
 	name       string // the group (pairA) or "burst"
 	critical   bool
 	down, up   time.Time
-	targets    []int
 	duringCut  bool
 	incidentOf int // the short number of the incident that paged it, once matched
 }

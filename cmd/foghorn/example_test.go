@@ -160,17 +160,7 @@ var nftTables atomic.Int64
 // removes it when the test ends.
 func nft(t *testing.T, hook, rule string) {
 	t.Helper()
-	if _, err := exec.LookPath("nft"); err != nil {
-		requirePeer(t, "nft is not installed (Debian package nftables)")
-	}
-	table := fmt.Sprintf("foghorn_e2e_%d_%d", os.Getpid(), nftTables.Add(1))
-	rules := fmt.Sprintf("table inet %s {\n chain c {\n  type filter hook %s priority 0;\n  %s\n }\n}\n", table, hook, rule)
-	cmd := exec.Command("nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(rules)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft -f: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("nft", "delete", "table", "inet", table).Run() })
+	nftRemovable(t, hook, rule)
 }
 
 // requirePeer skips, or fails in CI (FOGHORN_REQUIRE_PEERS=1).
@@ -280,6 +270,9 @@ var quietWorld = withoutTargets("pve1-bmc", "pve2-bmc", "pve3-bmc", "core-switch
 // nftRemovable is nft with a way to lift the rule before the test ends.
 func nftRemovable(t *testing.T, hook, rule string) (remove func()) {
 	t.Helper()
+	if _, err := exec.LookPath("nft"); err != nil {
+		requirePeer(t, "nft is not installed (Debian package nftables)")
+	}
 	table := fmt.Sprintf("foghorn_e2e_%d_%d", os.Getpid(), nftTables.Add(1))
 	rules := fmt.Sprintf("table inet %s {\n chain c {\n  type filter hook %s priority 0;\n  %s\n }\n}\n", table, hook, rule)
 	cmd := exec.Command("nft", "-f", "-")

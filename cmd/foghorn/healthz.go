@@ -158,7 +158,7 @@ func (d *daemon) checkChannels() (down, degraded string) {
 	used := map[string]bool{}
 	for _, p := range cfg.Policies {
 		for _, s := range p.Steps {
-			for _, ch := range s.Channels {
+			for _, ch := range append(append([]string(nil), s.Channels...), s.Fallback...) {
 				used[ch] = true
 			}
 		}

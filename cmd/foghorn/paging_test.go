@@ -100,20 +100,21 @@ func TestExampleConfigCallsAfterSMS(t *testing.T) {
 		}
 		return len(ms) > 0
 	})
+	// The example's SNMP switch and BMCs, with nothing answering on
+	// loopback, page too: the call wanted is the one about the routers.
 	var call twiliosim.Call
-	until(t, 30*time.Second, "a call to "+page.To+" after the SMS", func() bool {
-		cs := x.callsTo(page.To)
-		if len(cs) > 0 {
-			call = cs[0]
+	until(t, 30*time.Second, "a call to "+page.To+" about the routers after the SMS", func() bool {
+		for _, c := range x.callsTo(page.To) {
+			if strings.Contains(strings.Join(c.Said, " "), "rt1") || strings.Contains(c.Twiml, "rt1") {
+				call = c
+				return true
+			}
 		}
-		return len(cs) > 0
+		return false
 	})
 	gap := call.Created.Sub(page.Created)
 	if gap < time.Second || gap > 15*time.Second {
 		t.Errorf("the call came %s after the SMS; want a few seconds (1s..15s)", gap)
-	}
-	if !strings.Contains(strings.Join(call.Said, " "), "rt1") && !strings.Contains(strings.Join(call.Said, " "), "router") {
-		t.Errorf("the call does not say what is down: %q", call.Said)
 	}
 }
 

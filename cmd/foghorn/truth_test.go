@@ -20,29 +20,6 @@ import (
 	"foghorn/pager/twiliosim"
 )
 
-// truthSMS is the outbound messages whose body contains s.
-func (x *exampleSite) truthSMS(s string) []twiliosim.Message {
-	var out []twiliosim.Message
-	for _, m := range x.sim.Messages() {
-		if m.Direction != "inbound" && strings.Contains(m.Body, s) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// truthUntil polls ok for up to d, then fails with what.
-func truthUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // Delivery truth across restarts and kills: what foghorn knows of a page
 // (delivered, sent, heard from, acked) is in the store before anyone is
 // told so, and a restart neither forgets it nor acts on it twice.
@@ -155,7 +132,7 @@ func TestLateCallbackAfterRestartNeverDowngrades(t *testing.T) {
 	p := x.run(t)
 	x.truthBatch(t, "late", 1)
 	var cb twiliosim.Event // the page's "delivered" callback, as the simulator sent it
-	truthUntil(t, 30*time.Second, "the page's delivered callback in the simulator's log", func() bool {
+	until(t, 30*time.Second, "the page's delivered callback in the simulator's log", func() bool {
 		for _, e := range x.sim.Events() {
 			if e.Kind == twiliosim.KindStatus && e.Status/100 == 2 && e.Params.Get("MessageStatus") == "delivered" {
 				cb = e
@@ -175,7 +152,7 @@ func TestLateCallbackAfterRestartNeverDowngrades(t *testing.T) {
 		return ""
 	}
 	// "step 1: sms to carol: delivered — sms delivered"
-	truthUntil(t, 10*time.Second, "the SMS page recorded as delivered", func() bool { return strings.Contains(smsRow(), ": delivered") })
+	until(t, 10*time.Second, "the SMS page recorded as delivered", func() bool { return strings.Contains(smsRow(), ": delivered") })
 
 	p.kill9(t)
 	x.run(t)
@@ -243,7 +220,7 @@ func TestRestartResendsOnlyWhatTwilioNeverGot(t *testing.T) {
 	// The intake answers once every alert is recorded, by when most pages
 	// have gone: the kill is aimed while it is still taking them.
 	go x.postBatch("batch", n)
-	pages := func() int { return len(x.truthSMS("] #")) }
+	pages := func() int { return len(x.sms("] #")) }
 	for deadline := time.Now().Add(60 * time.Second); pages() < 40; time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the batch's first pages did not come")
@@ -291,7 +268,7 @@ func TestRestartResendsOnlyWhatTwilioNeverGot(t *testing.T) {
 	}
 	// Settled: every incident paged, and no notification still in flight.
 	var incs []truthIncident
-	truthUntil(t, 60*time.Second, "every incident's page sent and marked", func() bool {
+	until(t, 3*time.Minute, "every incident's page sent and marked", func() bool {
 		sms, _ := count()
 		incs = incs[:0]
 		for _, inc := range x.truthIncidents(t) {
@@ -399,8 +376,8 @@ func TestReplayedSMSDoesNotAckLaterIncident(t *testing.T) {
 	x := newExample(t)
 	p := x.run(t)
 	x.truthBatch(t, "first", 1)
-	truthUntil(t, 30*time.Second, "the first page", func() bool { return len(x.truthSMS("first-0000.")) > 0 })
-	to := x.truthSMS("first-0000.")[0].To
+	until(t, 30*time.Second, "the first page", func() bool { return len(x.sms("first-0000.")) > 0 })
+	to := x.sms("first-0000.")[0].To
 	if _, err := x.sim.ReplySMS(to, "ACK"); err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +390,7 @@ func TestReplayedSMSDoesNotAckLaterIncident(t *testing.T) {
 	if ack.URL == "" {
 		t.Fatal("the ACK webhook is not in the simulator's log")
 	}
-	truthUntil(t, 10*time.Second, "#1 acked", func() bool {
+	until(t, 10*time.Second, "#1 acked", func() bool {
 		incs := x.truthIncidents(t)
 		return len(incs) == 1 && incs[0].State == "acknowledged"
 	})
@@ -421,7 +398,7 @@ func TestReplayedSMSDoesNotAckLaterIncident(t *testing.T) {
 	p.kill9(t)
 	p = x.run(t)
 	x.truthBatch(t, "second", 1)
-	truthUntil(t, 30*time.Second, "the second page", func() bool { return len(x.truthSMS("second-0000.")) > 0 })
+	until(t, 30*time.Second, "the second page", func() bool { return len(x.sms("second-0000.")) > 0 })
 	if resp := x.truthPost(t, ack.URL, ack.Params); resp.StatusCode != http.StatusOK {
 		t.Fatalf("replayed SMS webhook: %s", resp.Status)
 	}

@@ -65,14 +65,22 @@ func ping(ctx context.Context, c *http.Client, u string) error {
 const maxLag = 2 * time.Minute
 
 // unhealthy says why foghorn cannot be trusted right now, or "": the
-// store fails, the engine lags, or no channel its policies use works (a
-// pager that cannot send is as stuck as one that cannot decide). The
-// other reasons of /healthz (healthz.go) are left out: right after a
-// start no target is probed yet, and a blind foghorn cannot reach the
-// heartbeat URL anyway.
+// store fails, the engine lags, no channel its policies use works (a
+// pager that cannot send is as stuck as one that cannot decide), or it
+// has been blind for more than two heartbeat intervals. A short blind
+// window is foghorn's own uplink blinking, and a fully cut VPS cannot
+// reach the heartbeat URL anyway; but a VPS whose pings alone are
+// blocked (a local firewall) would otherwise keep saying "alive" while
+// it judges nothing, so the dead-man's switch elsewhere must hear the
+// silence. "No target probed yet" is left out: right after a start it is
+// true of every healthy foghorn.
 func (d *daemon) unhealthy(ctx context.Context) string {
 	down, _ := d.checkChannels()
-	for _, reason := range []string{d.checkStore(ctx), d.checkLag(ctx), down} {
+	blind := ""
+	if st := d.sched.Stats(); st.Blind && time.Since(st.BlindSince) > 2*d.cfg.Load().SelfCheck.HeartbeatInterval.Duration {
+		blind = d.checkBlind()
+	}
+	for _, reason := range []string{d.checkStore(ctx), d.checkLag(ctx), down, blind} {
 		if reason != "" {
 			return reason
 		}

@@ -34,6 +34,7 @@ func parseDates(q url.Values, name string) (*dateFilter, error) {
 		set = true
 		start, day, err := parseDate(v)
 		if err != nil {
+			//lint:ignore ST1005 Twilio's own wording, which clients may match
 			return nil, fmt.Errorf("Invalid %s%s %q: %v", name, op, v, err)
 		}
 		end := start // an instant: inclusive
