@@ -491,6 +491,9 @@ func (c *Classifier) represent(k *track) {
 		// Told before its cause went down: it stays where it was told,
 		// still down, and the cause's incident lists it too.
 	default:
+		if k.state == Pending && k.key != "" {
+			return // adopted from the engine at a restart (reconcile.go): it must rise or fall first
+		}
 		if inc := c.incs[k.key]; inc != nil && inc.kind == incDown && k.state == Up &&
 			c.now().Before(k.since.Add(resolveHold(k.t.Interval.Duration))) {
 			return // recovering: resolved at a tick, unless it goes down again first
@@ -570,7 +573,7 @@ func (c *Classifier) syncGroup(gr *configs.Group) {
 	key := "group:" + gr.Name
 	inc := c.incs[key]
 	if len(c.groupState(gr).down) == 0 {
-		if inc != nil {
+		if inc != nil && !(inc.adopted && c.unheard(inc)) {
 			c.resolve(inc)
 		}
 		return
@@ -618,6 +621,12 @@ func (c *Classifier) update(inc *incident) {
 // send renders inc and queues it if it says something new (always, when
 // it was never sent).
 func (c *Classifier) send(inc *incident) {
+	if inc.adopted {
+		if c.unheard(inc) {
+			return // the engine keeps what it was told until the targets are heard again
+		}
+		inc.adopted = false
+	}
 	if inc.kind == incFlap && inc.sent.Key != "" && inc.sentKind == incFlap {
 		return // a flapping target changes all the time: say so once, not at every change
 	}

@@ -105,4 +105,7 @@ type incident struct {
 	sent     Event
 	sentKind incKind // kind when last sent
 	removed  bool    // its last target left the config
+	// adopted: open at the engine when the restored state said nothing of
+	// it (reconcile.go); it waits for its targets' first rise or fall.
+	adopted bool
 }

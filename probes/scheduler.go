@@ -29,8 +29,10 @@ import (
 //
 // Results go to a Classifier, which the scheduler owns: Options.OnEvent
 // receives its incident events, OnChange its up/down changes. With
-// Options.Store, state is restored on the first Update and saved in
-// batches (on change, and memory at each checkpoint).
+// Options.Store, state is restored on the first Update (and reconciled
+// with Options.Open) and saved in batches (changes each second, memory at
+// each checkpoint), except that what an alert is about is written before
+// the alert leaves.
 type Scheduler struct {
 	log *slog.Logger
 	o   Options
@@ -46,6 +48,7 @@ type Scheduler struct {
 	restored map[string]map[string]string // memory from the store, by target
 	lastMem  map[string]string            // memory as last written, by target
 	forget   []string                     // targets gone from the config, whose rows to delete
+	saving   chan struct{}                // one save at a time, snapshot to commit: a later one never lands first
 
 	wake   chan struct{}
 	quit   chan struct{}
@@ -76,6 +79,12 @@ type Options struct {
 	// Checkpoint is how often probe memory is saved when it changed
 	// without a state change; default 1m.
 	Checkpoint time.Duration
+	// Open, with Store, lists the keys of the incidents the escalation
+	// engine has open from probes. It is asked once, at the restore, and
+	// the classifier reconciles its restored state with them (see
+	// Classifier.Reconcile): an incident opened after the state was last
+	// written still resolves once its targets are up.
+	Open func() ([]string, error)
 }
 
 // NewScheduler makes a scheduler with no targets; call Update.
@@ -92,10 +101,24 @@ func NewScheduler(o Options) *Scheduler {
 	s := &Scheduler{
 		log: o.Log, o: o, sem: make(chan struct{}, o.Limit),
 		runs: map[string]*run{}, canaries: map[string]*run{}, lastMem: map[string]string{},
-		wake: make(chan struct{}, 1), quit: make(chan struct{}),
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), saving: make(chan struct{}, 1),
+	}
+	onEvent := o.OnEvent
+	if o.Store != nil && onEvent != nil {
+		onEvent = func(ev Event) {
+			// Write through: the transition that opens, changes or
+			// resolves an incident is in the store before its alert
+			// leaves, so a kill right after the page cannot restore a
+			// state that predates it. Transitions are rare; the batch
+			// stays for memory.
+			if !ev.Notice {
+				s.saveWithin(false, writeThrough)
+			}
+			o.OnEvent(ev)
+		}
 	}
 	s.cls = NewClassifier(ClassifierOptions{
-		Log: o.Log, OnEvent: o.OnEvent, OnChange: s.change,
+		Log: o.Log, OnEvent: onEvent, OnChange: s.change,
 		Recheck: func(targets []string, canaries bool) { s.recheck(targets, canaries) },
 	})
 	s.loops.Add(2)
@@ -574,6 +597,7 @@ func (s *Scheduler) restore() {
 	rows, err := LoadStates(ctx, s.o.Store)
 	if err != nil {
 		s.log.Error("cannot restore target state; starting fresh (targets already down will page again)", "err", err)
+		s.reconcile()
 		return
 	}
 	mems := map[string]map[string]string{}
@@ -593,12 +617,45 @@ func (s *Scheduler) restore() {
 	s.mu.Unlock()
 	s.cls.Restore(rows)
 	s.log.Info("target state restored", "targets", len(rows))
+	s.reconcile()
 }
+
+// reconcile gives the classifier the incidents open downstream, if told
+// how to list them.
+func (s *Scheduler) reconcile() {
+	if s.o.Open == nil {
+		return
+	}
+	open, err := s.o.Open()
+	if err != nil {
+		s.log.Error("cannot list the open incidents to reconcile the restored state with; an incident opened just before the stop may stay open until resolved by hand",
+			"err", err)
+		return
+	}
+	s.cls.Reconcile(open)
+}
+
+// writeThrough bounds a save on the way of an alert, the wait for a save
+// in progress included: a store that hangs must not hold the page for
+// long (it is logged, and the rows are written at a later save).
+const writeThrough = 5 * time.Second
 
 // save writes the targets whose state changed and, when full, those whose
 // memory changed since last written, in one transaction.
-func (s *Scheduler) save(full bool) {
+func (s *Scheduler) save(full bool) { s.saveWithin(full, 30*time.Second) }
+
+func (s *Scheduler) saveWithin(full bool, limit time.Duration) {
 	if s.o.Store == nil {
+		return
+	}
+	deadline := time.Now().Add(limit)
+	wait := time.NewTimer(limit)
+	defer wait.Stop()
+	select {
+	case s.saving <- struct{}{}:
+		defer func() { <-s.saving }()
+	case <-wait.C:
+		s.log.Error("target state not saved: an earlier save is stuck in the store; will try again", "waited", limit)
 		return
 	}
 	var names []string
@@ -629,7 +686,7 @@ func (s *Scheduler) save(full bool) {
 		mems[rows[i].Target] = rows[i].Memory
 	}
 	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := SaveStates(ctx, s.o.Store, rows, gone...); err != nil {
 		s.log.Error("cannot save target state; will try again", "targets", len(rows), "err", err)

@@ -174,6 +174,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	d.sched = probes.NewScheduler(probes.Options{
 		Log: log, OnResult: d.result, OnChange: d.change, OnEvent: d.queueEvent, Heartbeats: d.beats,
 		Store: db, Kinds: map[string]probes.Prober{"ipmi": probes.IPMIProber(d.pool)},
+		Open: func() ([]string, error) { return d.openProbeKeys(ctx) },
 	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
