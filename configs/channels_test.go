@@ -59,3 +59,26 @@ func TestVoiceThatCanNeverRing(t *testing.T) {
 		t.Fatalf("voice_min_severity = warning lets the warning policy ring, yet: %v", err)
 	}
 }
+
+// TestICMPCanaryWithPort: an ICMP canary written as host:port, or an
+// address that is not one, could never answer; check-config says so.
+func TestICMPCanaryWithPort(t *testing.T) {
+	for text, want := range map[string]string{
+		`canaries = ["9.9.9.9:53"]`: `t.toml:7: self_check canaries: "9.9.9.9:53" has a port, but ICMP has none: the canary could never answer; fix: write the address alone, e.g. "9.9.9.9", or set kind = "tcp" to connect to host:port`,
+		`canaries = ["999.1.1.1"]`:  `t.toml:7: self_check canaries: "999.1.1.1" is not an IP address; fix: write an IPv4 or IPv6 address, e.g. "9.9.9.9", or a host name`,
+	} {
+		cfg := strings.Replace(channelsBase, `canaries = ["127.0.0.1"]`, text, 1)
+		_, err := Parse("t.toml", t.TempDir(), []byte(cfg), func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want\n%s\ngot\n%v", text, want, err)
+		}
+	}
+	for _, ok := range []string{`canaries = ["::1", "127.0.0.1", "dns.quad9.net"]`} {
+		cfg := strings.Replace(channelsBase, `canaries = ["127.0.0.1"]`, ok, 1)
+		cfg = strings.Replace(cfg, `[escalation]`, "[escalation]\nvoice_min_severity = \"warning\"", 1)
+		cfg = strings.Replace(cfg, `  fallback = ["email", "pager"]`, "", 1)
+		if _, err := Parse("t.toml", t.TempDir(), []byte(cfg), func(string) string { return "" }); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+}

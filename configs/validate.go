@@ -201,6 +201,15 @@ func validateSelfCheck(r *report, c *Config) {
 	}
 	switch sc.Kind {
 	case "icmp":
+		for _, a := range sc.Canaries {
+			if _, _, err := net.SplitHostPort(a); err == nil {
+				r.add("self_check.canaries", "self_check canaries", `write the address alone, e.g. "9.9.9.9", or set kind = "tcp" to connect to host:port`,
+					"%q has a port, but ICMP has none: the canary could never answer", a)
+			} else if net.ParseIP(a) == nil && strings.Trim(a, "0123456789.") == "" {
+				r.add("self_check.canaries", "self_check canaries", `write an IPv4 or IPv6 address, e.g. "9.9.9.9", or a host name`,
+					"%q is not an IP address", a)
+			}
+		}
 	case "tcp":
 		for _, a := range sc.Canaries {
 			if _, _, err := net.SplitHostPort(a); err != nil {
