@@ -413,7 +413,14 @@ func (e *Engine) mark(ctx context.Context, id int64, state, errText string) {
 	if len(batch) == 0 {
 		return // a flush that started after ours queued wrote it
 	}
+	// A mark lost leaves the row "claimed" until a restart resends it:
+	// worth a few tries when a storm keeps the write lock busy.
 	err := e.writeMarks(context.WithoutCancel(ctx), batch)
+	for try := 1; err != nil && try <= 3 && ctx.Err() == nil; try++ {
+		e.log.Warn("recording notification outcomes failed; trying again", "count", len(batch), "try", try, "err", err)
+		time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+		err = e.writeMarks(context.WithoutCancel(ctx), batch)
+	}
 	if err != nil {
 		e.log.Error("cannot record notification outcomes; a restart may resend these once", "count", len(batch), "err", err)
 	}

@@ -46,8 +46,10 @@ func open(ctx context.Context, dir string, ms []migration) (*DB, error) {
 	}
 	path := filepath.Join(dir, File)
 	// synchronous(FULL): a page recorded as claimed must survive a power
-	// loss of the VPS, not only a crash of foghorn.
-	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	// loss of the VPS, not only a crash of foghorn. busy_timeout 15 s: in a
+	// storm of a thousand sends (three writes each, every one an fsync on a
+	// slow VPS disk) 5 s of waiting for the write lock was seen to run out.
+	dsn := "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
 	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		lock.Close()
