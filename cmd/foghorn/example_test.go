@@ -136,8 +136,15 @@ func newExample(t *testing.T, edits ...func(string) string) *exampleSite {
 // run starts foghorn on the example, JSON logs, and waits until it runs.
 func (x *exampleSite) run(t *testing.T, env ...string) *proc {
 	t.Helper()
+	return x.runWithin(t, 15*time.Second, env...)
+}
+
+// runWithin is run with its own wait for the start: a restart into a
+// storm first looks up and resends what the kill interrupted.
+func (x *exampleSite) runWithin(t *testing.T, d time.Duration, env ...string) *proc {
+	t.Helper()
 	p := startEnv(t, append([]string{"FOGHORN_API_TOKEN=" + e2eToken}, env...), "run", "-config", x.path, "-log-format", "json")
-	p.wait(t, 0, "foghorn running", nil)
+	p.waitWithin(t, d, 0, "foghorn running", nil)
 	return p
 }
 
