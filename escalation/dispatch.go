@@ -353,9 +353,13 @@ func (e *Engine) fallback(ctx context.Context, in Intent, reason string) (Intent
 // step's fallback channels in order, after channel's own place among them,
 // skipping those the step already uses. "" when none is left.
 func nextChannel(st configs.Step, channel, severity, voiceMin string) string {
-	fb := channelsFor(st.Fallback, severity, voiceMin)
-	if len(st.Fallback) == 0 {
-		return ""
+	// Not channelsFor: it puts "sms" in place of a list left empty, and
+	// a fallback list must not grow a channel the config never named.
+	var fb []string
+	for _, c := range st.Fallback {
+		if c != "voice" || voiceMin == "" || sevAtLeast(severity, voiceMin) {
+			fb = append(fb, c)
+		}
 	}
 	start := 0
 	for i, c := range fb {

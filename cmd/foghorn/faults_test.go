@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -177,13 +176,7 @@ func newCounter(t *testing.T) *counter {
 
 func metricsText(t *testing.T, base string) string {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return scrape(t, http.DefaultClient, base)
 }
 
 // metric is the value of one exposition line ("name{labels}"), or -1.

@@ -324,21 +324,7 @@ func slowMetric(text, series string) float64 {
 // acceptCloseListener is a TCP port on loopback that accepts and closes.
 func acceptCloseListener(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return l.Addr().String()
+	return bannerListener(t, "")
 }
 
 // startLimited is startEnv with RLIMIT_NOFILE set to nofile (soft and
