@@ -31,14 +31,7 @@ var dnsZone = map[string][]string{
 // gets SERVFAIL and "big.foghorn.test." TXT a reply too large for UDP.
 func dnsServer(t *testing.T) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, l := udpTCPPair(t)
 	handler := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetReply(q)
@@ -80,6 +73,28 @@ func dnsServer(t *testing.T) string {
 		t.Cleanup(func() { s.Shutdown() })
 	}
 	return pc.LocalAddr().String()
+}
+
+// udpTCPPair binds UDP and TCP on the same loopback port. The UDP port the
+// kernel picks may already be taken for TCP by another test, so a few
+// ports are tried before giving up.
+func udpTCPPair(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	var last error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l
+		}
+		pc.Close()
+		last = err
+	}
+	t.Fatalf("no loopback port free for both UDP and TCP: %v", last)
+	return nil, nil
 }
 
 func TestDNS(t *testing.T) {
