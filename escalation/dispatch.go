@@ -148,7 +148,7 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 		// retries; an ack in between cancels what has not gone yet.
 		for i, ch := range channels {
 			in := Intent{Incident: inc.ID, Short: inc.Short, Kind: "page", Channel: ch, Person: p.Name, Phone: p.Phone,
-				Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Step: idx,
+				Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Step: idx, Host: inc.Host, Offer: inc.Offer,
 				wait: time.Duration(i) * e.gap}
 			if err := e.claim(ctx, tx, &in, now); err != nil {
 				return nil, err

@@ -217,7 +217,7 @@ func (e *Engine) pageIncidentsFromMemory(ctx context.Context, incs []Incident, n
 		channel := channelsFor(st.Channels, inc.Severity, cfg.Escalation.VoiceMinSeverity)[0]
 		for _, p := range e.memoryPeople(cfg, st, now) {
 			e.sendUnrecorded(ctx, Intent{Incident: inc.ID, Short: inc.Short, Kind: "page", Channel: channel, Person: p.Name,
-				Phone: p.Phone, Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened,
+				Phone: p.Phone, Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Host: inc.Host, Offer: inc.Offer,
 				Step: min(inc.Step, len(pol.Steps)-1)}, cause)
 		}
 	}

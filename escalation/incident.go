@@ -8,35 +8,39 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"foghorn/configs"
 )
 
 // Incident is one problem from first failure to resolve.
 type Incident struct {
-	ID         int64             `json:"id"`
-	Key        string            `json:"key"`
-	Short      int               `json:"short"`
-	State      string            `json:"state"`
-	Severity   string            `json:"severity"`
-	Summary    string            `json:"summary"`
-	Detail     string            `json:"detail"`
-	Labels     map[string]string `json:"labels"`
-	Policy     string            `json:"policy"`
-	Source     string            `json:"source"`
-	Opened     time.Time         `json:"opened"`
-	Updated    time.Time         `json:"updated"`
-	Acked      time.Time         `json:"acked,omitzero"`
-	AckedBy    string            `json:"acked_by,omitempty"`
-	Resolved   time.Time         `json:"resolved,omitzero"`
-	ResolvedBy string            `json:"resolved_by,omitempty"`
-	Snoozed    time.Time         `json:"snoozed_until,omitzero"`
-	Silenced   string            `json:"silenced,omitempty"`
-	Step       int               `json:"step"`
-	Round      int               `json:"round"`
-	Due        time.Time         `json:"due,omitzero"`
+	ID         int64               `json:"id"`
+	Key        string              `json:"key"`
+	Short      int                 `json:"short"`
+	State      string              `json:"state"`
+	Severity   string              `json:"severity"`
+	Summary    string              `json:"summary"`
+	Detail     string              `json:"detail"`
+	Labels     map[string]string   `json:"labels"`
+	Policy     string              `json:"policy"`
+	Source     string              `json:"source"`
+	Opened     time.Time           `json:"opened"`
+	Updated    time.Time           `json:"updated"`
+	Acked      time.Time           `json:"acked,omitzero"`
+	AckedBy    string              `json:"acked_by,omitempty"`
+	Resolved   time.Time           `json:"resolved,omitzero"`
+	ResolvedBy string              `json:"resolved_by,omitempty"`
+	Snoozed    time.Time           `json:"snoozed_until,omitzero"`
+	Silenced   string              `json:"silenced,omitempty"`
+	Step       int                 `json:"step"`
+	Round      int                 `json:"round"`
+	Due        time.Time           `json:"due,omitzero"`
+	Host       string              `json:"host,omitempty"`
+	Offer      configs.PowerAction `json:"offer,omitempty"`
 }
 
 const incidentCols = `id, key, short, state, severity, summary, detail, labels, policy, source, opened_at, updated_at,
-	acked_at, acked_by, resolved_at, resolved_by, snoozed_until, silenced, step, round, due`
+	acked_at, acked_by, resolved_at, resolved_by, snoozed_until, silenced, step, round, due, host, offer`
 
 type querier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
@@ -58,7 +62,7 @@ func queryIncidents(ctx context.Context, q querier, where string, args ...any) (
 		var acked, resolved, snoozed, due sql.NullInt64
 		if err := rows.Scan(&in.ID, &in.Key, &in.Short, &in.State, &in.Severity, &in.Summary, &in.Detail, &labels,
 			&in.Policy, &in.Source, &opened, &updated, &acked, &in.AckedBy, &resolved, &in.ResolvedBy, &snoozed,
-			&in.Silenced, &in.Step, &in.Round, &due); err != nil {
+			&in.Silenced, &in.Step, &in.Round, &due, &in.Host, &in.Offer); err != nil {
 			return nil, fmt.Errorf("escalation: read incident: %w", err)
 		}
 		json.Unmarshal([]byte(labels), &in.Labels)
@@ -111,8 +115,8 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	case a.Firing && len(open) > 0:
 		id = open[0].ID
 		labels, _ := json.Marshal(a.Labels)
-		_, err = tx.ExecContext(ctx, `UPDATE incidents SET severity = ?, summary = ?, detail = ?, labels = ?, updated_at = ? WHERE id = ?`,
-			orDefault(a.Severity, "critical"), a.Summary, a.Detail, string(labels), ms(now), id)
+		_, err = tx.ExecContext(ctx, `UPDATE incidents SET severity = ?, summary = ?, detail = ?, labels = ?, host = ?, offer = ?, updated_at = ? WHERE id = ?`,
+			orDefault(a.Severity, "critical"), a.Summary, a.Detail, string(labels), a.Host, string(a.Offer), ms(now), id)
 		if err == nil && open[0].Severity != a.Severity {
 			err = event(ctx, tx, now, "incident.severity", id, a.Source, open[0].Severity+" -> "+a.Severity)
 		}
@@ -158,9 +162,9 @@ func (e *Engine) open(ctx context.Context, tx *sql.Tx, a Alert, now time.Time) (
 	if pol != nil && len(pol.Steps) > 0 {
 		due = now.Add(pol.Steps[0].Delay.Duration)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, short, state, severity, summary, detail, labels, policy, source, opened_at, updated_at, due)
-		VALUES (?, ?, 'triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Key, short, orDefault(a.Severity, "critical"), a.Summary, a.Detail, string(labels), a.Policy, a.Source, ms(now), ms(now), ms(due))
+	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, short, state, severity, summary, detail, labels, policy, source, opened_at, updated_at, due, host, offer)
+		VALUES (?, ?, 'triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Key, short, orDefault(a.Severity, "critical"), a.Summary, a.Detail, string(labels), a.Policy, a.Source, ms(now), ms(now), ms(due), a.Host, string(a.Offer))
 	if err != nil {
 		return 0, fmt.Errorf("escalation: open incident %s: %w", a.Key, err)
 	}

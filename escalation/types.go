@@ -3,6 +3,8 @@ package escalation
 import (
 	"context"
 	"time"
+
+	"foghorn/configs"
 )
 
 // Alert is what the engine consumes: something firing or resolved, from the
@@ -18,6 +20,13 @@ type Alert struct {
 	Policy   string // empty: the default policy
 	Source   string // "probe", "alertmanager", "self"
 	At       time.Time
+	// Host is the one host of ours the alert is about ("pve1"), set where
+	// a probe event becomes an alert; "" for a group, a storm, or an alert
+	// from elsewhere. An automated power step acts on it, never on a label.
+	Host string
+	// Offer is the power action a person may ask for by reply ("cycle"
+	// for a hung host whose BMC answers); "" for none. The pager words it.
+	Offer configs.PowerAction
 }
 
 // Intent is one notification the engine wants sent: the pager's input. The
@@ -33,12 +42,14 @@ type Intent struct {
 	Phone    string
 	Email    string
 	Severity string
-	Summary  string    // what is wrong, one line
-	Detail   string    // cause, children, last result
-	Since    time.Time // when the incident opened
-	Text     string    // for "acked"/"resolved"/"test": the message itself
-	Step     int       // 0-based policy step that paged
-	Attempt  int       // 1 on first send; 2 when resent after a crash
+	Summary  string              // what is wrong, one line
+	Detail   string              // cause, children, last result
+	Since    time.Time           // when the incident opened
+	Text     string              // for "acked"/"resolved"/"test": the message itself
+	Step     int                 // 0-based policy step that paged
+	Attempt  int                 // 1 on first send; 2 when resent after a crash
+	Host     string              // the incident's host, if it is about one (Alert.Host)
+	Offer    configs.PowerAction // the power action to offer by reply, if any (Alert.Offer)
 
 	wait    time.Duration // before handing it over: the call a few seconds after the SMS
 	limited bool          // held by a rate limit: sent late rather than expired

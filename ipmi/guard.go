@@ -343,7 +343,7 @@ func (g *Guard) quorum(cfg *configs.Config, req Request, p *plan) *Refusal {
 		if len(unknown) > 0 {
 			msg += ", " + andList(unknown) + " " + isAre(len(unknown)) + " not known to be up yet"
 		}
-		msg += fmt.Sprintf("; %s %s would leave %d.", req.Action.gerund(), p.host, left)
+		msg += fmt.Sprintf("; %s %s would leave %d.", req.Action.Gerund(), p.host, left)
 		ref := &Refusal{Rule: "quorum"}
 		switch {
 		case req.Automated:

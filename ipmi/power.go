@@ -3,72 +3,32 @@ package ipmi
 import (
 	"context"
 	"fmt"
-	"strings"
+	"foghorn/configs"
 	"time"
 
 	"github.com/bougou/go-ipmi/pkg/command/chassis"
 )
 
-// Action is a power action, as people type it.
-type Action string
+// Action is a power action; the word is shared (configs.PowerAction).
+type Action = configs.PowerAction
 
 // Actions.
 const (
-	Status Action = "status"
-	On     Action = "on"
-	Off    Action = "off"
-	Soft   Action = "soft" // ACPI shutdown: the OS is asked to stop
-	Reset  Action = "reset"
-	Cycle  Action = "cycle"
+	Status = configs.PowerStatus
+	On     = configs.PowerOn
+	Off    = configs.PowerOff
+	Soft   = configs.PowerSoft
+	Reset  = configs.PowerReset
+	Cycle  = configs.PowerCycle
 )
 
 // Actions lists every action, for help texts.
-var Actions = []Action{Status, On, Off, Soft, Reset, Cycle}
+var Actions = configs.PowerActions
 
 // ParseAction reads an action ("cycle", "Power Cycle", "OFF").
-func ParseAction(s string) (Action, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.TrimPrefix(s, "power ")
-	s = strings.TrimPrefix(s, "power")
-	switch a := Action(strings.TrimSpace(s)); a {
-	case Status, On, Off, Soft, Reset, Cycle:
-		return a, nil
-	case "shutdown":
-		return Soft, nil
-	case "restart", "reboot":
-		return Reset, nil
-	}
-	return "", fmt.Errorf("unknown power action %q: use status, on, off, soft, reset or cycle", s)
-}
+func ParseAction(s string) (Action, error) { return configs.ParsePowerAction(s) }
 
-// Disruptive reports whether the action takes a running host down (or
-// may: a reset reboots it), which is what the quorum guard cares about.
-func (a Action) Disruptive() bool {
-	switch a {
-	case Off, Soft, Reset, Cycle:
-		return true
-	}
-	return false
-}
-
-// gerund is the action in a sentence: "cycling pve2 would leave 1".
-func (a Action) gerund() string {
-	switch a {
-	case On:
-		return "powering on"
-	case Off:
-		return "powering off"
-	case Soft:
-		return "shutting down"
-	case Reset:
-		return "resetting"
-	case Cycle:
-		return "cycling"
-	}
-	return "checking"
-}
-
-func (a Action) control() chassis.ChassisControl {
+func control(a Action) chassis.ChassisControl {
 	switch a {
 	case On:
 		return chassis.ChassisControlPowerUp
@@ -122,7 +82,7 @@ func (b *BMC) Power(ctx context.Context, a Action) (Outcome, error) {
 		return out, nil
 	}
 	err = b.callJob(ctx, "power "+string(a), job{ctx: ctx, fresh: true, fn: func(ctx context.Context, s *session) error {
-		_, err := s.c.ChassisControl(ctx, a.control())
+		_, err := s.c.ChassisControl(ctx, control(a))
 		return err
 	}})
 	if err != nil {

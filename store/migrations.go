@@ -138,4 +138,12 @@ var migrations = []migration{
 		);
 		CREATE INDEX twilio_sids_notification ON twilio_sids (notification);
 	`},
+	{"power: the host an incident is about, and the action offered", `
+		-- owner: escalation. host is the one host of ours an incident is
+		-- about ('' for a group, a storm, an alert from elsewhere): an
+		-- automated power step acts on it. offer is the power action a
+		-- person may ask for by reply ('' for none).
+		ALTER TABLE incidents ADD COLUMN host TEXT NOT NULL DEFAULT '';
+		ALTER TABLE incidents ADD COLUMN offer TEXT NOT NULL DEFAULT '';
+	`},
 }
