@@ -464,7 +464,7 @@ func (e *Engine) writeMarks(ctx context.Context, batch []outcome) error {
 func (e *Engine) Recover(ctx context.Context) (int, error) {
 	e.mu.Lock()
 	rows, err := e.db.QueryContext(ctx, `
-		SELECT n.id, n.incident, n.kind, n.person, n.channel, n.text, n.attempt, n.step, i.short, i.severity, i.summary, i.detail, i.opened_at, i.state, n.handed_at
+		SELECT n.id, n.incident, n.kind, n.person, n.channel, n.text, n.attempt, n.step, i.short, i.severity, i.summary, i.detail, i.opened_at, i.state, n.handed_at, i.host, i.offer
 		FROM notifications n JOIN incidents i ON i.id = n.incident WHERE n.state IN ('claimed', 'held') ORDER BY n.handed_at, n.id`)
 	if err != nil {
 		e.mu.Unlock()
@@ -480,7 +480,7 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 		var state string
 		var at sql.NullInt64
 		if err := rows.Scan(&in.ID, &in.Incident, &in.Kind, &in.Person, &in.Channel, &in.Text, &in.Attempt, &in.Step,
-			&in.Short, &in.Severity, &in.Summary, &in.Detail, &opened, &state, &at); err != nil {
+			&in.Short, &in.Severity, &in.Summary, &in.Detail, &opened, &state, &at, &in.Host, &in.Offer); err != nil {
 			rows.Close()
 			e.mu.Unlock()
 			return 0, fmt.Errorf("escalation: recover: %w", err)
