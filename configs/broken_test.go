@@ -301,7 +301,7 @@ func TestBrokenConfigs(t *testing.T) {
 		{
 			name: "power enabled for an unknown person",
 			add:  "[power]\nenabled = true\nallow = [\"mallory\"]\n",
-			want: []string{`t.toml:+3: power allow: unknown person "mallory"; fix: list names from the [[person]] entries`},
+			want: []string{`t.toml:+3: power allow: unknown person or api_token "mallory"; fix: list names from the [[person]] and [[api_token]] entries`},
 		},
 		{
 			name: "quiet hours and role",

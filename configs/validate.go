@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"reflect"
@@ -83,7 +84,28 @@ func validateTokens(r *report, c *Config) {
 		if !oneOf(t.Role, []string{"responder", "viewer"}) {
 			r.add(path+".role", key+" role", `use "responder" (may act) or "viewer" (read only)`, "unknown role %q", t.Role)
 		}
+		// A token's acts are recorded under its name: one shared with a
+		// person, or with the [server] token ("api"), would make the audit
+		// trail ambiguous about who acted.
+		switch {
+		case t.Name != "" && c.Person(t.Name) != nil:
+			r.add(path+".name", key+" name", fmt.Sprintf("give the token a name of its own, e.g. %q (the audit trail records API acts under the token's name)", t.Name+"-script"),
+				"the same name as a [[person]]: the audit trail could not tell this token's acts from %s's", t.Name)
+		case t.Name == "api":
+			r.add(path+".name", key+" name", `give the token a name of its own, e.g. "ops-script"`,
+				`"api" is how the audit trail names the [server] api_token`)
+		}
 	}
+}
+
+// Token returns the [[api_token]] called name, or nil.
+func (c *Config) Token(name string) *APIToken {
+	for i := range c.APITokens {
+		if c.APITokens[i].Name == name {
+			return &c.APITokens[i]
+		}
+	}
+	return nil
 }
 
 // durations reports every Duration that did not parse, wherever it is.
@@ -235,9 +257,20 @@ func validateSelfCheck(r *report, c *Config) {
 
 func validatePower(r *report, c *Config) {
 	p := c.Power
+	// allow names people (SMS, web) and API tokens (the API acts under
+	// the token's name, whatever the request says).
 	for _, name := range p.Allow {
-		if c.Person(name) == nil {
-			r.add("power.allow", "power allow", "list names from the [[person]] entries", "unknown person %q", name)
+		t := c.Token(name)
+		switch {
+		case c.Person(name) != nil:
+		case t == nil && name == "api":
+			r.add("power.allow", "power allow", "make a token for the script (foghorn token NAME) and list that name",
+				`"api" is the [server] api_token, which is shared and names nobody: power by API needs a named [[api_token]]`)
+		case t == nil:
+			r.add("power.allow", "power allow", "list names from the [[person]] and [[api_token]] entries", "unknown person or api_token %q", name)
+		case t.Role == "viewer":
+			r.add("power.allow", "power allow", `give the token role = "responder", or take it out of allow`,
+				"api_token %q is a viewer: it cannot act", name)
 		}
 	}
 	if p.Enabled && len(p.Allow) == 0 {

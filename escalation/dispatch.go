@@ -149,7 +149,7 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 		for i, ch := range channels {
 			in := Intent{Incident: inc.ID, Short: inc.Short, Kind: "page", Channel: ch, Person: p.Name, Phone: p.Phone,
 				Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Step: idx, Host: inc.Host, Offer: inc.Offer,
-				wait: time.Duration(i) * e.gap}
+				Power: configs.PowerAction(st.Power), wait: time.Duration(i) * e.gap}
 			if err := e.claim(ctx, tx, &in, now); err != nil {
 				return nil, err
 			}
@@ -166,6 +166,15 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 		_, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, silenced = '', snoozed_until = NULL, step = ?, round = ?, due = ? WHERE id = ?`,
 			inc.State, idx, round, ms(held), inc.ID)
 		return nil, err
+	}
+
+	if st.Power != "" && len(out) > 0 {
+		// The step's automated power action, first: it is decided before
+		// the step's pages go, so they can say what was decided. Not a
+		// notification (nothing is claimed): the power desk keeps it to
+		// once per incident, across restarts.
+		out = append([]Intent{{Incident: inc.ID, Short: inc.Short, Kind: "power", Severity: inc.Severity, Summary: inc.Summary,
+			Since: inc.Opened, Step: idx, Host: inc.Host, Power: configs.PowerAction(st.Power), Text: "policy:" + pol.Name}}, out...)
 	}
 
 	round++

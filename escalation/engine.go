@@ -214,7 +214,20 @@ func (e *Engine) dueWork(ctx context.Context) (out []Intent, more bool, err erro
 // hang-up of ringing calls must not die with the webhook that acked.
 func (e *Engine) dispatch(ctx context.Context, intents []Intent) {
 	ctx = context.WithoutCancel(ctx)
+	// Automated power steps first, one by one, before any page: the
+	// Notifier decides them at once (the action itself runs on), so the
+	// step's pages can say what was decided.
 	for _, in := range intents {
+		if in.Kind == "power" {
+			if err := e.notify.Notify(ctx, in); err != nil {
+				e.log.Error("automated power step not handed over", "incident", in.Incident, "host", in.Host, "power", in.Power, "err", err)
+			}
+		}
+	}
+	for _, in := range intents {
+		if in.Kind == "power" {
+			continue
+		}
 		e.sends.Add(1)
 		go func() {
 			defer e.sends.Done()

@@ -158,6 +158,9 @@ func (e *Engine) claimFailed(ctx context.Context, out []Intent, incs []Incident,
 	e.mem.covered = true
 	e.mem.mu.Unlock()
 	for _, in := range out {
+		if in.Kind == "power" {
+			continue // power actions need the audit trail: not without the store
+		}
 		in.ID = 0 // its claim was rolled back
 		e.sendUnrecorded(ctx, in, cause)
 	}

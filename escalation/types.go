@@ -36,7 +36,7 @@ type Intent struct {
 	ID       int64
 	Incident int64
 	Short    int    // the number people reply with ("42" acks #42)
-	Kind     string // "page", "resolved", "acked", "test"
+	Kind     string // "page", "resolved", "acked", "test"; "power" for an automated power step (Power, Host)
 	Channel  string // "sms", "voice", "email"
 	Person   string
 	Phone    string
@@ -45,11 +45,15 @@ type Intent struct {
 	Summary  string              // what is wrong, one line
 	Detail   string              // cause, children, last result
 	Since    time.Time           // when the incident opened
-	Text     string              // for "acked"/"resolved"/"test": the message itself
+	Text     string              // for "acked"/"resolved"/"test": the message itself; for "power": who asks ("policy:ops")
 	Step     int                 // 0-based policy step that paged
 	Attempt  int                 // 1 on first send; 2 when resent after a crash
 	Host     string              // the incident's host, if it is about one (Alert.Host)
 	Offer    configs.PowerAction // the power action to offer by reply, if any (Alert.Offer)
+	// Power is the step's automated power action (policy step power =
+	// "cycle"): on the "power" intent that asks for it, and on the step's
+	// pages, which say what came of it.
+	Power configs.PowerAction
 
 	wait    time.Duration // before handing it over: the call a few seconds after the SMS
 	limited bool          // held by a rate limit: sent late rather than expired

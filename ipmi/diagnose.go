@@ -349,6 +349,10 @@ type Finding struct {
 	// Source is "chassis", "SEL" or "sensor".
 	Source string
 	Text   string
+	// Sensor names the sensor a SEL event or reading is about ("DIMM
+	// A1"): a sensor still asserting what its SEL event said is the same
+	// finding, told once.
+	Sensor string
 }
 
 // Findings lists what is wrong, worst first: power off and chassis faults,
@@ -357,7 +361,7 @@ type Finding struct {
 func (r Report) Findings() []Finding {
 	var fs []Finding
 	if !r.Chassis.On {
-		fs = append(fs, Finding{Critical, "chassis", "power off"})
+		fs = append(fs, Finding{Severity: Critical, Source: "chassis", Text: "power off"})
 	}
 	for _, f := range r.Chassis.Faults {
 		sev := Critical
@@ -365,16 +369,16 @@ func (r Report) Findings() []Finding {
 		case "cooling fault", "drive fault", "interlock":
 			sev = Warning
 		}
-		fs = append(fs, Finding{sev, "chassis", f})
+		fs = append(fs, Finding{Severity: sev, Source: "chassis", Text: f})
 	}
 	for _, e := range r.Events {
 		if e.Severity > Info {
-			fs = append(fs, Finding{e.Severity, "SEL", e.String()})
+			fs = append(fs, Finding{e.Severity, "SEL", e.String(), e.Sensor})
 		}
 	}
 	for _, s := range r.Sensors {
 		if s.Severity > Info {
-			fs = append(fs, Finding{s.Severity, "sensor", s.String()})
+			fs = append(fs, Finding{s.Severity, "sensor", s.String(), s.Name})
 		}
 	}
 	slices.SortStableFunc(fs, func(a, b Finding) int { return int(b.Severity) - int(a.Severity) })
@@ -403,35 +407,54 @@ func (r Report) Summary() string {
 const summaryMax = 140
 
 // Summary writes findings after "BMC up; power on|off", grouped by
-// source, worst first, and cut to fit one SMS ("+2 more").
+// source, worst first, each once, and cut to fit one SMS ("+2 more").
 func Summary(on bool, fs []Finding) string {
 	head := "BMC up; power on"
 	if !on {
 		head = "BMC up; power off"
 	}
+	if ws := Words(fs, summaryMax-len(head)-2); len(ws) > 0 {
+		return head + "; " + strings.Join(ws, "; ")
+	}
+	return head
+}
+
+// Words are the findings as a page says them, one part per source in
+// order of its worst finding: "power fault", "SEL: PSU2 Power Supply
+// Failure detected", "sensors: CPU1 Temp 97C above upper critical (+3
+// more)". Power off is left out (the page says the power state itself),
+// and so is a sensor whose SEL event already says it as badly: the same
+// finding once. Findings are dropped from the end, worst kept, until the
+// parts joined with "; " fit in room bytes; the first is always kept.
+func Words(fs []Finding, room int) []string {
 	var shown []Finding
 	for _, f := range fs {
 		if f.Source == "chassis" && f.Text == "power off" {
-			continue // in the head already
+			continue
+		}
+		if f.Source == "sensor" && f.Sensor != "" && slices.ContainsFunc(fs, func(e Finding) bool {
+			return e.Source == "SEL" && e.Sensor == f.Sensor && e.Severity >= f.Severity
+		}) {
+			continue
 		}
 		shown = append(shown, f)
 	}
-	out := head
+	var out []string
 	for n := len(shown); n > 0; n-- {
-		out = head + summaryParts(shown[:n])
+		out = summaryParts(shown[:n])
 		if n < len(shown) {
-			out += fmt.Sprintf(" (+%d more)", len(shown)-n)
+			out[len(out)-1] += fmt.Sprintf(" (+%d more)", len(shown)-n)
 		}
-		if len(out) <= summaryMax || n == 1 {
+		if len(strings.Join(out, "; ")) <= room || n == 1 {
 			break
 		}
 	}
 	return out
 }
 
-// summaryParts writes "; SEL: a, b; sensors: c", sources in order of
+// summaryParts writes "SEL: a, b", "sensors: c", sources in order of
 // their worst finding.
-func summaryParts(fs []Finding) string {
+func summaryParts(fs []Finding) []string {
 	var order []string
 	by := map[string][]string{}
 	for _, f := range fs {
@@ -440,16 +463,16 @@ func summaryParts(fs []Finding) string {
 		}
 		by[f.Source] = append(by[f.Source], f.Text)
 	}
-	var sb strings.Builder
+	out := make([]string, 0, len(order))
 	for _, src := range order {
-		sb.WriteString("; ")
+		prefix := ""
 		switch src {
 		case "SEL":
-			sb.WriteString("SEL: ")
+			prefix = "SEL: "
 		case "sensor":
-			sb.WriteString("sensors: ")
+			prefix = "sensors: "
 		}
-		sb.WriteString(strings.Join(by[src], ", "))
+		out = append(out, prefix+strings.Join(by[src], ", "))
 	}
-	return sb.String()
+	return out
 }

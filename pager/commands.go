@@ -13,7 +13,7 @@ import (
 
 	"foghorn/configs"
 	"foghorn/escalation"
-	"foghorn/ipmi"
+	"foghorn/power"
 )
 
 // The verbs of the SMS command language.
@@ -41,11 +41,11 @@ type Command struct {
 	Short int           // the incident number; 0 for a bare ACK (the sender's last page)
 	For   time.Duration // SNOOZE
 
-	Action ipmi.Action // power: what to do
-	Target string      // power: the host (or BMC target) as typed
-	Force  bool        // power: FORCE, past the quorum guard where the config allows it
-	Code   string      // CONFIRM: the code as typed
-	Topic  string      // HELP POWER: "power"
+	Action configs.PowerAction // power: what to do
+	Target string              // power: the host (or BMC target) as typed
+	Force  bool                // power: FORCE, past the quorum guard where the config allows it
+	Code   string              // CONFIRM: the code as typed
+	Topic  string              // HELP POWER: "power"
 }
 
 // ParseError is input that is not a command; its message is the reply.
@@ -262,8 +262,8 @@ func Parse(text string) (Command, error) {
 }
 
 // powerWords are the words that begin a power command, and what they ask.
-var powerWords = map[string]ipmi.Action{
-	"CYCLE": ipmi.Cycle, "RESET": ipmi.Reset, "OFF": ipmi.Off, "ON": ipmi.On, "SOFT": ipmi.Soft,
+var powerWords = map[string]configs.PowerAction{
+	"CYCLE": configs.PowerCycle, "RESET": configs.PowerReset, "OFF": configs.PowerOff, "ON": configs.PowerOn, "SOFT": configs.PowerSoft,
 }
 
 // maxTarget bounds a host name in a command; config names are short.
@@ -287,8 +287,8 @@ func parsePower(text string) (cmd Command, ok bool, err error) {
 	first := strings.ToUpper(words[0])
 	rest := words[1:]
 	if first == "CONFIRM" {
-		if len(rest) != 1 || len(rest[0]) != codeDigits || strings.Trim(rest[0], "0123456789") != "" {
-			return Command{}, true, parseErr("Reply CONFIRM and the %d-digit code foghorn sent you, e.g. CONFIRM 4821.", codeDigits)
+		if len(rest) != 1 || len(rest[0]) != power.CodeDigits || strings.Trim(rest[0], "0123456789") != "" {
+			return Command{}, true, parseErr("Reply CONFIRM and the %d-digit code foghorn sent you, e.g. CONFIRM 4821.", power.CodeDigits)
 		}
 		return Command{Verb: VerbConfirm, Code: rest[0]}, true, nil
 	}
@@ -297,7 +297,7 @@ func parsePower(text string) (cmd Command, ok bool, err error) {
 	case first == "ON" && len(rest) > 0 && strings.EqualFold(rest[0], "CALL"):
 		return Command{}, false, nil
 	case first == "POWER":
-		act = ipmi.Status
+		act = configs.PowerStatus
 		if len(rest) > 1 {
 			w := strings.ToUpper(rest[0])
 			if a, ok := powerWords[w]; ok {
@@ -310,7 +310,7 @@ func parsePower(text string) (cmd Command, ok bool, err error) {
 		return Command{}, false, nil
 	}
 	verb := strings.ToUpper(string(act))
-	if act == ipmi.Status {
+	if act == configs.PowerStatus {
 		verb = "POWER"
 	}
 	force := false
@@ -329,7 +329,7 @@ func parsePower(text string) (cmd Command, ok bool, err error) {
 		return Command{}, true, parseErr("One host at a time, please: reply %s %s. HELP POWER lists the power commands.", verb, cut(clean(target[0]), 30))
 	case !hostName(target[0]):
 		return Command{}, true, parseErr("%q is not a host name (letters, digits, '-', '_', '.'). Reply %s pve1.", cut(clean(target[0]), 30), verb)
-	case force && act == ipmi.Status:
+	case force && act == configs.PowerStatus:
 		return Command{}, true, parseErr("FORCE is for power actions; reading the state needs none. Reply POWER %s.", target[0])
 	}
 	return Command{Verb: VerbPower, Action: act, Target: target[0], Force: force}, true, nil

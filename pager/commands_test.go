@@ -9,6 +9,7 @@ import (
 
 	"foghorn/escalation"
 	"foghorn/ipmi"
+	"foghorn/power"
 )
 
 func TestParse(t *testing.T) {
@@ -136,7 +137,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Parse(%q) = %+v", s, cmd)
 			}
 		case VerbConfirm:
-			if len(cmd.Code) != codeDigits || strings.Trim(cmd.Code, "0123456789") != "" || cmd.Short != 0 {
+			if len(cmd.Code) != power.CodeDigits || strings.Trim(cmd.Code, "0123456789") != "" || cmd.Short != 0 {
 				t.Fatalf("Parse(%q) = %+v", s, cmd)
 			}
 		default:

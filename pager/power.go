@@ -2,13 +2,10 @@ package pager
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"math/big"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,33 +14,31 @@ import (
 
 	"foghorn/configs"
 	"foghorn/escalation"
-	"foghorn/ipmi"
+	"foghorn/power"
 )
 
-// Power is what the pager needs of the power guard; *ipmi.Guard is one.
-// Check answers whether a request would pass now (a refusal is an
-// *ipmi.Refusal that explains itself); Execute checks again and does it.
+// Power is what the pager needs of the power desk; *power.Desk is one.
+// The pager parses the commands and words the answers; the desk decides,
+// holds the codes and writes the audit trail.
 type Power interface {
-	Check(ctx context.Context, req ipmi.Request) error
-	Execute(ctx context.Context, req ipmi.Request) (ipmi.Outcome, error)
+	// Resolve says what a name as typed stands for.
+	Resolve(name string) power.Target
+	// Offer checks req and holds a one-time code for phone; a refusal is
+	// a *power.Refusal that explains itself.
+	Offer(ctx context.Context, req power.Request, phone string) (power.Offer, error)
+	// Confirm takes a code; a failure is a *power.CodeError.
+	Confirm(ctx context.Context, phone, by, code, via string) (power.Offer, error)
+	// Held is the offer waiting for phone's code, if one is good.
+	Held(phone string) (power.Offer, bool)
+	// Cancel voids phone's code; ok when one was still good.
+	Cancel(ctx context.Context, phone, by string) (power.Offer, bool)
+	// Execute checks again and does it.
+	Execute(ctx context.Context, req power.Request) (power.Outcome, error)
+	// StepOf says where an incident's automated step stands.
+	StepOf(incident int64) (power.StepStatus, <-chan struct{}, bool)
 }
 
-// PowerOptions are what the pager needs for power besides the guard.
-type PowerOptions struct {
-	// Audit records what the guard does not see: codes sent, confirmations
-	// refused or cancelled, automated policy steps. *store.DB is one. The
-	// guard records the power actions themselves.
-	Audit ipmi.Recorder
-	// State tells what is known of a target ("up", "down", anything else
-	// for not known), for the confirmation text ("pve1 is in hypervisors
-	// (3/3 up)"). Nil leaves the counts out.
-	State func(target string) string
-}
-
-// Confirmation codes: 4 digits, never with a leading zero (a phone may
-// drop it), from crypto/rand.
 const (
-	codeDigits = 4
 	// statusWait is how long the webhook waits for a status read before
 	// answering "working on it" and sending the state by SMS later: well
 	// within Twilio's 15 s webhook timeout.
@@ -52,142 +47,101 @@ const (
 	powerTimeout = 2 * time.Minute
 	// tellTimeout bounds sending an outcome, even at shutdown.
 	tellTimeout = 30 * time.Second
-	// stepMemory is how long an automated step is remembered in memory;
-	// the audit trail remembers it for good.
+	// stepMemory is how long the pager remembers who it told of an
+	// incident's automated step.
 	stepMemory = 24 * time.Hour
 )
 
-// powerState is the pager's part of power: the guard, the confirmation
-// codes waiting, and the automated steps done. Codes live in memory only:
-// a restart forgets them, and a forgotten code can only fail to confirm
-// (the safe direction); the person asks again.
+// powerState is the pager's part of power: the desk, and who was told
+// of each incident's automated step.
 type powerState struct {
-	mu      sync.Mutex
-	guard   Power
-	opts    PowerOptions
-	pending map[string]*pending // by phone number
-	steps   map[int64]*stepRun  // by incident
-}
-
-// pending is a power action waiting for its confirmation code.
-type pending struct {
-	code    string
-	req     ipmi.Request
-	what    string // "CYCLE pve1", "CYCLE pve1 FORCE"
-	host    string
-	expires time.Time
+	mu    sync.Mutex
+	desk  Power
+	steps map[int64]*stepTold // by incident
 }
 
 // SetPower lets people ask for BMC power actions by SMS through g, and
-// lets PowerSteps act for policy steps; nil turns both off ("power
-// actions are not enabled on this foghorn").
-func (p *Pager) SetPower(g Power, o PowerOptions) {
-	if gg, ok := g.(*ipmi.Guard); ok && gg == nil {
+// lets the pages of automated policy steps say what came of them; nil
+// turns both off ("power actions are not enabled on this foghorn").
+func (p *Pager) SetPower(g Power) {
+	if d, ok := g.(*power.Desk); ok && d == nil {
 		g = nil
 	}
 	p.power.mu.Lock()
 	defer p.power.mu.Unlock()
-	p.power.guard, p.power.opts = g, o
-	if g == nil {
-		p.power.pending = nil
-	}
+	p.power.desk = g
 }
 
-func (p *Pager) powerGuard() (Power, PowerOptions) {
+func (p *Pager) powerDesk() Power {
 	p.power.mu.Lock()
 	defer p.power.mu.Unlock()
-	return p.power.guard, p.power.opts
+	return p.power.desk
 }
 
 const powerOff = "Power actions are not enabled on this foghorn."
 
-// audit records an event, best effort: the reply must still go out.
-func (p *Pager) audit(ctx context.Context, kind, subject, actor, detail string) error {
-	_, o := p.powerGuard()
-	if o.Audit == nil {
-		return nil
-	}
-	err := o.Audit.Event(context.WithoutCancel(ctx), kind, subject, actor, detail)
-	if err != nil {
-		p.log.Error("cannot write the audit trail", "kind", kind, "subject", subject, "err", err)
-	}
-	return err
-}
-
 // readOnlyCommand reports whether a viewer may send cmd.
 func readOnlyCommand(cmd Command) bool {
-	return readOnly(cmd.Verb) || (cmd.Verb == VerbPower && cmd.Action == ipmi.Status)
+	return readOnly(cmd.Verb) || (cmd.Verb == VerbPower && cmd.Action == configs.PowerStatus)
 }
 
-func verbOf(a ipmi.Action) string {
-	if a == ipmi.Status {
+func verbOf(a configs.PowerAction) string {
+	if a == configs.PowerStatus {
 		return "POWER"
 	}
 	return strings.ToUpper(string(a))
+}
+
+// whatOf is a request as the person would send it: "CYCLE pve1 FORCE".
+func whatOf(req power.Request, host string) string {
+	s := verbOf(req.Action) + " " + host
+	if req.Force {
+		s += " FORCE"
+	}
+	return s
+}
+
+// refusalText is a refusal as an SMS says it: the guard's sentence, and
+// the command that would go past it where one would.
+func refusalText(ref *power.Refusal, req power.Request, typed string) string {
+	msg := ref.Msg
+	if ref.Forceable && !req.Force {
+		msg = strings.TrimRight(msg, ". ") + fmt.Sprintf(": reply %s %s FORCE", verbOf(req.Action), typed)
+	}
+	return msg
 }
 
 // powerCommand answers "CYCLE pve1" and the like: a status is read at
 // once; an action the guard would allow gets a one-time code to confirm
 // from the same phone; a refusal says why.
 func (p *Pager) powerCommand(ctx context.Context, person *configs.Person, cmd Command) string {
-	g, o := p.powerGuard()
+	g := p.powerDesk()
 	if g == nil {
 		return powerOff
 	}
-	cfg := p.state().cfg
-	name := canonicalTarget(cfg, cmd.Target)
-	req := ipmi.Request{Target: name, Action: cmd.Action, By: person.Name, Force: cmd.Force, Via: "sms"}
-	host, bmc := resolveHost(cfg, name)
-	what := verbOf(cmd.Action) + " " + host
-	if cmd.Force {
-		what += " FORCE"
+	t := g.Resolve(cmd.Target)
+	req := power.Request{Target: t.Name, Action: cmd.Action, By: person.Name, Force: cmd.Force, Via: "sms"}
+	what := whatOf(req, t.Host)
+	if cmd.Action == configs.PowerStatus {
+		return p.runPower(contactOf(person), req, what, t.Host, statusWait)
 	}
-	if cmd.Action == ipmi.Status {
-		return p.runPower(contactOf(person), req, what, host, statusWait)
-	}
-	if err := g.Check(ctx, req); err != nil {
-		var ref *ipmi.Refusal
-		if !errors.As(err, &ref) {
-			p.log.Error("power check failed", "person", person.Name, "target", name, "err", err)
-			return "Sorry, foghorn could not check that power action (internal error); nothing was done."
-		}
-		msg := ref.Msg
-		if ref.Forceable && !cmd.Force {
-			msg = strings.TrimRight(msg, ". ") + fmt.Sprintf(": reply %s %s FORCE", verbOf(cmd.Action), cmd.Target)
-		}
-		return msg
-	}
-	code, err := newCode()
+	off, err := g.Offer(ctx, req, person.Phone)
 	if err != nil {
-		p.log.Error("cannot make a confirmation code", "err", err)
-		return "Sorry, foghorn could not make a confirmation code (internal error); nothing was done."
-	}
-	timeout := cfg.Power.ConfirmTimeout.Duration
-	if timeout <= 0 {
-		timeout = 5 * time.Minute
-	}
-	p.power.mu.Lock()
-	if p.power.pending == nil {
-		p.power.pending = map[string]*pending{}
-	}
-	now := p.clock.Now()
-	for ph, pd := range p.power.pending {
-		if now.After(pd.expires) {
-			delete(p.power.pending, ph)
+		var ref *power.Refusal
+		if errors.As(err, &ref) {
+			return refusalText(ref, req, cmd.Target)
 		}
+		p.log.Error("power request failed", "person", person.Name, "target", t.Name, "err", err)
+		return "Sorry, foghorn could not check that power action or make a confirmation code (internal error); nothing was done."
 	}
-	p.power.pending[person.Phone] = &pending{code: code, req: req, what: what, host: host, expires: now.Add(timeout)}
-	p.power.mu.Unlock()
-	p.audit(ctx, "power.requested", host, person.Name, fmt.Sprintf("%s via sms: confirmation code sent to %s, valid %s", what, person.Phone, humanWait(timeout)))
-
 	var b strings.Builder
 	b.WriteString(what)
-	if bmc != "" {
-		fmt.Fprintf(&b, " (BMC %s)", bmc)
+	if off.BMC != "" {
+		fmt.Fprintf(&b, " (BMC %s)", off.BMC)
 	}
 	fmt.Fprintf(&b, ": %s.", actionWords(cmd.Action, cmd.Force))
-	b.WriteString(siteWords(cfg, host, o.State))
-	fmt.Fprintf(&b, " Reply CONFIRM %s within %s.", code, humanWait(timeout))
+	b.WriteString(siteWords(off.Standing))
+	fmt.Fprintf(&b, " Reply CONFIRM %s within %s.", off.Code, humanWait(off.Valid))
 	return b.String()
 }
 
@@ -195,33 +149,23 @@ func (p *Pager) powerCommand(ctx context.Context, person *configs.Person, cmd Co
 // right, in time, and from the phone it was sent to. Any failure voids
 // the request: one guess per code.
 func (p *Pager) confirmCommand(ctx context.Context, person *configs.Person, cmd Command) string {
-	g, _ := p.powerGuard()
+	g := p.powerDesk()
 	if g == nil {
 		return powerOff
 	}
-	now := p.clock.Now()
-	p.power.mu.Lock()
-	pd := p.power.pending[person.Phone]
-	delete(p.power.pending, person.Phone)
-	p.power.mu.Unlock()
-	refused := func(subject, why, reply string) string {
-		p.audit(ctx, "power.confirm_refused", subject, person.Name, why+" (from "+person.Phone+" via sms)")
-		p.log.Warn("power confirmation refused", "person", person.Name, "why", why)
-		return reply
-	}
+	off, err := g.Confirm(ctx, person.Phone, person.Name, cmd.Code, "sms")
+	var ce *power.CodeError
 	switch {
-	case pd == nil || pd.req.By != person.Name:
-		return refused("power", "CONFIRM with no code pending for this phone",
-			"Nothing to confirm: no power action is waiting for a code from this phone (a code works once, from the phone it was sent to, and a restart of foghorn forgets it). Nothing was done.")
-	case now.After(pd.expires):
-		return refused(pd.host, pd.what+": code expired",
-			fmt.Sprintf("That code has expired: %s was not done. Send %s again for a new code.", pd.what, pd.what))
-	case subtle.ConstantTimeCompare([]byte(cmd.Code), []byte(pd.code)) != 1:
-		return refused(pd.host, pd.what+": wrong code",
-			fmt.Sprintf("Wrong code: %s was not done, and that code is void now. Send %s again for a new code.", pd.what, pd.what))
+	case errors.As(err, &ce) && ce.Why == "expired":
+		what := whatOf(ce.Offer.Request, ce.Offer.Host)
+		return fmt.Sprintf("That code has expired: %s was not done. Send %s again for a new code.", what, what)
+	case errors.As(err, &ce) && ce.Why == "wrong":
+		what := whatOf(ce.Offer.Request, ce.Offer.Host)
+		return fmt.Sprintf("Wrong code: %s was not done, and that code is void now. Send %s again for a new code.", what, what)
+	case err != nil:
+		return "Nothing to confirm: no power action is waiting for a code from this phone (a code works once, from the phone it was sent to, and a restart of foghorn forgets it). Nothing was done."
 	}
-	p.audit(ctx, "power.confirmed", pd.host, person.Name, pd.what+" via sms: code confirmed")
-	return p.runPower(contactOf(person), pd.req, pd.what, pd.host, 0)
+	return p.runPower(contactOf(person), off.Request, whatOf(off.Request, off.Host), off.Host, 0)
 }
 
 // beforeCommand runs before any SMS command from person. A confirmation
@@ -232,26 +176,20 @@ func (p *Pager) beforeCommand(ctx context.Context, person *configs.Person, cmd C
 	if parseErr == nil && cmd.Verb == VerbConfirm {
 		return "", ""
 	}
-	now := p.clock.Now()
-	p.power.mu.Lock()
-	pd := p.power.pending[person.Phone]
-	if pd == nil {
-		p.power.mu.Unlock()
+	g := p.powerDesk()
+	if g == nil {
 		return "", ""
 	}
-	live := !now.After(pd.expires)
-	if live && parseErr == nil && cmd.Verb == VerbAck && cmd.Short > 0 &&
-		subtle.ConstantTimeCompare([]byte(strconv.Itoa(cmd.Short)), []byte(pd.code)) == 1 {
-		p.power.mu.Unlock()
-		return fmt.Sprintf("To confirm %s, reply CONFIRM %s (a number alone acks an incident). Nothing was done yet.", pd.what, pd.code), ""
+	if parseErr == nil && cmd.Verb == VerbAck && cmd.Short > 0 {
+		if off, ok := g.Held(person.Phone); ok && subtle.ConstantTimeCompare([]byte(strconv.Itoa(cmd.Short)), []byte(off.Code)) == 1 {
+			return fmt.Sprintf("To confirm %s, reply CONFIRM %s (a number alone acks an incident). Nothing was done yet.", whatOf(off.Request, off.Host), off.Code), ""
+		}
 	}
-	delete(p.power.pending, person.Phone)
-	p.power.mu.Unlock()
-	if !live {
+	off, ok := g.Cancel(ctx, person.Phone, person.Name)
+	if !ok {
 		return "", ""
 	}
-	p.audit(ctx, "power.cancelled", pd.host, person.Name, pd.what+": another message came before CONFIRM")
-	return "", fmt.Sprintf("(%s cancelled: nothing was done.)", pd.what)
+	return "", fmt.Sprintf("(%s cancelled: nothing was done.)", whatOf(off.Request, off.Host))
 }
 
 // contact is who hears the outcome of a power action.
@@ -262,8 +200,8 @@ func contactOf(p *configs.Person) contact { return contact{p.Name, p.Phone, p.Em
 // runPower executes req in the background. If it ends within wait, its
 // outcome is the reply; otherwise the reply says "working on it" and the
 // outcome follows by SMS (a webhook must answer Twilio quickly).
-func (p *Pager) runPower(to contact, req ipmi.Request, what, host string, wait time.Duration) string {
-	g, _ := p.powerGuard()
+func (p *Pager) runPower(to contact, req power.Request, what, host string, wait time.Duration) string {
+	g := p.powerDesk()
 	if g == nil {
 		return powerOff
 	}
@@ -302,14 +240,14 @@ func (p *Pager) runPower(to contact, req ipmi.Request, what, host string, wait t
 
 // outcomeText is what a power action did, for an SMS: "pve1 cycled: off,
 // then on after 1.1s; power on".
-func outcomeText(req ipmi.Request, what, host string, out ipmi.Outcome, err error) string {
-	var ref *ipmi.Refusal
+func outcomeText(req power.Request, what, host string, out power.Outcome, err error) string {
+	var ref *power.Refusal
 	switch {
 	case errors.As(err, &ref):
 		return what + " not done: " + ref.Msg
 	case err != nil:
 		return what + " failed: " + err.Error()
-	case req.Action == ipmi.Status:
+	case req.Action == configs.PowerStatus:
 		return host + ": " + out.Text
 	}
 	text := host + " " + out.Text
@@ -360,67 +298,19 @@ var codeRE = regexp.MustCompile(`CONFIRM \d+`)
 
 func redactCode(s string) string { return codeRE.ReplaceAllString(s, "CONFIRM ****") }
 
-func newCode() (string, error) {
-	lo := int64(1)
-	for range codeDigits - 1 {
-		lo *= 10
-	}
-	n, err := rand.Int(rand.Reader, big.NewInt(9*lo))
-	if err != nil {
-		return "", err
-	}
-	return strconv.FormatInt(lo+n.Int64(), 10), nil
-}
-
-// canonicalTarget is the configured name for what a person typed: phones
-// capitalise the first word of a text ("Pve1").
-func canonicalTarget(cfg *configs.Config, name string) string {
-	if cfg.Target(name) != nil {
-		return name
-	}
-	found := ""
-	for _, t := range cfg.Targets {
-		if strings.EqualFold(t.Name, name) {
-			if found != "" {
-				return name // ambiguous: let the guard say it does not know it
-			}
-			found = t.Name
-		}
-	}
-	if found == "" {
-		return name
-	}
-	return found
-}
-
-// resolveHost is the host and BMC target a name stands for, as the guard
-// resolves them; bmc is "" when there is none.
-func resolveHost(cfg *configs.Config, name string) (host, bmc string) {
-	t := cfg.Target(name)
-	switch {
-	case t == nil:
-		return name, ""
-	case t.Kind == "ipmi" && t.Host != "":
-		return t.Host, t.Name
-	case t.Kind == "ipmi":
-		return t.Name, t.Name
-	}
-	return t.Name, t.BMC
-}
-
 // actionWords say what an action will do to the machine.
-func actionWords(a ipmi.Action, force bool) string {
+func actionWords(a configs.PowerAction, force bool) string {
 	var s string
 	switch a {
-	case ipmi.Cycle:
+	case configs.PowerCycle:
 		s = "power off, then on"
-	case ipmi.Reset:
+	case configs.PowerReset:
 		s = "hard reset (no clean shutdown)"
-	case ipmi.Off:
+	case configs.PowerOff:
 		s = "power off at once (no clean shutdown)"
-	case ipmi.On:
+	case configs.PowerOn:
 		s = "power on"
-	case ipmi.Soft:
+	case configs.PowerSoft:
 		s = "ask the OS to shut down; the power then stays off"
 	default:
 		s = string(a)
@@ -433,43 +323,21 @@ func actionWords(a ipmi.Action, force bool) string {
 
 // siteWords say where the host stands: " pve1 is in hypervisors (3/3 up,
 // quorum 2)."
-func siteWords(cfg *configs.Config, host string, state func(string) string) string {
+func siteWords(st power.Standing) string {
 	var s string
-	if state != nil && state(host) == "down" {
-		s = fmt.Sprintf(" %s is DOWN now.", host)
+	if st.HostDown {
+		s = fmt.Sprintf(" %s is DOWN now.", st.Host)
 	}
 	var groups []string
-	for _, gr := range cfg.Groups {
-		ms := gr.Resolved
-		if len(ms) == 0 {
-			ms = gr.Members
+	for _, gr := range st.Groups {
+		in := fmt.Sprintf("%d/%d up", gr.Up, gr.Of)
+		if gr.Need > 0 {
+			in += fmt.Sprintf(", quorum %d", gr.Need)
 		}
-		if !slices.Contains(ms, host) {
-			continue
-		}
-		var in []string
-		if state != nil {
-			up := 0
-			for _, m := range ms {
-				if state(m) == "up" {
-					up++
-				}
-			}
-			in = append(in, fmt.Sprintf("%d/%d up", up, len(ms)))
-		} else {
-			in = append(in, fmt.Sprintf("%d members", len(ms)))
-		}
-		if gr.Quorum {
-			need := gr.MinUp
-			if need <= 0 {
-				need = len(ms)/2 + 1
-			}
-			in = append(in, fmt.Sprintf("quorum %d", need))
-		}
-		groups = append(groups, fmt.Sprintf("%s (%s)", gr.Name, strings.Join(in, ", ")))
+		groups = append(groups, fmt.Sprintf("%s (%s)", gr.Name, in))
 	}
 	if len(groups) > 0 {
-		s += fmt.Sprintf(" %s is in %s.", host, strings.Join(groups, " and "))
+		s += fmt.Sprintf(" %s is in %s.", st.Host, strings.Join(groups, " and "))
 	}
 	return s
 }

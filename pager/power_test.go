@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"foghorn/configs"
 	"foghorn/escalation"
 	"foghorn/ipmi"
 	"foghorn/ipmi/simtest"
+	"foghorn/power"
 )
 
 func TestParsePower(t *testing.T) {
@@ -23,21 +25,21 @@ func TestParsePower(t *testing.T) {
 		in   string
 		want Command
 	}{
-		{"CYCLE pve1", Command{Verb: VerbPower, Action: ipmi.Cycle, Target: "pve1"}},
-		{"cycle pve1", Command{Verb: VerbPower, Action: ipmi.Cycle, Target: "pve1"}},
-		{"Cycle Pve1.", Command{Verb: VerbPower, Action: ipmi.Cycle, Target: "Pve1"}},
-		{"  cycle   pve1-bmc ", Command{Verb: VerbPower, Action: ipmi.Cycle, Target: "pve1-bmc"}},
-		{"CYCLE pve1 FORCE", Command{Verb: VerbPower, Action: ipmi.Cycle, Target: "pve1", Force: true}},
-		{"cycle force pve1", Command{Verb: VerbPower, Action: ipmi.Cycle, Target: "pve1", Force: true}},
-		{"RESET pve1", Command{Verb: VerbPower, Action: ipmi.Reset, Target: "pve1"}},
-		{"OFF pve1", Command{Verb: VerbPower, Action: ipmi.Off, Target: "pve1"}},
-		{"ON pve1", Command{Verb: VerbPower, Action: ipmi.On, Target: "pve1"}},
-		{"SOFT pve1", Command{Verb: VerbPower, Action: ipmi.Soft, Target: "pve1"}},
-		{"POWER pve1", Command{Verb: VerbPower, Action: ipmi.Status, Target: "pve1"}},
-		{"power status pve1", Command{Verb: VerbPower, Action: ipmi.Status, Target: "pve1"}},
-		{"POWER CYCLE pve1", Command{Verb: VerbPower, Action: ipmi.Cycle, Target: "pve1"}},
-		{"power off db_2.lan FORCE!", Command{Verb: VerbPower, Action: ipmi.Off, Target: "db_2.lan", Force: true}},
-		{"POWER on", Command{Verb: VerbPower, Action: ipmi.Status, Target: "on"}}, // a host called "on"
+		{"CYCLE pve1", Command{Verb: VerbPower, Action: configs.PowerCycle, Target: "pve1"}},
+		{"cycle pve1", Command{Verb: VerbPower, Action: configs.PowerCycle, Target: "pve1"}},
+		{"Cycle Pve1.", Command{Verb: VerbPower, Action: configs.PowerCycle, Target: "Pve1"}},
+		{"  cycle   pve1-bmc ", Command{Verb: VerbPower, Action: configs.PowerCycle, Target: "pve1-bmc"}},
+		{"CYCLE pve1 FORCE", Command{Verb: VerbPower, Action: configs.PowerCycle, Target: "pve1", Force: true}},
+		{"cycle force pve1", Command{Verb: VerbPower, Action: configs.PowerCycle, Target: "pve1", Force: true}},
+		{"RESET pve1", Command{Verb: VerbPower, Action: configs.PowerReset, Target: "pve1"}},
+		{"OFF pve1", Command{Verb: VerbPower, Action: configs.PowerOff, Target: "pve1"}},
+		{"ON pve1", Command{Verb: VerbPower, Action: configs.PowerOn, Target: "pve1"}},
+		{"SOFT pve1", Command{Verb: VerbPower, Action: configs.PowerSoft, Target: "pve1"}},
+		{"POWER pve1", Command{Verb: VerbPower, Action: configs.PowerStatus, Target: "pve1"}},
+		{"power status pve1", Command{Verb: VerbPower, Action: configs.PowerStatus, Target: "pve1"}},
+		{"POWER CYCLE pve1", Command{Verb: VerbPower, Action: configs.PowerCycle, Target: "pve1"}},
+		{"power off db_2.lan FORCE!", Command{Verb: VerbPower, Action: configs.PowerOff, Target: "db_2.lan", Force: true}},
+		{"POWER on", Command{Verb: VerbPower, Action: configs.PowerStatus, Target: "on"}}, // a host called "on"
 		{"CONFIRM 4821", Command{Verb: VerbConfirm, Code: "4821"}},
 		{"confirm #4821.", Command{Verb: VerbConfirm, Code: "4821"}},
 		{"HELP POWER", Command{Verb: VerbHelp, Topic: "power"}},
@@ -81,21 +83,7 @@ func TestParsePower(t *testing.T) {
 	}
 }
 
-func TestConfirmationCodes(t *testing.T) {
-	seen := map[string]bool{}
-	for range 200 {
-		c, err := newCode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(c) != codeDigits || c[0] == '0' || strings.Trim(c, "0123456789") != "" {
-			t.Fatalf("code %q", c)
-		}
-		seen[c] = true
-	}
-	if len(seen) < 150 { // 200 draws from 9000: a few repeats at most
-		t.Fatalf("only %d distinct codes in 200", len(seen))
-	}
+func TestConfirmationCodesStayOutOfLogs(t *testing.T) {
 	if got := redactCode("Reply CONFIRM 4821 within 5 min."); got != "Reply CONFIRM **** within 5 min." {
 		t.Fatal(got)
 	}
@@ -161,19 +149,57 @@ func (s *states) get(name string) string {
 	return "up"
 }
 
-// powerWorld is a world with the real guard over a real BMC pool, the
-// world's store as the audit trail, and the pager's power turned on.
-func powerWorld(t *testing.T, policy, power string, sims ...*simtest.Sim) (*world, *states) {
-	w := newWorld(t, siteConfig(t, policy, power, sims...))
+// powerWorld is a world with the real power desk over a real BMC pool,
+// the world's store as the audit trail, the world's clock, and the
+// pager's power turned on.
+func powerWorld(t *testing.T, policy, section string, sims ...*simtest.Sim) (*world, *states, *power.Desk) {
+	w := newWorld(t, siteConfig(t, policy, section, sims...))
 	st := &states{}
 	pool := ipmi.NewPool()
 	pool.Update(w.cfg)
-	g := ipmi.NewGuard(w.cfg, ipmi.GuardOptions{Pool: pool, Recorder: w.db, State: st.get})
-	w.p.SetPower(g, PowerOptions{Audit: w.db, State: st.get})
+	desk := newDesk(w, pool, st)
+	w.p.SetPower(desk)
 	// Before the world's cleanup (registered earlier, run later) closes
 	// the pager: power actions in flight end first.
-	t.Cleanup(func() { pool.Close() })
-	return w, st
+	t.Cleanup(func() { desk.Close(); pool.Close() })
+	return w, st, desk
+}
+
+func newDesk(w *world, pool *ipmi.Pool, st *states) *power.Desk {
+	return power.New(w.cfg, power.Options{BMC: pooled{pool}, Trail: w.db, State: st.get, BMCState: st.bmc, Now: w.clk.Now, StepWait: 20 * time.Second})
+}
+
+// bmc is what the states say of a BMC target: "down" only when set so.
+func (s *states) bmc(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[name]
+}
+
+// pooled is the ipmi pool as the desk's BMC, as cmd wires it.
+type pooled struct{ pool *ipmi.Pool }
+
+func (p pooled) Power(ctx context.Context, t *configs.Target, a configs.PowerAction) (power.Outcome, error) {
+	b, err := p.pool.Get(t)
+	if err != nil {
+		return power.Outcome{Action: a}, err
+	}
+	out, err := b.Power(ctx, a)
+	return power.Outcome{Action: out.Action, Before: power.Chassis(out.Before), After: power.Chassis(out.After),
+		Confirmed: out.Confirmed, Took: out.Took, Text: out.Text}, err
+}
+
+// route is cmd's router: power intents to the desk, the rest to the
+// pager's PowerSteps.
+func route(desk *power.Desk, p *Pager) escalation.Notifier {
+	next := p.PowerSteps()
+	return escalation.NotifierFunc(func(ctx context.Context, in escalation.Intent) error {
+		if in.Kind == "power" {
+			desk.Automate(ctx, power.Step{Incident: in.Incident, Short: in.Short, Host: in.Host, Action: in.Power, By: in.Text, Step: in.Step})
+			return nil
+		}
+		return next.Notify(ctx, in)
+	})
 }
 
 // sms texts body from phone through the Twilio simulator and returns
@@ -243,7 +269,7 @@ func powerEvents(t *testing.T, w *world) []string {
 // phone cycles the chassis and reports by SMS.
 func TestPowerBySMS(t *testing.T) {
 	sim := simtest.Start(t)
-	w, st := powerWorld(t, smsFirst, "allow_force = true", sim)
+	w, st, _ := powerWorld(t, smsFirst, "allow_force = true", sim)
 
 	none := func(when string) {
 		t.Helper()
@@ -333,7 +359,7 @@ func TestPowerBySMS(t *testing.T) {
 	st.set("pve3", "down")
 	r = w.sms(alicePh, "CYCLE pve2")
 	if !strings.HasPrefix(r, "refused: pve2 is in quorum group hypervisors (2 of 3 needed), pve3 is already down") ||
-		!strings.HasSuffix(r, "Say FORCE to override (allowed by config): reply CYCLE pve2 FORCE") {
+		!strings.HasSuffix(r, "It may be forced (allowed by config): reply CYCLE pve2 FORCE") {
 		t.Fatalf("quorum: %q", r)
 	}
 	r = w.sms(alicePh, "CYCLE pve2 FORCE")
@@ -412,20 +438,22 @@ name = "ops"
   power = "cycle"
 `
 
-// An automated power step: the page says what is being done, the host is
-// cycled once per incident (not again on the step's next round, nor after
-// a restart forgets it), the step's people get the outcome; automation
-// cannot force past the quorum guard.
+// An automated power step: the page says what the guard decided (here:
+// allowed, running now), the host is cycled once per incident (not again
+// on the step's next round, nor after a restart forgets it), the step's
+// people get the outcome; automation cannot force past the quorum guard,
+// and its page says so itself rather than announcing the action.
 func TestPowerStepAutomated(t *testing.T) {
 	sim := simtest.Start(t)
-	w, st := powerWorld(t, stepPolicy, "automated = true", sim)
-	// The engine must hand its intents to PowerSteps.
-	w.eng = escalation.New(w.db, w.cfg, w.p.PowerSteps(), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})
+	w, st, desk := powerWorld(t, stepPolicy, "automated = true", sim)
+	// The engine hands its power intents to the desk (as cmd routes
+	// them) and its pages to PowerSteps.
+	w.eng = escalation.New(w.db, w.cfg, route(desk, w.p), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})
 	w.p.SetEngine(w.eng)
 
 	fire := func(host string) *escalation.Incident {
 		inc, err := w.eng.Handle(context.Background(), escalation.Alert{Key: "target:" + host, Firing: true, Severity: "critical",
-			Summary: host + " DOWN; BMC up; power on", Labels: map[string]string{"name": host, "kind": "tcp"}, Source: "probe"})
+			Summary: host + " DOWN; BMC up; power on", Labels: map[string]string{"name": host, "kind": "tcp"}, Source: "probe", Host: host})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -457,8 +485,13 @@ func TestPowerStepAutomated(t *testing.T) {
 
 	// The step's second round: pages again, no second cycle, nobody told
 	// twice; the page now says what was done.
+	before := len(w.sent(alicePh))
 	w.advance(10 * time.Minute)
-	time.Sleep(300 * time.Millisecond) // room for a wrong second cycle to show
+	eventually(t, "the second round's page", func() bool {
+		return slices.ContainsFunc(w.sent(alicePh)[before:], func(s string) bool {
+			return strings.Contains(s, "Automated step: pve1 cycled: off, then on after ")
+		})
+	})
 	if got := sim.Actions(); len(got) != 2 {
 		t.Fatalf("cycled again on the next round: %v", got)
 	}
@@ -474,16 +507,27 @@ func TestPowerStepAutomated(t *testing.T) {
 		}
 	}
 
-	// A restart forgets the run in memory; the audit trail remembers.
+	// A restart forgets the run in memory; the audit trail remembers: a
+	// new desk over the same trail does nothing, and nobody hears of it.
+	pool2 := ipmi.NewPool()
+	pool2.Update(w.cfg)
+	desk2 := newDesk(w, pool2, st)
+	t.Cleanup(func() { desk2.Close(); pool2.Close() })
+	w.eng = escalation.New(w.db, w.cfg, route(desk2, w.p), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})
+	w.p.SetEngine(w.eng)
+	w.p.SetPower(desk2)
 	w.p.power.mu.Lock()
 	w.p.power.steps = nil
 	w.p.power.mu.Unlock()
-	before := len(w.sent(alicePh))
+	before = len(w.sent(alicePh))
 	if _, err := w.eng.Escalate(context.Background(), inc.ID, -1, "test"); err != nil {
 		t.Fatal(err)
 	}
 	w.step()
-	time.Sleep(300 * time.Millisecond)
+	eventually(t, "the page after the restart", func() bool { return len(w.sent(alicePh)) > before })
+	if s, _, ok := desk2.StepOf(inc.ID); !ok || s.Phase != power.Before {
+		t.Fatalf("after a restart the step is %+v, %v; want it known as done before", s, ok)
+	}
 	if got := sim.Actions(); len(got) != 2 {
 		t.Fatalf("cycled again after a restart: %v", got)
 	}
@@ -494,15 +538,33 @@ func TestPowerStepAutomated(t *testing.T) {
 	}
 
 	// Automation never forces: pve1 is down (in the guard's eyes), so
-	// cycling pve2 would leave 1 of the 2 needed.
+	// cycling pve2 would leave 1 of the 2 needed. The page says it was
+	// refused, never "CYCLE pve2 now"; the why follows by SMS.
 	st.set("pve1", "down")
 	inc2 := fire("pve2")
 	w.step()
 	w.advance(10 * time.Minute)
+	notDone := "Automated step: CYCLE pve2 refused (quorum); why by SMS"
+	defer func() {
+		if t.Failed() {
+			t.Logf("sent to alice: %q", w.sent(alicePh))
+		}
+	}()
+	eventually(t, "the page of the refused step", func() bool {
+		return slices.ContainsFunc(w.sent(alicePh), func(s string) bool {
+			return strings.HasPrefix(s, fmt.Sprintf("[CRIT] #%d ", inc2.Short)) && strings.Contains(s, notDone)
+		})
+	})
+	for _, s := range w.sent(alicePh) {
+		if strings.Contains(s, "CYCLE pve2 now") {
+			t.Fatalf("announced a refused action: %q", s)
+		}
+	}
 	refused := fmt.Sprintf("#%d automated step: CYCLE pve2 not done: refused: pve2 is in quorum group hypervisors (2 of 3 needed), pve1 is already down", inc2.Short)
 	eventually(t, "the refusal to alice", func() bool {
 		return slices.ContainsFunc(w.sent(alicePh), func(s string) bool {
-			return strings.HasPrefix(s, refused) && strings.Contains(s, "Automation cannot force")
+			return strings.HasPrefix(s, refused) && strings.Contains(s, "Automation cannot force") &&
+				strings.HasSuffix(s, "Automation will not try again for this incident; reply CYCLE pve2 to ask for it yourself.")
 		})
 	})
 	if got := sim.Actions(); len(got) != 2 {

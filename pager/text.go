@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"foghorn/configs"
 	"foghorn/escalation"
 )
 
@@ -82,6 +83,54 @@ func fits(s string) bool {
 	return u <= seg
 }
 
+// fitsIn reports whether s is at most n SMS segments. A message of more
+// than one is sent in parts with a header each: 153 GSM-7 units or 67
+// UCS-2 characters a part.
+func fitsIn(s string, n int) bool {
+	if n <= 1 {
+		return fits(s)
+	}
+	u, seg := smsUnits(s)
+	part := seg - 7
+	if seg == ucsSegment {
+		part = seg - 3
+	}
+	return u <= n*part
+}
+
+// offerSMS words the power action an incident offers by reply, as the
+// pager parses it back: ". Reply CYCLE pve1 to power-cycle". "" when the
+// incident offers none.
+func offerSMS(in escalation.Intent) string {
+	cmd, what := offerWords(in)
+	if cmd == "" {
+		return ""
+	}
+	return fmt.Sprintf(". Reply %s %s", cmd, what)
+}
+
+// offerWords are the reply that asks for the offered power action ("CYCLE
+// pve1") and what it does ("to power-cycle"); "" when there is none.
+func offerWords(in escalation.Intent) (cmd, what string) {
+	host := clean(in.Host)
+	if in.Offer == "" || in.Offer == configs.PowerStatus || host == "" || strings.ContainsRune(host, ' ') {
+		return "", ""
+	}
+	switch in.Offer {
+	case configs.PowerCycle:
+		what = "to power-cycle"
+	case configs.PowerOn:
+		what = "to power it on"
+	case configs.PowerOff:
+		what = "to power it off"
+	case configs.PowerSoft:
+		what = "to shut it down"
+	default:
+		what = "to " + string(in.Offer) + " it"
+	}
+	return strings.ToUpper(string(in.Offer)) + " " + host, what
+}
+
 // cut shortens s to at most n runes, marking the cut with "...".
 func cut(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
@@ -130,7 +179,9 @@ func firstLine(s string) string {
 //
 // The cause is added when it still fits; a long summary is cut, but never
 // below minSummary characters: then the page takes two segments rather
-// than saying nothing useful.
+// than saying nothing useful. A power action offered by reply ("Reply
+// CYCLE pve1 to power-cycle") is never cut: the cause goes first, then a
+// critical page takes two segments before its summary is cut.
 func pageSMS(in escalation.Intent, now time.Time, loc *time.Location) string {
 	summary := clean(in.Summary)
 	if summary == "" {
@@ -141,7 +192,7 @@ func pageSMS(in escalation.Intent, now time.Time, loc *time.Location) string {
 		at = " since " + s
 	}
 	head := fmt.Sprintf("[%s] #%d ", sevTag(in.Severity), in.Short)
-	tail := fmt.Sprintf(". Reply %d to ack, %dR resolve, HELP.", in.Short, in.Short)
+	tail := offerSMS(in) + fmt.Sprintf(". Reply %d to ack, %dR resolve, HELP.", in.Short, in.Short)
 	if cause := firstLine(in.Detail); cause != "" && cause != summary {
 		if s := head + summary + at + ": " + cause + tail; fits(s) {
 			return s
@@ -151,11 +202,18 @@ func pageSMS(in escalation.Intent, now time.Time, loc *time.Location) string {
 	if fits(s) {
 		return s
 	}
-	units, seg := smsUnits(s)
-	keep := utf8.RuneCountInString(summary) - (units - seg) - 3
-	if keep >= minSummary {
-		if short := head + cut(summary, keep) + at + tail; fits(short) {
-			return short
+	segs := 1
+	if offerSMS(in) != "" && in.Severity == "critical" {
+		if fitsIn(s, 2) {
+			return s
+		}
+		segs = 2
+	}
+	if fitsIn(head+cut(summary, minSummary)+at+tail, segs) {
+		for keep := utf8.RuneCountInString(summary) - 1; ; keep-- {
+			if short := head + cut(summary, keep) + at + tail; fitsIn(short, segs) {
+				return short
+			}
 		}
 	}
 	return head + cut(summary, maxSMSChars-160) + at + tail
@@ -203,6 +261,9 @@ func voiceSummary(in escalation.Intent, now time.Time, loc *time.Location) strin
 	if cause := firstLine(in.Detail); cause != "" && cause != clean(in.Summary) {
 		fmt.Fprintf(&b, " %s.", strings.TrimRight(cut(cause, 300), "."))
 	}
+	if cmd, what := offerWords(in); cmd != "" {
+		fmt.Fprintf(&b, " Text %s %s.", cmd, what)
+	}
 	return b.String()
 }
 
@@ -228,6 +289,9 @@ func mailPage(in escalation.Intent, public string, now time.Time, loc *time.Loca
 	}
 	if d := strings.TrimSpace(in.Detail); d != "" {
 		fmt.Fprintf(&b, "\n%s\n", d)
+	}
+	if cmd, what := offerWords(in); cmd != "" {
+		fmt.Fprintf(&b, "\nText %s to the foghorn number %s.\n", cmd, what)
 	}
 	fmt.Fprintf(&b, "\nTo acknowledge, text %d to the foghorn number (%dR resolves, HELP lists commands)", in.Short, in.Short)
 	if public != "" {

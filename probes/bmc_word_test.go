@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"foghorn/configs"
 	"foghorn/ipmi/simtest"
 )
 
@@ -25,9 +26,16 @@ func newBMCSim(t *testing.T, s *sim, bmcs ...string) *bmcSim {
 	return b
 }
 
-// answer makes bmc answer st with msg from now on.
-func (b *bmcSim) answer(bmc string, st Status, msg string) {
-	b.bmc[bmc] = func() Result { return Result{Target: bmc, Kind: "ipmi", Status: st, Msg: msg} }
+// answer makes bmc answer st with w from now on, worded as the ipmi
+// probe words it (nil w: silent, with the probe's error).
+func (b *bmcSim) answer(bmc string, st Status, w *BMCWord) {
+	msg := bmcSilentMsg
+	if w == nil {
+		w = &BMCWord{}
+	} else {
+		msg = bmcText(w)
+	}
+	b.bmc[bmc] = func() Result { return Result{Target: bmc, Kind: "ipmi", Status: st, Msg: msg, BMC: w} }
 }
 
 // run runs the sim, probing the BMCs every 10 s as the scheduler would.
@@ -43,8 +51,14 @@ func (b *bmcSim) run(d time.Duration) {
 }
 
 const (
-	bmcECC    = "BMC up; power on; SEL: DIMM A1 Uncorrectable ECC"
-	bmcSilent = "no answer from pve1-bmc within 2s (RMCP+ session): check the address, port 623/udp and the network"
+	bmcECC       = "BMC up; power on; SEL: DIMM A1 Uncorrectable ECC"
+	bmcSilentMsg = "no answer from pve1-bmc within 2s (RMCP+ session): check the address, port 623/udp and the network"
+)
+
+var (
+	wordOn  = &BMCWord{Answered: true, PowerOn: true}
+	wordOff = &BMCWord{Answered: true}
+	wordECC = &BMCWord{Answered: true, PowerOn: true, Findings: []string{"SEL: DIMM A1 Uncorrectable ECC"}}
 )
 
 // A host down while its BMC answers: the page says what the BMC says and
@@ -60,40 +74,40 @@ func TestClassifyHostDownBMCUp(t *testing.T) {
 	cfg.Power.Enabled = true
 	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
 	s.set(OK, "pve1")
-	s.answer("pve1-bmc", OK, "BMC up; power on")
+	s.answer("pve1-bmc", OK, wordOn)
 	s.run(30 * time.Second)
 	s.wantKeys()
 
 	s.set(Critical, "pve1")
-	s.answer("pve1-bmc", Critical, bmcECC)
+	s.answer("pve1-bmc", Critical, wordECC)
 	s.run(time.Minute)
 	s.wantKeys("target:pve1 F")
 	e := s.last("target:pve1")
 	if want := "pve1 DOWN; " + bmcECC; e.Summary != want {
 		t.Errorf("summary\n got  %q\n want %q", e.Summary, want)
 	}
-	if first, _, _ := strings.Cut(e.Detail, "\n"); first != "Reply CYCLE pve1 to power-cycle" {
-		t.Errorf("the detail's first line should offer the cycle:\n%s", e.Detail)
+	if e.Offer != configs.PowerCycle || e.Host != "pve1" || strings.Contains(e.Detail, "Reply") {
+		t.Errorf("the event should offer the cycle as a typed value (%q on %q), never words:\n%s", e.Offer, e.Host, e.Detail)
 	}
 	if e.Severity != "critical" || !strings.Contains(e.Detail, "no answer from pve1") {
 		t.Errorf("severity %s (want critical: the BMC reports a fault), detail:\n%s", e.Severity, e.Detail)
 	}
 
 	// The BMC stops answering: same incident, new words, no offer.
-	s.answer("pve1-bmc", Critical, bmcSilent)
+	s.answer("pve1-bmc", Critical, nil)
 	s.run(time.Minute)
 	s.wantKeys("target:pve1 F")
 	e = s.last("target:pve1")
 	if want := "pve1 DOWN; BMC not answering either (network or power?)"; e.Summary != want {
 		t.Errorf("summary\n got  %q\n want %q", e.Summary, want)
 	}
-	if strings.Contains(e.Detail, "Reply CYCLE") || !strings.Contains(e.Detail, "BMC pve1-bmc: "+bmcSilent) {
+	if e.Offer != "" || !strings.Contains(e.Detail, "BMC pve1-bmc: "+bmcSilentMsg) {
 		t.Errorf("detail:\n%s", e.Detail)
 	}
 
 	// Back: the host's incident resolves; the BMC never had its own.
 	s.set(OK, "pve1")
-	s.answer("pve1-bmc", OK, "BMC up; power on")
+	s.answer("pve1-bmc", OK, wordOn)
 	s.run(2 * time.Minute)
 	s.wantKeys("target:pve1 F", "target:pve1 R")
 }
@@ -104,11 +118,11 @@ func TestClassifyHostDownBMCOffers(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		enabled bool
-		msg     string
-		offer   string
+		word    *BMCWord
+		offer   configs.PowerAction
 	}{
-		{true, "BMC up; power off", "Reply ON pve1 to power it on"},
-		{false, bmcECC, ""},
+		{true, wordOff, configs.PowerOn},
+		{false, wordECC, ""},
 	} {
 		cfg := simConfig("pve1", "pve1-bmc")
 		cfg.Targets[1].Kind, cfg.Targets[1].Host = "ipmi", "pve1"
@@ -116,15 +130,14 @@ func TestClassifyHostDownBMCOffers(t *testing.T) {
 		cfg.Power.Enabled = c.enabled
 		s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
 		s.set(OK, "pve1")
-		s.answer("pve1-bmc", OK, "BMC up; power on")
+		s.answer("pve1-bmc", OK, wordOn)
 		s.run(30 * time.Second)
 		s.set(Critical, "pve1")
-		s.answer("pve1-bmc", Critical, c.msg)
+		s.answer("pve1-bmc", Critical, c.word)
 		s.run(time.Minute)
 		e := s.last("target:pve1")
-		first, _, _ := strings.Cut(e.Detail, "\n")
-		if e.Summary != "pve1 DOWN; "+c.msg || (c.offer != "" && first != c.offer) || (c.offer == "" && strings.Contains(e.Detail, "Reply")) {
-			t.Errorf("power enabled %v, BMC %q:\nsummary %q\ndetail:\n%s", c.enabled, c.msg, e.Summary, e.Detail)
+		if e.Summary != "pve1 DOWN; "+bmcText(c.word) || e.Offer != c.offer || strings.Contains(e.Detail, "Reply") {
+			t.Errorf("power enabled %v, BMC %+v:\nsummary %q offer %q\ndetail:\n%s", c.enabled, c.word, e.Summary, e.Offer, e.Detail)
 		}
 	}
 }
@@ -140,17 +153,17 @@ func TestClassifyGroupMemberDownBMCUp(t *testing.T) {
 	group(cfg, "hypervisors", 2, true, "pve1", "pve2", "pve3")
 	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
 	s.set(OK, "pve1", "pve2", "pve3")
-	s.answer("pve1-bmc", OK, "BMC up; power on")
+	s.answer("pve1-bmc", OK, wordOn)
 	s.run(30 * time.Second)
 	s.set(Critical, "pve1")
-	s.answer("pve1-bmc", Critical, bmcECC)
+	s.answer("pve1-bmc", Critical, wordECC)
 	s.run(time.Minute)
 	e := s.last("group:hypervisors")
 	if want := "hypervisors: pve1 (" + bmcECC + ") down, 2 of 3 up (quorum 2)"; e.Summary != want {
 		t.Errorf("summary\n got  %q\n want %q", e.Summary, want)
 	}
-	if first, _, _ := strings.Cut(e.Detail, "\n"); first != "Reply CYCLE pve1 to power-cycle" {
-		t.Errorf("detail:\n%s", e.Detail)
+	if e.Host != "pve1" || e.Offer != configs.PowerCycle {
+		t.Errorf("a group with one member down is about that host: host %q offer %q", e.Host, e.Offer)
 	}
 	for _, k := range s.keys() {
 		if k != "group:hypervisors F" {
@@ -189,8 +202,8 @@ func TestClassifyHostDownRealBMC(t *testing.T) {
 	if !strings.HasPrefix(e.Summary, "pve1 DOWN; BMC up; power on; ") || !strings.Contains(e.Summary, "SEL: DIMM A1 Uncorrectable ECC") {
 		t.Errorf("summary %q\n%s", e.Summary, s.dump())
 	}
-	if first, _, _ := strings.Cut(e.Detail, "\n"); first != "Reply CYCLE pve1 to power-cycle" || e.Severity != "critical" {
-		t.Errorf("%s, detail:\n%s", e.Severity, e.Detail)
+	if e.Offer != configs.PowerCycle || e.Severity != "critical" {
+		t.Errorf("%s, offer %q, detail:\n%s", e.Severity, e.Offer, e.Detail)
 	}
 
 	bmc.Stop() // nothing listens: refused at once

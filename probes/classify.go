@@ -187,9 +187,14 @@ func (c *Classifier) observe(r Result) bool {
 	if changed {
 		c.settleDependents(k)
 	}
-	if h := c.g.host[k.name]; h != "" && r.Msg != said {
+	if h := c.g.host[k.name]; h != "" && (changed || r.Msg != said) {
 		// A BMC's word is in its host's page ("BMC up; power on; SEL:
-		// ..."): a new word updates the host's incident at the next tick.
+		// ..."): a new word updates the host's incident at the next tick,
+		// and a fault it reports (or no longer does) may change what the
+		// host is told in.
+		if hk := c.ts[h]; hk != nil {
+			c.settle(hk, false)
+		}
 		c.touch(h)
 	}
 	// A held target waits for its parents to answer: this may be the answer.
@@ -327,13 +332,25 @@ func (c *Classifier) decide(k *track) class {
 	}
 	if k.state != Down {
 		k.reeval = time.Time{}
+		if c.reporter(k) != nil {
+			return clsReported
+		}
 		if k.state == Up && (k.warns >= k.t.Fall || (k.cls == clsWarn && k.clean < k.t.Rise)) {
 			return clsWarn
 		}
 		return clsUp
 	}
+	if c.answering(k) {
+		// A BMC that answers is not down, whatever it reports: its host's
+		// incident tells that (never "pve1-bmc DOWN", nor a storm of a
+		// host and its own BMC).
+		return clsFolded
+	}
 	if k.key != "" || (k.cls == clsDown && len(c.g.groups[k.name]) > 0) {
-		return clsDown // already told, and still down
+		// Already told, and still down. A host told first by its BMC's
+		// report needs no proof from its parents either: its own BMC says
+		// the fault is the host's.
+		return clsDown
 	}
 	if c.folded(k) != nil {
 		return clsFolded
@@ -472,6 +489,11 @@ func (c *Classifier) represent(k *track) {
 			return // it leads a storm: stay there, the storm tells about it
 		}
 		c.tell(k, own, kind)
+	case clsReported:
+		if inc := c.incs[k.key]; inc != nil && len(inc.members) > 1 && k.key == own {
+			return // it leads a storm: stay there, the storm tells about it
+		}
+		c.tell(k, own, incBMC)
 	case clsDown:
 		switch {
 		case len(c.g.groups[k.name]) > 0:
@@ -489,7 +511,11 @@ func (c *Classifier) represent(k *track) {
 		}
 	case clsUnreachable, clsFolded:
 		// Told before its cause went down: it stays where it was told,
-		// still down, and the cause's incident lists it too.
+		// still down, and the cause's incident lists it too. A BMC that
+		// answers again leaves: its host's incident tells what it says.
+		if k.cls == clsFolded && c.answering(k) && k.key != "" {
+			c.tell(k, "", 0)
+		}
 	default:
 		if k.state == Pending && k.key != "" {
 			return // adopted from the engine at a restart (reconcile.go): it must rise or fall first
@@ -768,6 +794,8 @@ func (c *Classifier) Restore(rows []Saved) {
 				kind = incFlap
 			case clsWarn:
 				kind = incWarn
+			case clsReported:
+				kind = incBMC
 			}
 			inc = &incident{key: k.key, kind: kind, lead: k.name, opened: k.since}
 			c.incs[k.key] = inc

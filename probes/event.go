@@ -3,6 +3,8 @@ package probes
 import (
 	"slices"
 	"time"
+
+	"foghorn/configs"
 )
 
 // Event is an incident opening, changing or resolving, as classification
@@ -26,6 +28,13 @@ type Event struct {
 	Policy   string   // empty: the default policy
 	Children []string // targets unreachable behind the cause, or joined to it
 	At       time.Time
+	// Host is the one target the incident is about ("pve1"); "" for a
+	// storm, a group with more than one member down, or foghorn itself.
+	Host string
+	// Offer is the power action that would help Host, for the pager to
+	// offer by reply: cycle when its BMC answers with the power on, on
+	// when the power is off; only with [power] enabled, and "" otherwise.
+	Offer configs.PowerAction
 }
 
 // same reports whether a re-render says nothing new, so that an open
@@ -33,7 +42,7 @@ type Event struct {
 func (e Event) same(o Event) bool {
 	return e.Key == o.Key && e.Firing == o.Firing && e.Severity == o.Severity &&
 		e.Summary == o.Summary && e.Detail == o.Detail && e.Policy == o.Policy &&
-		slices.Equal(e.Children, o.Children)
+		e.Host == o.Host && e.Offer == o.Offer && slices.Equal(e.Children, o.Children)
 }
 
 // Severities, lowest first.
@@ -71,9 +80,14 @@ const (
 	clsUnreachable              // down behind a down parent: listed in the parent's incident
 	clsFolded                   // a BMC down while its host is down: told in the host's incident
 	clsFlapping                 // changing state too often: one warning incident until it settles
+	// clsReported: up, while its BMC answers and reports a fault. It is
+	// told in its own incident ("pve1's BMC reports ..."), the one that
+	// says "pve1 DOWN" if it goes down: one incident per host, whichever
+	// is seen first.
+	clsReported
 )
 
-var classNames = []string{"up", "warning", "held", "down", "unreachable", "folded", "flapping"}
+var classNames = []string{"up", "warning", "held", "down", "unreachable", "folded", "flapping", "reported"}
 
 func (c class) String() string { return classNames[c] }
 
@@ -92,6 +106,7 @@ const (
 	incFlap                 // one target flapping
 	incWarn                 // one target warning
 	incGroup                // a group with members down
+	incBMC                  // a host's BMC reports a fault while the host answers
 )
 
 // incident is an open incident the classifier told the escalation engine

@@ -26,8 +26,13 @@ const (
 type held struct {
 	Severity ipmi.Severity `json:"s"`
 	Text     string        `json:"t"`
+	Sensor   string        `json:"x,omitempty"`
 	Left     int           `json:"n"`
 }
+
+// bmcWordsMax is the room for a BMC's findings on its host's page: after
+// "pve1 DOWN; BMC up; power on; ", inside the summary's 140 characters.
+const bmcWordsMax = 110
 
 // IPMIProber returns the prober for kind "ipmi": it reads the BMC through
 // pool (one session per BMC, shared with power actions). Register it as
@@ -36,9 +41,10 @@ type held struct {
 // The result is Critical when the BMC does not answer, the power is off,
 // or the BMC reports something critical (uncorrectable ECC, POST error,
 // PSU failure, a critical threshold); Warning for correctable ECC or a
-// non-critical threshold. Msg is the diagnosis for the page, e.g.
-// "BMC up; power on; SEL: DIMM A1 Uncorrectable ECC". SEL events are new
-// ones only: the first run records where the SEL ends.
+// non-critical threshold. Msg is the diagnosis in one line, e.g.
+// "BMC up; power on; SEL: DIMM A1 Uncorrectable ECC", and BMC the same
+// as typed fields, which the host's page is written from. SEL events are
+// new ones only: the first run records where the SEL ends.
 func IPMIProber(pool *ipmi.Pool) Prober {
 	return func(ctx context.Context, t *configs.Target, mem *Memory) Result {
 		start := time.Now()
@@ -54,7 +60,9 @@ func IPMIProber(pool *ipmi.Pool) Prober {
 		}
 		rep, err := b.Check(ctx, cur)
 		if err != nil {
-			return fail(t, start, "%v", err)
+			r := fail(t, start, "%v", err)
+			r.BMC = &BMCWord{} // asked, and silent
+			return r
 		}
 		mem.Set(memSEL, rep.Cursor.String())
 
@@ -64,6 +72,7 @@ func IPMIProber(pool *ipmi.Pool) Prober {
 		if rep.More {
 			msg += "; more SEL entries next run"
 		}
+		word := &BMCWord{Answered: true, PowerOn: rep.Chassis.On, Findings: ipmi.Words(fs, bmcWordsMax)}
 		status := OK
 		switch ipmi.Worst(fs) {
 		case ipmi.Critical:
@@ -78,35 +87,52 @@ func IPMIProber(pool *ipmi.Pool) Prober {
 				perf = append(perf, Perf{Label: perfLabelOf(s.Name), Value: s.Value, Unit: s.Unit})
 			}
 		}
-		return Result{Target: t.Name, Kind: t.Kind, Start: start, Duration: took, Status: status, Msg: msg, Perf: perf}
+		return Result{Target: t.Name, Kind: t.Kind, Start: start, Duration: took, Status: status, Msg: msg, Perf: perf, BMC: word}
 	}
 }
 
 // holdSEL adds the SEL findings of earlier runs that still have runs left
-// and remembers this run's new ones for runs-1 more.
+// and remembers this run's new ones for runs-1 more. A SEL finding whose
+// sensor still asserts it as badly stays as long as it does: the page
+// keeps saying "SEL: DIMM A1 Uncorrectable ECC" (the sensor's own state is
+// the same finding, told once), whenever its host goes down.
 func holdSEL(mem *Memory, fs []ipmi.Finding, runs int) []ipmi.Finding {
 	var old []held
 	if v, ok := mem.Get(memHeld); ok && v != "" {
 		json.Unmarshal([]byte(v), &old) // a bad value only loses the hold
+	}
+	asserted := map[string]ipmi.Severity{}
+	for _, f := range fs {
+		if f.Source == "sensor" && f.Sensor != "" {
+			asserted[f.Sensor] = max(asserted[f.Sensor], f.Severity)
+		}
+	}
+	still := func(h held) bool {
+		s, ok := asserted[h.Sensor]
+		return h.Sensor != "" && ok && s >= h.Severity
 	}
 	var keep []held
 	seen := map[string]bool{}
 	for _, f := range fs {
 		if f.Source == "SEL" {
 			seen[f.Text] = true
-			if runs > 1 {
-				keep = append(keep, held{f.Severity, f.Text, runs - 1})
+			if h := (held{f.Severity, f.Text, f.Sensor, runs - 1}); runs > 1 || still(h) {
+				h.Left = max(h.Left, 1)
+				keep = append(keep, h)
 			}
 		}
 	}
 	for _, h := range old {
-		if h.Left <= 0 || seen[h.Text] {
+		if seen[h.Text] || (h.Left <= 0 && !still(h)) {
 			continue
 		}
 		seen[h.Text] = true
-		fs = append(fs, ipmi.Finding{Severity: h.Severity, Source: "SEL", Text: h.Text})
-		if h.Left > 1 {
-			keep = append(keep, held{h.Severity, h.Text, h.Left - 1})
+		fs = append(fs, ipmi.Finding{Severity: h.Severity, Source: "SEL", Text: h.Text, Sensor: h.Sensor})
+		switch {
+		case still(h):
+			keep = append(keep, held{h.Severity, h.Text, h.Sensor, max(h.Left-1, 1)})
+		case h.Left > 1:
+			keep = append(keep, held{h.Severity, h.Text, h.Sensor, h.Left - 1})
 		}
 	}
 	if len(keep) == 0 {

@@ -55,6 +55,28 @@ type Result struct {
 	// Rebooted reports a restart noticed although the target answers now
 	// (SNMP sysUpTime went backwards).
 	Rebooted bool
+	// BMC is what a BMC said (ipmi probes only; nil when it could not be
+	// asked from our side): the host's page is written from it.
+	BMC *BMCWord
+}
+
+// BMCWord is a BMC's word about its host, as the ipmi probe read it.
+type BMCWord struct {
+	// Answered: the BMC answered, so the host's power state and the
+	// findings are known. A host down with its BMC answering points at
+	// the host (hung, or a hardware fault); both silent points at the
+	// network or the power.
+	Answered bool
+	PowerOn  bool
+	// Findings are what the BMC reports wrong, worst first, worded for a
+	// page and each said once ("SEL: DIMM A1 Uncorrectable ECC"); power
+	// off is PowerOn, not a finding.
+	Findings []string
+}
+
+// fault reports whether the BMC answered and says something is wrong.
+func (w *BMCWord) fault() bool {
+	return w != nil && w.Answered && (!w.PowerOn || len(w.Findings) > 0)
 }
 
 // Prober runs one check of t. It must return by ctx's deadline (the

@@ -21,6 +21,8 @@ func (c *Classifier) render(inc *incident) Event {
 		c.renderGroup(inc, &ev)
 	case inc.kind == incFlap || inc.kind == incWarn:
 		c.renderOne(inc, &ev)
+	case inc.kind == incBMC:
+		c.renderReport(inc, &ev)
 	case len(inc.members) > 1:
 		c.renderStorm(inc, &ev)
 	default:
@@ -38,7 +40,10 @@ func (c *Classifier) severity(inc *incident) string {
 			return groupSeverity(gr, c.groupState(gr))
 		}
 		return "info"
-	case incFlap, incWarn:
+	case incFlap, incWarn, incBMC:
+		// A BMC's report while its host answers is a warning: nothing is
+		// down yet, and the host going down is then worse news, which
+		// pages again.
 		if k := c.ts[inc.lead]; k != nil {
 			return sevMin(orCritical(k.t.Severity), "warning")
 		}
@@ -103,23 +108,45 @@ func (c *Classifier) renderDown(inc *incident, ev *Event) {
 		ev.Summary = k.name + " CANNOT BE CHECKED: " + clipText(k.last.Msg, 90)
 	default:
 		ev.Summary = k.name + " DOWN: " + clipText(k.last.Msg, 90)
-		if word, _, ok := c.bmcWord(k); ok {
-			ev.Summary = k.name + " DOWN; " + clipText(word, 110)
+		if word, offer, ok := c.bmcWord(k); ok {
+			ev.Summary = k.name + " DOWN; " + clipText(word, 130)
+			ev.Offer = offer
 		}
 	}
 	if len(kids) > 0 {
 		ev.Summary += fmt.Sprintf("; %d behind it unreachable: %s", len(kids), list(kids, 3))
 	}
 	var d []string
-	if _, offer, ok := c.bmcWord(k); ok && offer != "" && k.state == Down {
-		d = append(d, offer) // first: a short page (SMS, call) carries the first line of the detail
-	}
 	d = append(d, fmt.Sprintf("%s (%s %s) %s since %s", k.name, k.t.Kind, k.t.Address, stateWord(k), stamp(k.since)))
 	d = append(d, "last result: "+c.lastLine(k))
 	d = append(d, c.notes(k)...)
 	d = append(d, c.childLines(kids)...)
 	ev.Detail = strings.Join(d, "\n")
-	ev.Labels, ev.Policy, ev.Children = k.t.LabelSet(), k.t.Policy, kids
+	ev.Labels, ev.Policy, ev.Children, ev.Host = k.t.LabelSet(), k.t.Policy, kids, k.name
+}
+
+// renderReport: "pve1's BMC reports SEL: DIMM A1 Uncorrectable ECC",
+// while pve1 itself answers. It is the host's incident: if the host goes
+// down, the same incident says "pve1 DOWN; BMC up; ..." (renderDown).
+// Nothing is offered while the host answers.
+func (c *Classifier) renderReport(inc *incident, ev *Event) {
+	k := c.ts[inc.lead]
+	if k == nil {
+		ev.Summary = inc.lead + "'s BMC reports a fault"
+		return
+	}
+	ev.Summary = k.name + "'s BMC reports a fault"
+	var d []string
+	if b := c.reporter(k); b != nil {
+		if w := b.last.BMC; w != nil {
+			ev.Summary = k.name + "'s BMC reports " + clipText(reportText(w), 130)
+		}
+		d = append(d, fmt.Sprintf("%s answers (%s %s); its BMC %s reports a fault since %s", k.name, k.t.Kind, k.t.Address, b.name, stamp(b.since)))
+	}
+	d = append(d, "last result: "+c.lastLine(k))
+	d = append(d, c.notes(k)...)
+	ev.Detail = strings.Join(d, "\n")
+	ev.Labels, ev.Policy, ev.Host = k.t.LabelSet(), k.t.Policy, k.name
 }
 
 // renderStorm: several targets failing together, in the incident of the
@@ -214,12 +241,15 @@ func (c *Classifier) renderGroup(inc *incident, ev *Event) {
 	if !lost && len(kids) > 0 {
 		ev.Summary += fmt.Sprintf("; %d behind them unreachable", len(kids))
 	}
-	var d []string
-	for _, m := range v.down {
-		if _, offer, ok := c.bmcWord(c.ts[m]); ok && offer != "" && len(d) < 3 {
-			d = append(d, offer)
+	if len(v.down) == 1 {
+		// One member down: the incident is about that host, and what its
+		// BMC says may help it.
+		ev.Host = v.down[0]
+		if _, offer, ok := c.bmcWord(c.ts[v.down[0]]); ok {
+			ev.Offer = offer
 		}
 	}
+	var d []string
 	what := "at least"
 	if gr.Quorum {
 		what = "quorum:"
@@ -260,6 +290,8 @@ func (c *Classifier) renderOne(inc *incident, ev *Event) {
 			why = fmt.Sprintf("down %d times in %s", flapDowns, human(flapPeriod(k.t.Interval.Duration)))
 		}
 		ev.Summary = fmt.Sprintf("%s FLAPPING: %s; now %s: %s", k.name, why, stateWord(k), clipText(k.last.Msg, 70))
+	} else if h := c.g.host[k.name]; h != "" && k.last.BMC.fault() {
+		ev.Summary = h + "'s BMC reports " + clipText(reportText(k.last.BMC), 110)
 	} else {
 		ev.Summary = k.name + " WARNING: " + clipText(k.last.Msg, 110)
 	}
@@ -269,7 +301,10 @@ func (c *Classifier) renderOne(inc *incident, ev *Event) {
 	}
 	d = append(d, c.notes(k)...)
 	ev.Detail = strings.Join(d, "\n")
-	ev.Labels, ev.Policy = k.t.LabelSet(), k.t.Policy
+	ev.Labels, ev.Policy, ev.Host = k.t.LabelSet(), k.t.Policy, k.name
+	if h := c.g.host[k.name]; h != "" && inc.kind == incWarn && k.last.BMC.fault() {
+		ev.Host = h // the BMC's report is about its host
+	}
 }
 
 func (c *Classifier) resolvedWords(inc *incident) string {
@@ -283,6 +318,16 @@ func (c *Classifier) resolvedWords(inc *incident) string {
 		return inc.lead + " OK again"
 	case incGroup:
 		return inc.lead + ": no member down any more"
+	case incBMC:
+		if k := c.ts[inc.lead]; k != nil && k.state == Down {
+			return inc.lead + " is down now: told in its group's incident"
+		}
+		return inc.lead + "'s BMC reports no fault any more"
+	}
+	if c.g.host[inc.lead] != "" {
+		if k := c.ts[inc.lead]; k != nil && k.state == Down && k.last.BMC != nil && k.last.BMC.Answered {
+			return inc.lead + " answers again: what it reports is told in " + c.g.host[inc.lead] + "'s incident"
+		}
 	}
 	if len(inc.sent.Children) > 0 && strings.Contains(inc.sent.Summary, "targets down") {
 		return "all targets of the storm are up again (" + inc.lead + " first)"
@@ -312,49 +357,100 @@ func (c *Classifier) notes(k *track) []string {
 	return d
 }
 
-// bmcAnswered begins the ipmi probe's message when the BMC answered
-// ("BMC up; power on; SEL: DIMM A1 Uncorrectable ECC"); any other message
-// says why it did not.
-const (
-	bmcAnswered = "BMC up"
-	bmcPowerOff = "BMC up; power off"
-)
+// bmcSilent is a down host's page when its BMC does not answer either.
+const bmcSilent = "BMC not answering either (network or power?)"
 
 // bmcWord is what a down host's BMC says, for the host's page. word is
 // the BMC's own diagnosis when it answers ("BMC up; power on; SEL: DIMM
-// A1 Uncorrectable ECC"), or "BMC not answering either (network or
-// power?)" when it does not: the host being down and its BMC answering
-// points at the host itself (hung, or a hardware fault); both silent
-// points at the network or the power. offer is the power action to
-// suggest by SMS, when the BMC answers and power actions are enabled.
-// ok is false when k is not down, has no BMC, or its BMC has no word yet
-// (or cannot be checked from our side).
-func (c *Classifier) bmcWord(k *track) (word, offer string, ok bool) {
+// A1 Uncorrectable ECC"), or bmcSilent when it does not: the host being
+// down and its BMC answering points at the host itself (hung, or a
+// hardware fault); both silent points at the network or the power. offer
+// is the power action to suggest (cycle, or on when the power is off),
+// when the BMC answers and power actions are enabled. ok is false when k
+// is not down, has no BMC, or its BMC has no word yet (or cannot be
+// checked from our side, or was not heard since a restart).
+func (c *Classifier) bmcWord(k *track) (word string, offer configs.PowerAction, ok bool) {
 	if k == nil || k.state != Down {
 		return "", "", false
 	}
-	var silent *track
+	silent := false
 	for _, b := range c.g.bmcs[k.name] {
 		bk := c.ts[b]
 		if bk == nil || bk.last.Start.IsZero() || bk.last.Status == Unknown {
 			continue
 		}
-		if !strings.HasPrefix(bk.last.Msg, bmcAnswered) {
-			silent = bk
+		w := bk.last.BMC
+		if w == nil {
+			// Not an ipmi probe's result: a BMC checked some other way
+			// says only whether it answers.
+			if k := bk.last.Kind; k != "" && k != "ipmi" && !good(bk.last.Status) {
+				silent = true
+			}
+			continue
+		}
+		if !w.Answered {
+			silent = true
 			continue
 		}
 		if c.cfg.Power.Enabled {
-			offer = fmt.Sprintf("Reply CYCLE %s to power-cycle", k.name)
-			if strings.HasPrefix(bk.last.Msg, bmcPowerOff) {
-				offer = fmt.Sprintf("Reply ON %s to power it on", k.name)
+			offer = configs.PowerCycle
+			if !w.PowerOn {
+				offer = configs.PowerOn
 			}
 		}
-		return bk.last.Msg, offer, true
+		return bmcText(w), offer, true
 	}
-	if silent != nil {
-		return "BMC not answering either (network or power?)", "", true
+	if silent {
+		return bmcSilent, "", true
 	}
 	return "", "", false
+}
+
+// bmcText is an answering BMC's word on a down host's page: "BMC up;
+// power on; SEL: DIMM A1 Uncorrectable ECC".
+func bmcText(w *BMCWord) string {
+	s := "BMC up; power on"
+	if !w.PowerOn {
+		s = "BMC up; power off"
+	}
+	for _, f := range w.Findings {
+		s += "; " + f
+	}
+	return s
+}
+
+// reportText is what an answering BMC reports while its host answers:
+// "SEL: DIMM A1 Uncorrectable ECC", "power off".
+func reportText(w *BMCWord) string {
+	var parts []string
+	if !w.PowerOn {
+		parts = append(parts, "power off")
+	}
+	return strings.Join(append(parts, w.Findings...), "; ")
+}
+
+// reporter is the BMC of host k that answers and reports a fault, down by
+// its fall results: its host is then told in a report incident while it
+// answers. After a restart a BMC's word is not known until it answers
+// again: a host already told that way stays so until then.
+func (c *Classifier) reporter(k *track) *track {
+	for _, b := range c.g.bmcs[k.name] {
+		bk := c.ts[b]
+		if bk == nil || bk.state != Down {
+			continue
+		}
+		if bk.last.BMC.fault() || (bk.last.BMC == nil && k.cls == clsReported) {
+			return bk
+		}
+	}
+	return nil
+}
+
+// answering reports whether k is a host's BMC whose last word was an
+// answer: such a BMC is never down on its own, what it reports is its
+// host's news.
+func (c *Classifier) answering(k *track) bool {
+	return c.g.host[k.name] != "" && k.last.BMC != nil && k.last.BMC.Answered
 }
 
 // downList names a group's down members; a lone one with a BMC says what
@@ -362,7 +458,7 @@ func (c *Classifier) bmcWord(k *track) (word, offer string, ok bool) {
 func (c *Classifier) downList(down []string) string {
 	if len(down) == 1 {
 		if word, _, ok := c.bmcWord(c.ts[down[0]]); ok {
-			if !strings.HasPrefix(word, bmcAnswered) {
+			if word == bmcSilent {
 				word = "BMC not answering either"
 			}
 			return down[0] + " (" + clipText(word, 90) + ")"

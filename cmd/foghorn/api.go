@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -25,6 +26,7 @@ func (d *daemon) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/incidents", d.auth(false, d.incidentsJSON))
 	mux.HandleFunc("GET /api/v1/oncall", d.auth(false, d.oncallJSON))
 	mux.HandleFunc("GET /api/v1/silences", d.auth(false, d.silencesJSON))
+	mux.HandleFunc("GET /api/v1/audit", d.auth(false, d.auditJSON))
 	mux.HandleFunc("POST /api/v1/alertmanager", d.auth(true, d.eng.Alertmanager().ServeHTTP))
 	mux.HandleFunc("POST /api/v1/incidents/{id}/{action}", d.auth(true, d.incidentAction))
 	mux.HandleFunc("POST /api/v1/silences", d.auth(true, d.addSilence))
@@ -57,10 +59,80 @@ func (d *daemon) auth(write bool, h http.HandlerFunc) http.HandlerFunc {
 			apiError(w, http.StatusForbidden, fmt.Sprintf("token %q is read-only (role viewer)", name))
 			return
 		}
-		if r.Header.Get("X-Foghorn-User") == "" && name != "" {
-			r.Header.Set("X-Foghorn-User", name)
+		h(w, r.WithContext(d.withCaller(r, name)))
+	}
+}
+
+// caller is who an API request acts as: the token that authenticated
+// it, never what the request says. note is the caller's own words
+// (-as on the CLI), recorded beside the act, never as its actor.
+type caller struct{ name, note string }
+
+type callerKey struct{}
+
+// noteMax bounds a note: it is free text from the caller.
+const noteMax = 80
+
+// withCaller puts the token's name on the request. X-Foghorn-User used to
+// name the actor; a value other than the token's name is now only a note,
+// and logged: refusing it would break an ack from an old CLI at 3 a.m.,
+// and the audit trail is right either way.
+func (d *daemon) withCaller(r *http.Request, token string) context.Context {
+	c := caller{name: token, note: cleanNote(r.Header.Get("X-Foghorn-Note"))}
+	if c.name == "" {
+		c.name = "api" // the [server] token, shared and nameless
+	}
+	if u := cleanNote(r.Header.Get("X-Foghorn-User")); u != "" && u != c.name {
+		d.log.Warn("X-Foghorn-User ignored: API acts are recorded under the token's name", "token", c.name, "header", u, "path", r.URL.Path, "remote", r.RemoteAddr)
+		if c.note == "" {
+			c.note = "says " + u
 		}
-		h(w, r)
+	}
+	return context.WithValue(r.Context(), callerKey{}, c)
+}
+
+// cleanNote keeps a note printable and short.
+func cleanNote(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	if len(s) > noteMax {
+		s = strings.ToValidUTF8(s[:noteMax], "")
+	}
+	return s
+}
+
+func callerOf(r *http.Request) caller {
+	if c, ok := r.Context().Value(callerKey{}).(caller); ok {
+		return c
+	}
+	return caller{name: "api"} // the read-only API of a config without tokens
+}
+
+// actor is who acted, for the audit trail: the token's name.
+func actor(r *http.Request) string { return callerOf(r).name }
+
+// via is how an act came, with the caller's note, for the detail of acts
+// that take one ("api; note: alice").
+func via(r *http.Request) string {
+	if n := callerOf(r).note; n != "" {
+		return "api; note: " + n
+	}
+	return "api"
+}
+
+// note records the caller's note beside an act that has no room for
+// one, under the same subject so the incident's timeline shows it.
+func (d *daemon) note(r *http.Request, subject string) {
+	c := callerOf(r)
+	if c.note == "" {
+		return
+	}
+	if err := d.db.Event(context.WithoutCancel(r.Context()), "note", subject, c.name, c.note); err != nil {
+		d.log.Error("cannot record an API caller's note", "subject", subject, "err", err)
 	}
 }
 
@@ -95,14 +167,6 @@ func writeJSON(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// actor is who the API caller says they are; the token vouches for them.
-func actor(r *http.Request) string {
-	if u := r.Header.Get("X-Foghorn-User"); u != "" {
-		return u
-	}
-	return "api"
-}
-
 func (d *daemon) incidentAction(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
@@ -113,9 +177,9 @@ func (d *daemon) incidentAction(w http.ResponseWriter, r *http.Request) {
 	var inc *escalation.Incident
 	switch r.PathValue("action") {
 	case "ack":
-		inc, err = d.eng.Ack(r.Context(), id, by, "api")
+		inc, err = d.eng.Ack(r.Context(), id, by, via(r))
 	case "resolve":
-		inc, err = d.eng.Resolve(r.Context(), id, by, "api")
+		inc, err = d.eng.Resolve(r.Context(), id, by, via(r))
 	case "escalate":
 		from := -1
 		if s := r.URL.Query().Get("from"); s != "" {
@@ -146,6 +210,9 @@ func (d *daemon) incidentAction(w http.ResponseWriter, r *http.Request) {
 		d.log.Error("api action failed", "action", r.PathValue("action"), "incident", id, "err", err)
 		apiError(w, http.StatusInternalServerError, "could not record it; try again")
 	default:
+		if a := r.PathValue("action"); a == "escalate" || a == "snooze" {
+			d.note(r, strconv.FormatInt(id, 10)) // ack and resolve carry it in their "via"
+		}
 		writeJSON(w, inc)
 	}
 }
@@ -191,7 +258,11 @@ func (d *daemon) addSilence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	id, err := d.eng.Silence(r.Context(), escalation.Silence{Matchers: req.Matchers, Start: now, End: now.Add(dur), By: actor(r), Comment: req.Comment})
+	comment := req.Comment
+	if n := callerOf(r).note; n != "" {
+		comment = strings.TrimSpace(comment + " (note: " + n + ")")
+	}
+	id, err := d.eng.Silence(r.Context(), escalation.Silence{Matchers: req.Matchers, Start: now, End: now.Add(dur), By: actor(r), Comment: comment})
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err.Error())
 		return
@@ -221,5 +292,6 @@ func (d *daemon) addOverride(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	d.note(r, req.Absent)
 	writeJSON(w, req)
 }

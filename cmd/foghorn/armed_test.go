@@ -14,7 +14,6 @@ import (
 
 	"foghorn/configs"
 	"foghorn/pager/twiliosim"
-	"foghorn/probes"
 )
 
 // A foghorn that cannot page anyone must say so: a bad Twilio token is
@@ -332,13 +331,13 @@ func TestHealthzProbeReasons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{board: newBoard()}
+	d := &daemon{}
 	d.cfg.Store(cfg)
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	if got, want := d.checkProbes(now), "no target probed yet (14 configured): foghorn has not seen the site"; got != want {
 		t.Errorf("before any probe: %q, want %q", got, want)
 	}
-	d.board.result(probes.Result{Target: "rt1", Start: now})
+	d.noteProbe(now) // rt1 probed
 	if got := d.checkProbes(now.Add(time.Minute)); got != "" {
 		t.Errorf("a minute after a probe: %q", got)
 	}

@@ -29,7 +29,9 @@ func newClient(name string, args []string, stderr io.Writer) (*client, []string,
 	fs.SetOutput(stderr)
 	base := fs.String("url", os.Getenv("FOGHORN_URL"), "foghorn's address (default: [server] listen of -config, or http://127.0.0.1:8080)")
 	path := fs.String("config", "", "read the address and API token from this config")
-	as := fs.String("as", os.Getenv("USER"), "your name, recorded in the audit trail")
+	// The token is who acts; -as is only words beside the act (who typed
+	// it, on a shared token), never the actor.
+	as := fs.String("as", "", "a note recorded beside the act in the audit trail (the actor is always the token's name)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -71,7 +73,7 @@ func (c *client) do(method, path string, body, out any) error {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	if c.as != "" {
-		req.Header.Set("X-Foghorn-User", c.as)
+		req.Header.Set("X-Foghorn-Note", c.as)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
@@ -101,14 +103,14 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 	}
 	usage := map[string]string{
 		"status":    "foghorn status [-url U]",
-		"ack":       "foghorn ack [-url U] [-as NAME] ID",
-		"resolve":   "foghorn resolve [-url U] [-as NAME] ID",
-		"escalate":  "foghorn escalate [-url U] [-as NAME] ID",
-		"snooze":    "foghorn snooze [-url U] [-as NAME] ID DURATION",
-		"silence":   "foghorn silence [-url U] [-as NAME] TARGET|MATCHER... DURATION",
-		"override":  "foghorn override [-url U] [-as NAME] ABSENT COVER UNTIL (RFC 3339)",
+		"ack":       "foghorn ack [-url U] [-as NOTE] ID",
+		"resolve":   "foghorn resolve [-url U] [-as NOTE] ID",
+		"escalate":  "foghorn escalate [-url U] [-as NOTE] ID",
+		"snooze":    "foghorn snooze [-url U] [-as NOTE] ID DURATION",
+		"silence":   "foghorn silence [-url U] [-as NOTE] TARGET|MATCHER... DURATION",
+		"override":  "foghorn override [-url U] [-as NOTE] ABSENT COVER UNTIL (RFC 3339)",
 		"test-page": "foghorn test-page [-url U] PERSON [WAIT]",
-		"power":     "foghorn power [-url U] [-as NAME] TARGET status|on|off|soft|reset|cycle [force] [dry-run]",
+		"power":     "foghorn power [-url U] [-as NOTE] TARGET status|on|off|soft|reset|cycle [force] [dry-run]",
 	}[name]
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "foghorn %s: %v\n", name, err)

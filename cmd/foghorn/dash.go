@@ -8,12 +8,12 @@ import (
 	"foghorn/cmd/foghorn/dashboard"
 )
 
-// dashSource feeds the dashboard from the daemon: the board's targets and
+// dashSource feeds the dashboard from the daemon: the scheduler's targets and
 // foghorn's word on itself.
 type dashSource struct{ d *daemon }
 
 func (s dashSource) Targets() []dashboard.Target {
-	list := s.d.board.list()
+	list := s.d.targetList()
 	out := make([]dashboard.Target, len(list))
 	for i, e := range list {
 		out[i] = dashboard.Target{Name: e.Target, Kind: e.Kind, State: e.State, Since: e.Since, Status: e.Status,

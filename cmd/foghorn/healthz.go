@@ -111,11 +111,11 @@ func (d *daemon) checkProbes(now time.Time) string {
 	if len(cfg.Targets) == 0 {
 		return ""
 	}
+	// This run's results, not the ones restored with the state: those
+	// say nothing of whether the scheduler runs now.
 	var newest time.Time
-	for _, e := range d.board.list() {
-		if e.At.After(newest) {
-			newest = e.At
-		}
+	if ns := d.probed.Load(); ns != 0 {
+		newest = time.Unix(0, ns)
 	}
 	if newest.IsZero() {
 		return fmt.Sprintf("no target probed yet (%d configured): foghorn has not seen the site", len(cfg.Targets))
@@ -183,4 +183,15 @@ func (d *daemon) checkChannels() (down, degraded string) {
 		return "no channel works: " + strings.Join(failing, "; "), ""
 	}
 	return "", strings.Join(failing, "; ") + "; pages go out by " + strings.Join(working, ", ") + " only"
+}
+
+// noteProbe notes that a result started at at came in, for checkProbes.
+func (d *daemon) noteProbe(at time.Time) {
+	ns := at.UnixNano()
+	for {
+		old := d.probed.Load()
+		if ns <= old || d.probed.CompareAndSwap(old, ns) {
+			return
+		}
+	}
 }

@@ -32,7 +32,7 @@ func (d *daemon) statusJSON(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{
 		"version": version,
 		"config":  d.source,
-		"targets": d.board.list(),
+		"targets": d.targetList(),
 	})
 }
 
@@ -66,7 +66,7 @@ func (d *daemon) statusText(w http.ResponseWriter, r *http.Request) {
 		}
 		fmt.Fprintln(w)
 	}
-	for _, e := range d.board.list() {
+	for _, e := range d.targetList() {
 		at := ""
 		if !e.At.IsZero() {
 			at = e.At.Format(time.TimeOnly)

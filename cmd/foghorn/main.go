@@ -25,9 +25,11 @@ usage:
   foghorn oncall -config FILE       who is on call now, and the next handoffs
   foghorn passwd                    hash a dashboard password for a [[person]]
   foghorn token NAME [viewer]       a new API token; the config keeps only its SHA-256
+  foghorn audit -config FILE [-since 24h] [-target T] [-who W]   who did what (reads the store; works while foghorn is down)
 
-talking to a running foghorn (flags: -url U or FOGHORN_URL, -config FILE, -as NAME;
-token from FOGHORN_API_TOKEN or the config's api_token_file):
+talking to a running foghorn (flags: -url U or FOGHORN_URL, -config FILE, -as NOTE;
+token from FOGHORN_API_TOKEN or the config's api_token_file; acts are recorded
+under the token's name, -as only adds a note):
   foghorn status                    open incidents with their timelines
   foghorn ack|resolve|escalate ID
   foghorn snooze ID 30m
@@ -64,6 +66,8 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdPasswd(args[1:], stdin, stdout, stderr)
 	case "oncall":
 		return cmdOncall(args[1:], stdout, stderr)
+	case "audit":
+		return cmdAudit(args[1:], stdout, stderr)
 	case "status", "ack", "resolve", "escalate", "snooze", "silence", "override", "power", "test-page":
 		return cmdClient(args[0], args[1:], stdout, stderr)
 	case "version", "-version", "--version":

@@ -17,7 +17,6 @@ import (
 type metrics struct {
 	reg        *prometheus.Registry
 	results    *prometheus.CounterVec
-	up         *prometheus.GaugeVec
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
 	beats      *prometheus.CounterVec
@@ -32,9 +31,6 @@ func newMetrics() *metrics {
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foghorn_probe_results_total", Help: "Probe results by kind and status.",
 		}, []string{"kind", "status"}),
-		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "foghorn_target_up", Help: "1 if the target is up, 0 if down (after rise/fall).",
-		}, []string{"target"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foghorn_config_reloads_total", Help: "Config loads by result (ok, refused).",
 		}, []string{"result"}),
@@ -59,7 +55,7 @@ func newMetrics() *metrics {
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.reg.MustRegister(m.results, m.up, m.reloads, m.lastReload, m.beats, m.tests, m.latency, m.status, build,
+	m.reg.MustRegister(m.results, m.reloads, m.lastReload, m.beats, m.tests, m.latency, m.status, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -68,14 +64,6 @@ func (m *metrics) result(r probes.Result) {
 	m.results.WithLabelValues(r.Kind, r.Status.String()).Inc()
 	m.latency.WithLabelValues(r.Target).Set(r.Duration.Seconds())
 	m.status.WithLabelValues(r.Target).Set(float64(r.Status))
-}
-
-func (m *metrics) state(c probes.Change) {
-	v := 0.0
-	if c.To == probes.Up {
-		v = 1
-	}
-	m.up.WithLabelValues(c.Target).Set(v)
 }
 
 func (m *metrics) reload(ok bool) {
@@ -100,13 +88,16 @@ func (m *metrics) testPage(answered bool) {
 }
 
 // live reads, at scrape time, what the daemon's parts know: open incidents
-// by severity and state, how far the engine lags, whether foghorn is blind.
+// by severity and state, how far the engine lags, whether foghorn is blind,
+// and each target's state, from the scheduler that owns it (restored
+// states included: a target down before a restart is 0 at once after it).
 type live struct{ d *daemon }
 
 var (
 	openDesc  = prometheus.NewDesc("foghorn_incidents_open", "Open incidents by severity and state.", []string{"severity", "state"}, nil)
 	lagDesc   = prometheus.NewDesc("foghorn_engine_lag_seconds", "How long the oldest due escalation step has waited.", nil, nil)
 	blindDesc = prometheus.NewDesc("foghorn_blind", "1 while foghorn's canaries fail: it cannot see the site and pages nobody about it.", nil, nil)
+	upDesc    = prometheus.NewDesc("foghorn_target_up", "1 if the target is up, 0 if down (after rise/fall).", []string{"target"}, nil)
 	lateDesc  = prometheus.NewDesc("foghorn_probe_lateness_p99_seconds", "p99 of probe start lateness against schedule (bucket upper bound).", nil, nil)
 )
 
@@ -115,6 +106,7 @@ func (l live) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lagDesc
 	ch <- blindDesc
 	ch <- lateDesc
+	ch <- upDesc
 }
 
 func (l live) Collect(ch chan<- prometheus.Metric) {
@@ -144,4 +136,15 @@ func (l live) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(blindDesc, prometheus.GaugeValue, blind)
 	ch <- prometheus.MustNewConstMetric(lateDesc, prometheus.GaugeValue, st.LateP99.Seconds())
+	for _, t := range l.d.sched.Targets() {
+		v := 0.0
+		switch t.State {
+		case probes.Up:
+			v = 1
+		case probes.Down:
+		default:
+			continue // not judged yet: no sample, as before a first rise or fall
+		}
+		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, v, t.Target)
+	}
 }

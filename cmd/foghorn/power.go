@@ -7,28 +7,57 @@ import (
 	"net/http"
 	"time"
 
+	"foghorn/configs"
+	"foghorn/escalation"
 	"foghorn/ipmi"
+	"foghorn/power"
+	"foghorn/probes"
 )
 
-// rememberPower replays the last hour of allowed power actions from the
-// audit trail into the guard, so its per-host and per-site limits survive
-// a restart: restarting foghorn must not reset the seatbelt.
-func (d *daemon) rememberPower(ctx context.Context) {
-	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
-	rows, err := d.db.QueryContext(ctx, `SELECT at, subject FROM events WHERE kind = 'power.allowed' AND at > ?`, since)
+// bmcs is the ipmi pool as the power desk's BMC: power knows no ipmi.
+type bmcs struct{ pool *ipmi.Pool }
+
+func (b bmcs) Power(ctx context.Context, t *configs.Target, a configs.PowerAction) (power.Outcome, error) {
+	bmc, err := b.pool.Get(t)
 	if err != nil {
-		d.log.Error("cannot read recent power actions; rate limits start empty", "err", err)
-		return
+		return power.Outcome{Action: a}, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var at, host string
-		if rows.Scan(&at, &host) == nil {
-			if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
-				d.guard.Remember(host, t)
+	out, err := bmc.Power(ctx, a)
+	return power.Outcome{Action: out.Action, Before: power.Chassis(out.Before), After: power.Chassis(out.After),
+		Confirmed: out.Confirmed, Took: out.Took, Text: out.Text}, err
+}
+
+// powerRoute hands the engine's power intents (a policy step with power
+// = "cycle") to the desk, which decides at once, and everything else to
+// next (the pager).
+func powerRoute(desk *power.Desk, next escalation.Notifier) escalation.Notifier {
+	return escalation.NotifierFunc(func(ctx context.Context, in escalation.Intent) error {
+		if in.Kind != "power" {
+			return next.Notify(ctx, in)
+		}
+		desk.Automate(ctx, power.Step{Incident: in.Incident, Short: in.Short, Host: in.Host, Action: in.Power, By: in.Text, Step: in.Step})
+		return nil
+	})
+}
+
+// bmcState says of a BMC target whether it answers, for the guard: "down"
+// only when this run's last probe of it got no answer. A BMC that
+// answers and reports a fault is not down here (power may be the cure),
+// and a state restored after a restart carries no BMC word: not known.
+func (d *daemon) bmcState(name string) string {
+	s := d.states.Load()
+	if s == nil || s.State(name) != probes.Down {
+		return ""
+	}
+	for _, t := range s.Targets() {
+		if t.Target == name {
+			if last := t.Last; last.Duration > 0 && (last.BMC == nil || !last.BMC.Answered) {
+				return "down"
 			}
+			return ""
 		}
 	}
+	return ""
 }
 
 // powerRequest is the body of POST /api/v1/power.
@@ -48,12 +77,12 @@ func (d *daemon) power(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, `body must be JSON: {"target": "pve2", "action": "cycle", "force": false}`)
 		return
 	}
-	act, err := ipmi.ParseAction(req.Action)
+	act, err := configs.ParsePowerAction(req.Action)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	pr := ipmi.Request{Target: req.Target, Action: act, By: actor(r), Force: req.Force, Via: "api"}
+	pr := power.Request{Target: req.Target, Action: act, By: actor(r), Force: req.Force, Via: "api"}
 	ctx := context.WithoutCancel(r.Context()) // a power action is not abandoned half-way
 	if req.DryRun {
 		err = d.guard.Check(ctx, pr)
@@ -64,13 +93,13 @@ func (d *daemon) power(w http.ResponseWriter, r *http.Request) {
 	} else {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		var out ipmi.Outcome
+		var out power.Outcome
 		if out, err = d.guard.Execute(ctx, pr); err == nil {
 			writeJSON(w, out)
 			return
 		}
 	}
-	var refusal *ipmi.Refusal
+	var refusal *power.Refusal
 	if errors.As(err, &refusal) {
 		apiError(w, http.StatusForbidden, refusal.Msg)
 		return

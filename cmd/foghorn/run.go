@@ -23,6 +23,7 @@ import (
 	"foghorn/ipmi"
 	"foghorn/pager"
 	"foghorn/pager/twiliosim"
+	"foghorn/power"
 	"foghorn/probes"
 	"foghorn/store"
 )
@@ -87,14 +88,17 @@ type daemon struct {
 	sched  *probes.Scheduler
 	eng    *escalation.Engine
 	beats  *probes.Heartbeats
-	board  *board
+	// states is sched, target state's one owner (targets.go), for readers
+	// that start before it exists: the guard, the engine's power steps.
+	states atomic.Pointer[probes.Scheduler]
+	probed atomic.Int64 // when the newest result of this run started, Unix ns (healthz.go)
 	m      *metrics
 	dash   *dashboard.Dashboard
 	health health
 	pg     *pager.Pager
 	sim    *twiliosim.Sim
 	pool   *ipmi.Pool
-	guard  *ipmi.Guard
+	guard  *power.Desk
 	events chan probes.Event
 	fds    fdBudget // how file descriptors are shared between probes and HTTP
 
@@ -117,7 +121,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	}
 	defer db.Close()
 
-	d := &daemon{log: log, source: source, load: load, db: db, beats: &probes.Heartbeats{Store: db}, board: newBoard(), m: newMetrics()}
+	d := &daemon{log: log, source: source, load: load, db: db, beats: &probes.Heartbeats{Store: db}, m: newMetrics()}
 	d.cfg.Store(cfg)
 	var sim *twiliosim.Sim
 	simBase := ""
@@ -141,7 +145,17 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	d.pg, d.sim = pg, sim
 	// Pages, plus policy steps with power = "cycle"; each hand-over stamped
 	// in the store, and looked up in Twilio's lists by Recover after a kill.
-	d.eng = escalation.New(db, cfg, escalation.Tracked(db, pg.PowerSteps(), pg), escalation.Options{Log: log})
+	d.pool = ipmi.NewPool()
+	d.pool.Update(cfg)
+	// Power actions: CYCLE pve1 by SMS, the API, the dashboard, and the
+	// automated policy steps, all behind one guard; its rate limits
+	// replayed from the audit trail, so a restart resets nothing.
+	d.guard = power.New(cfg, power.Options{BMC: bmcs{d.pool}, Trail: db, State: d.targetState, BMCState: d.bmcState, Log: log})
+	if err := d.guard.Remember(ctx); err != nil {
+		log.Error("cannot read recent power actions; rate limits start empty", "err", err)
+	}
+	pg.SetPower(d.guard)
+	d.eng = escalation.New(db, cfg, escalation.Tracked(db, powerRoute(d.guard, pg.PowerSteps()), pg), escalation.Options{Log: log})
 	pg.SetEngine(d.eng)
 	d.m.reg.MustRegister(pg, live{d}, storeFallback{d})
 	if n, err := d.eng.Recover(ctx); err != nil {
@@ -150,7 +164,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	} else if n > 0 {
 		log.Warn("resending notifications interrupted by the last stop", "count", n)
 	}
-	if d.dash, err = dashboard.New(dashboard.Options{Engine: d.eng, Source: dashSource{d}, Config: d.cfg.Load, Log: log}); err != nil {
+	if d.dash, err = dashboard.New(dashboard.Options{Engine: d.eng, Source: dashSource{d}, Config: d.cfg.Load, Log: log, Audit: db, Power: dashPower{d}}); err != nil {
 		log.Error("cannot build the dashboard", "err", err)
 		return 1
 	}
@@ -160,11 +174,6 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		defer close(engDone)
 		d.eng.Run(ctx)
 	}()
-	d.pool = ipmi.NewPool()
-	d.pool.Update(cfg)
-	d.guard = ipmi.NewGuard(cfg, ipmi.GuardOptions{Pool: d.pool, Recorder: db, State: d.board.state})
-	pg.SetPower(d.guard, pager.PowerOptions{Audit: db, State: d.board.state}) // CYCLE pve1 by SMS, automated steps
-	d.rememberPower(ctx)
 	d.events = make(chan probes.Event, 4096)
 	evDone := make(chan struct{})
 	go func() {
@@ -176,6 +185,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		Store: db, Kinds: map[string]probes.Prober{"ipmi": probes.IPMIProber(d.pool)},
 		Open: func() ([]string, error) { return d.openProbeKeys(ctx) },
 	})
+	d.states.Store(d.sched)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -231,6 +241,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	d.sched.Stop()
 	close(d.events)
 	<-evDone
+	d.guard.Close()
 	d.pool.Close()
 	stop()
 	<-engDone
@@ -269,7 +280,6 @@ func (d *daemon) reload(ctx context.Context) {
 	d.beats.Configure(cfg.Targets)
 	d.sched.Update(cfg)
 	d.fds.checkFDs(d.log, cfg)
-	d.board.keep(cfg)
 	d.m.reload(true)
 	d.health.update(func(h *dashboard.Health) { h.Reloaded, h.ReloadErr = time.Now(), "" })
 	d.db.Event(ctx, "config.reload", d.source, "sighup", fmt.Sprintf("%d targets", len(cfg.Targets)))
@@ -280,14 +290,12 @@ func (d *daemon) reload(ctx context.Context) {
 // so a quiet site makes a quiet log.
 func (d *daemon) result(r probes.Result) {
 	d.m.result(r)
-	d.board.result(r)
+	d.noteProbe(r.Start)
 	d.dash.Record(r.Target, r.Status == probes.OK || r.Status == probes.Warning, r.Duration, r.Start)
 	d.log.Debug("probe", "target", r.Target, "status", r.Status.String(), "detail", r.Msg, "took", r.Duration)
 }
 
 func (d *daemon) change(c probes.Change) {
-	d.board.change(c)
-	d.m.state(c)
 	lv := slog.LevelInfo
 	if c.To == probes.Down {
 		lv = slog.LevelWarn
@@ -326,6 +334,8 @@ func alertFor(ev probes.Event) escalation.Alert {
 	if len(ev.Children) > 0 && !strings.Contains(detail, ev.Children[0]) {
 		detail += "\naffected: " + strings.Join(ev.Children, ", ")
 	}
+	// The host and the power offer travel as typed values: the pager
+	// words the offer, a power step acts on the host.
 	return escalation.Alert{Key: ev.Key, Firing: ev.Firing, Severity: ev.Severity, Summary: ev.Summary, Detail: detail,
-		Labels: ev.Labels, Policy: ev.Policy, Source: src, At: ev.At}
+		Labels: ev.Labels, Policy: ev.Policy, Source: src, At: ev.At, Host: ev.Host, Offer: ev.Offer}
 }

@@ -1,6 +1,7 @@
 // Package dashboard is foghorn's web dashboard: what is down, the open
 // incidents and their timelines, who is on call, silences and foghorn's own
-// health, with buttons to ack, resolve, escalate, snooze and silence. It is
+// health, with buttons to ack, resolve, escalate, snooze, silence and power
+// a host through the guard, and the audit trail. It is
 // server-rendered for a phone at 3 a.m.: no build step, no CDN, a little JS.
 //
 // People log in with the name and bcrypt password_hash of their [[person]];
@@ -105,6 +106,12 @@ type Options struct {
 	SessionTTL time.Duration
 	// Now is the clock; tests move it.
 	Now func() time.Time
+	// Audit reads the audit trail for the audit page (nil: the page says
+	// it has none).
+	Audit Audit
+	// Power does power actions from an incident's page, behind the guard;
+	// nil offers none.
+	Power Power
 }
 
 // Dashboard serves the pages. Make one with New.
@@ -166,6 +173,9 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /logout", d.headers(http.HandlerFunc(d.logout)))
 	mux.Handle("GET /incidents/{id}", d.headers(d.page(d.incidentPage)))
 	mux.Handle("POST /incidents/{id}/{action}", d.headers(d.act(d.incidentAction)))
+	mux.Handle("GET /incidents/{id}/power", d.headers(d.page(d.powerPage)))
+	mux.Handle("POST /incidents/{id}/power", d.headers(d.act(d.powerPost)))
+	mux.Handle("GET /audit", d.headers(d.page(d.auditPage)))
 	mux.Handle("POST /silences", d.headers(d.act(d.addSilence)))
 	mux.Handle("GET /static/", staticHandler())
 }

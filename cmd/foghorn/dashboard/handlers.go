@@ -293,6 +293,7 @@ func (d *Dashboard) incidentPage(w http.ResponseWriter, r *http.Request, u *user
 	if t := cfg.Target(inc.Labels["name"]); t != nil {
 		v.Silence.Selected = t.Name
 	}
+	v.Power = d.powerFormFor(cfg, inc)
 	d.render(w, http.StatusOK, "incident", v)
 }
 

@@ -193,6 +193,7 @@ type env struct {
 	t     *testing.T
 	cfg   atomic.Pointer[configs.Config]
 	eng   *escalation.Engine
+	db    *store.DB
 	rec   *recorder
 	board *board
 	dash  *Dashboard
@@ -213,7 +214,7 @@ func newEnv(t *testing.T, publicURL string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, rec: &recorder{}, logs: &logBuf{}, clock: &fakeNow{}}
+	e := &env{t: t, db: db, rec: &recorder{}, logs: &logBuf{}, clock: &fakeNow{}}
 	e.cfg.Store(cfg)
 	log := slog.New(slog.NewTextHandler(e.logs, nil))
 	e.eng = escalation.New(db, cfg, e.rec, escalation.Options{Log: log})

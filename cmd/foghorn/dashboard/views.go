@@ -24,7 +24,7 @@ var staticFS embed.FS
 
 // pages are the templates rendered as whole pages; each is parsed with
 // the layout and the shared partials.
-var pages = []string{"index", "incident", "login", "message"}
+var pages = []string{"index", "incident", "login", "message", "audit", "power"}
 
 type views struct {
 	t map[string]*template.Template
@@ -162,6 +162,7 @@ type incidentPageView struct {
 	pageView
 	Incident incidentView
 	Silence  silenceForm
+	Power    *powerForm // nil: no power action for this incident
 }
 
 // silenceForm is the "silence a target for a while" form.
@@ -335,6 +336,22 @@ var what = map[string]string{
 	"acked":                     "told: acked",
 	"resolved":                  "told: resolved",
 	"test":                      "test",
+	"power.requested":           "power asked",
+	"power.confirmed":           "power confirmed",
+	"power.confirm_refused":     "power confirm refused",
+	"power.cancelled":           "power cancelled",
+	"power.refused":             "power REFUSED",
+	"power.allowed":             "power allowed",
+	"power.done":                "power done",
+	"power.failed":              "power FAILED",
+	"power.status":              "power status",
+	"power.step":                "automated power",
+	"power.step_result":         "automated power result",
+	"silence.add":               "silence added",
+	"override.add":              "override added",
+	"config.reload":             "config reloaded",
+	"config.refused":            "config REFUSED",
+	"note":                      "note",
 }
 
 func (c clock) incident(inc *escalation.Incident, tl []escalation.Entry, tlOK bool) incidentView {

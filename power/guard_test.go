@@ -1,4 +1,4 @@
-package ipmi
+package power
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/ipmi"
 	"foghorn/ipmi/simtest"
 	"foghorn/store"
 )
@@ -95,13 +96,13 @@ func refusal(t *testing.T, err error, rule string) *Refusal {
 	return r
 }
 
-func TestIPMIGuardQuorum(t *testing.T) {
+func TestGuardQuorum(t *testing.T) {
 	t.Parallel()
 	sims := []*simtest.Sim{simtest.Start(t), simtest.Start(t), simtest.Start(t)}
 	sims[0].Stop() // pve1 is down, its BMC too
 	cfg := site(sims...)
 	db := audit(t)
-	pool := NewPool()
+	pool := ipmi.NewPool()
 	defer pool.Close()
 	state := func(name string) string {
 		if name == "pve1" {
@@ -109,13 +110,13 @@ func TestIPMIGuardQuorum(t *testing.T) {
 		}
 		return "up"
 	}
-	g := NewGuard(cfg, GuardOptions{Pool: pool, Recorder: db, State: state})
+	g := NewGuard(cfg, GuardOptions{BMC: pooled{pool}, Recorder: db, State: state})
 	ctx := within(t, 20*time.Second)
 
-	cycle2 := Request{Target: "pve2", Action: Cycle, By: "alice", Via: "sms"}
+	cycle2 := Request{Target: "pve2", Action: configs.PowerCycle, By: "alice", Via: "sms"}
 	_, err := g.Execute(ctx, cycle2)
 	r := refusal(t, err, "quorum")
-	want := "refused: pve2 is in quorum group hypervisors (2 of 3 needed), pve1 is already down; cycling pve2 would leave 1. FORCE is off ([power] allow_force = false); bring pve1 back first"
+	want := "refused: pve2 is in quorum group hypervisors (2 of 3 needed), pve1 is already down; cycling pve2 would leave 1. Forcing is off ([power] allow_force = false); bring pve1 back first"
 	if r.Msg != want || r.Forceable {
 		t.Fatalf("refusal:\n got %q\nwant %q", r.Msg, want)
 	}
@@ -125,16 +126,16 @@ func TestIPMIGuardQuorum(t *testing.T) {
 	refusal(t, err, "quorum") // FORCE needs allow_force
 
 	// By the BMC's name, the same host and the same rule.
-	err = g.Check(ctx, Request{Target: "pve3-bmc", Action: Off, By: "alice"})
+	err = g.Check(ctx, Request{Target: "pve3-bmc", Action: configs.PowerOff, By: "alice"})
 	if r := refusal(t, err, "quorum"); !strings.Contains(r.Msg, "powering off pve3 would leave 1") {
 		t.Fatalf("refusal = %q", r.Msg)
 	}
 	// Cycling the host that is down takes nothing away: allowed.
-	if err := g.Check(ctx, Request{Target: "pve1", Action: Cycle, By: "alice"}); err != nil {
+	if err := g.Check(ctx, Request{Target: "pve1", Action: configs.PowerCycle, By: "alice"}); err != nil {
 		t.Fatalf("cycling the down host: %v", err)
 	}
 	// Powering on never breaks quorum.
-	if err := g.Check(ctx, Request{Target: "pve2", Action: On, By: "alice"}); err != nil {
+	if err := g.Check(ctx, Request{Target: "pve2", Action: configs.PowerOn, By: "alice"}); err != nil {
 		t.Fatalf("power on: %v", err)
 	}
 
@@ -143,12 +144,12 @@ func TestIPMIGuardQuorum(t *testing.T) {
 	g.Update(cfg2)
 	_, err = g.Execute(ctx, cycle2)
 	r = refusal(t, err, "quorum")
-	want = "refused: pve2 is in quorum group hypervisors (2 of 3 needed), pve1 is already down; cycling pve2 would leave 1. Say FORCE to override (allowed by config)"
+	want = "refused: pve2 is in quorum group hypervisors (2 of 3 needed), pve1 is already down; cycling pve2 would leave 1. It may be forced (allowed by config)"
 	if r.Msg != want || !r.Forceable {
 		t.Fatalf("refusal:\n got %q\nwant %q", r.Msg, want)
 	}
 	// Automation never forces.
-	err = g.Check(ctx, Request{Target: "pve2", Action: Cycle, By: "policy:ops", Automated: true, Force: true})
+	err = g.Check(ctx, Request{Target: "pve2", Action: configs.PowerCycle, By: "policy:ops", Automated: true, Force: true})
 	if r := refusal(t, err, "automated"); !strings.Contains(r.Msg, "[power] automated = false") {
 		t.Fatalf("refusal = %q", r.Msg)
 	}
@@ -167,7 +168,7 @@ func TestIPMIGuardQuorum(t *testing.T) {
 	}
 
 	// The down host's BMC is down too: the attempt fails, clearly.
-	_, err = g.Execute(ctx, Request{Target: "pve1", Action: Cycle, By: "alice", Via: "web"})
+	_, err = g.Execute(ctx, Request{Target: "pve1", Action: configs.PowerCycle, By: "alice", Via: "web"})
 	if err == nil || !strings.Contains(err.Error(), "ipmi pve1-bmc: chassis status: connect: connection refused") {
 		t.Fatalf("cycling pve1 with its BMC gone: %v", err)
 	}
@@ -189,19 +190,19 @@ func TestIPMIGuardQuorum(t *testing.T) {
 	}
 }
 
-func TestIPMIGuardRateLimits(t *testing.T) {
+func TestGuardRateLimits(t *testing.T) {
 	t.Parallel()
 	s := simtest.Start(t)
 	cfg := site(s)
 	cfg.Power.PerHostPerHour, cfg.Power.PerSitePerHour = 2, 3
 	clock := &fakeClock{t: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)}
 	db := audit(t)
-	pool := NewPool()
+	pool := ipmi.NewPool()
 	defer pool.Close()
-	g := NewGuard(cfg, GuardOptions{Pool: pool, Recorder: db, Now: clock.Now})
+	g := NewGuard(cfg, GuardOptions{BMC: pooled{pool}, Recorder: db, Now: clock.Now})
 	ctx := within(t, 20*time.Second)
 	on := func(host string) error {
-		_, err := g.Execute(ctx, Request{Target: host, Action: On, By: "alice"})
+		_, err := g.Execute(ctx, Request{Target: host, Action: configs.PowerOn, By: "alice"})
 		return err
 	}
 	for i := range 2 {
@@ -222,7 +223,7 @@ func TestIPMIGuardRateLimits(t *testing.T) {
 		t.Fatalf("refusal:\n got %q\nwant %q", r.Msg, want)
 	}
 	// Status is not a power action: never limited.
-	if _, err := g.Execute(ctx, Request{Target: "pve3", Action: Status, By: "alice"}); err != nil {
+	if _, err := g.Execute(ctx, Request{Target: "pve3", Action: configs.PowerStatus, By: "alice"}); err != nil {
 		t.Fatalf("status: %v", err)
 	}
 	// The hour slides: at 04:00:01 the first action has left the window.
@@ -236,45 +237,45 @@ func TestIPMIGuardRateLimits(t *testing.T) {
 		t.Fatalf("pve1 after its window: %v", err)
 	}
 	// A restart forgets nothing it is told of.
-	g2 := NewGuard(cfg, GuardOptions{Pool: pool, Recorder: db, Now: clock.Now})
+	g2 := NewGuard(cfg, GuardOptions{BMC: pooled{pool}, Recorder: db, Now: clock.Now})
 	g2.Remember("pve2", clock.Now().Add(-time.Minute))
 	g2.Remember("pve2", clock.Now().Add(-2*time.Minute))
-	refusal(t, g2.Check(ctx, Request{Target: "pve2", Action: Cycle, By: "alice"}), "per_host_per_hour")
+	refusal(t, g2.Check(ctx, Request{Target: "pve2", Action: configs.PowerCycle, By: "alice"}), "per_host_per_hour")
 }
 
-func TestIPMIGuardOneAtATime(t *testing.T) {
+func TestGuardOneAtATime(t *testing.T) {
 	t.Parallel()
 	s := simtest.Start(t)
 	db := audit(t)
-	pool := NewPool()
+	pool := ipmi.NewPool()
 	defer pool.Close()
-	g := NewGuard(site(s), GuardOptions{Pool: pool, Recorder: db})
+	g := NewGuard(site(s), GuardOptions{BMC: pooled{pool}, Recorder: db})
 	ctx := within(t, 20*time.Second)
 	done := make(chan error, 1)
 	go func() {
-		_, err := g.Execute(ctx, Request{Target: "pve1", Action: Cycle, By: "alice"})
+		_, err := g.Execute(ctx, Request{Target: "pve1", Action: configs.PowerCycle, By: "alice"})
 		done <- err
 	}()
 	// The cycle keeps power off for about a second: meanwhile, no other.
 	var err error
 	for deadline := time.Now().Add(900 * time.Millisecond); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if err = g.Check(ctx, Request{Target: "pve2", Action: On, By: "alice"}); err != nil {
+		if err = g.Check(ctx, Request{Target: "pve2", Action: configs.PowerOn, By: "alice"}); err != nil {
 			break
 		}
 	}
 	r := refusal(t, err, "busy")
-	if !strings.HasPrefix(r.Msg, "refused: cycle pve1 by alice is still running (started ") || !strings.HasSuffix(r.Msg, "; one at a time: try again when it ends") {
+	if !strings.HasPrefix(r.Msg, "refused: cycle pve1 by alice is still running (started ") || !strings.HasSuffix(r.Msg, "; one power action at a time: try again when it ends") {
 		t.Fatalf("refusal = %q", r.Msg)
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("the cycle: %v", err)
 	}
-	if err := g.Check(ctx, Request{Target: "pve2", Action: On, By: "alice"}); err != nil {
+	if err := g.Check(ctx, Request{Target: "pve2", Action: configs.PowerOn, By: "alice"}); err != nil {
 		t.Fatalf("after the cycle: %v", err)
 	}
 }
 
-func TestIPMIGuardRefusals(t *testing.T) {
+func TestGuardRefusals(t *testing.T) {
 	t.Parallel()
 	// Refusals never reach a BMC: no simulator needed.
 	cfg := &configs.Config{
@@ -293,11 +294,11 @@ func TestIPMIGuardRefusals(t *testing.T) {
 		rule string
 		msg  string
 	}{
-		{Request{Target: "pve1", Action: Cycle, By: "alice"}, "disabled",
+		{Request{Target: "pve1", Action: configs.PowerCycle, By: "alice"}, "disabled",
 			"refused: power actions are off ([power] enabled = false); cycle pve1 by hand, or enable them in the config"},
-		{Request{Target: "web", Action: Cycle, By: "alice"}, "target",
+		{Request{Target: "web", Action: configs.PowerCycle, By: "alice"}, "target",
 			`refused: web has no BMC; set bmc = "<ipmi target>" on it to allow power actions`},
-		{Request{Target: "pve9", Action: Cycle, By: "alice"}, "target",
+		{Request{Target: "pve9", Action: configs.PowerCycle, By: "alice"}, "target",
 			`refused: no target "pve9"; name a host that has a bmc, or its ipmi target`},
 	}
 	for _, c := range cases {
@@ -307,26 +308,26 @@ func TestIPMIGuardRefusals(t *testing.T) {
 		}
 	}
 	// Status reads only: allowed even with power actions off.
-	if err := g.Check(ctx, Request{Target: "pve1", Action: Status, By: "bob"}); err != nil {
+	if err := g.Check(ctx, Request{Target: "pve1", Action: configs.PowerStatus, By: "bob"}); err != nil {
 		t.Fatalf("status: %v", err)
 	}
 	cfg2 := *cfg
 	cfg2.Power.Enabled = true
 	g.Update(&cfg2)
-	r := refusal(t, g.Check(ctx, Request{Target: "pve1", Action: Off, By: "bob", Via: "sms"}), "allow")
+	r := refusal(t, g.Check(ctx, Request{Target: "pve1", Action: configs.PowerOff, By: "bob", Via: "sms"}), "allow")
 	if want := "refused: bob may not ask for power actions; add them to [power] allow, or ask someone listed there"; r.Msg != want {
 		t.Fatalf("got %q\nwant %q", r.Msg, want)
 	}
-	r = refusal(t, g.Check(ctx, Request{Target: "pve1-bmc", Action: Reset, By: "policy:ops", Automated: true}), "automated")
+	r = refusal(t, g.Check(ctx, Request{Target: "pve1-bmc", Action: configs.PowerReset, By: "policy:ops", Automated: true}), "automated")
 	if want := "refused: automated power actions are off ([power] automated = false); a person must ask to reset pve1"; r.Msg != want {
 		t.Fatalf("got %q\nwant %q", r.Msg, want)
 	}
 	cfg2.Power.Automated = true
 	g.Update(&cfg2)
-	if err := g.Check(ctx, Request{Target: "pve1-bmc", Action: Reset, By: "policy:ops", Automated: true}); err != nil {
+	if err := g.Check(ctx, Request{Target: "pve1-bmc", Action: configs.PowerReset, By: "policy:ops", Automated: true}); err != nil {
 		t.Fatalf("automation allowed by config: %v", err)
 	}
-	if err := g.Check(ctx, Request{Target: "pve1", Action: Cycle, By: "alice"}); err != nil {
+	if err := g.Check(ctx, Request{Target: "pve1", Action: configs.PowerCycle, By: "alice"}); err != nil {
 		t.Fatalf("alice: %v", err)
 	}
 	// Every refusal is in the audit trail, with who asked.
@@ -342,7 +343,7 @@ func TestIPMIGuardRefusals(t *testing.T) {
 	}
 }
 
-func TestIPMIGuardQuorumWhenStatesAreNotKnown(t *testing.T) {
+func TestGuardQuorumWhenStatesAreNotKnown(t *testing.T) {
 	t.Parallel()
 	// Just after a restart every target is pending: the host acted on
 	// counts as up, the others as not up, so quorum refuses.
@@ -356,18 +357,18 @@ func TestIPMIGuardQuorumWhenStatesAreNotKnown(t *testing.T) {
 	}
 	states := map[string]string{"pve2": "down"}
 	g := NewGuard(cfg, GuardOptions{Recorder: audit(t), State: func(n string) string { return states[n] }})
-	r := refusal(t, g.Check(context.Background(), Request{Target: "pve1", Action: Soft, By: "alice"}), "quorum")
-	want := "refused: pve1 is in quorum group hypervisors (2 of 3 needed), pve2 is already down, pve3 is not known to be up yet; shutting down pve1 would leave 0. FORCE is off ([power] allow_force = false); bring pve2 and pve3 back first"
+	r := refusal(t, g.Check(context.Background(), Request{Target: "pve1", Action: configs.PowerSoft, By: "alice"}), "quorum")
+	want := "refused: pve1 is in quorum group hypervisors (2 of 3 needed), pve2 is already down, pve3 is not known to be up yet; shutting down pve1 would leave 0. Forcing is off ([power] allow_force = false); bring pve2 and pve3 back first"
 	if r.Msg != want {
 		t.Fatalf("refusal:\n got %q\nwant %q", r.Msg, want)
 	}
 	states["pve3"] = "up"
-	r = refusal(t, g.Check(context.Background(), Request{Target: "pve1", Action: Reset, By: "alice"}), "quorum")
+	r = refusal(t, g.Check(context.Background(), Request{Target: "pve1", Action: configs.PowerReset, By: "alice"}), "quorum")
 	if !strings.Contains(r.Msg, "resetting pve1 would leave 1.") {
 		t.Fatalf("refusal = %q", r.Msg)
 	}
 	states["pve2"] = "up"
-	if err := g.Check(context.Background(), Request{Target: "pve1", Action: Reset, By: "alice"}); err != nil {
+	if err := g.Check(context.Background(), Request{Target: "pve1", Action: configs.PowerReset, By: "alice"}); err != nil {
 		t.Fatalf("all up: %v", err)
 	}
 }

@@ -1,4 +1,11 @@
-package ipmi
+// Package power is where people and automation ask for BMC power actions:
+// the Guard (who may, quorum kept, one at a time, rate limits, every
+// attempt in the audit trail), confirmation codes held per phone, finding
+// the host and BMC a name stands for, where a host stands in its groups,
+// and the automated policy step. It knows nothing of Twilio or SMS: its
+// refusals are plain sentences, and the pager words the replies. It does
+// not talk to BMCs itself either: a BMC (cmd adapts the ipmi pool) does.
+package power
 
 import (
 	"context"
@@ -16,27 +23,55 @@ type Recorder interface {
 	Event(ctx context.Context, kind, subject, actor, detail string) error
 }
 
+// Chassis is the power state a BMC reported.
+type Chassis struct {
+	On bool
+	// Faults the BMC reports now ("power fault", "cooling fault").
+	Faults []string
+}
+
+// Outcome is what a power action did, as read back from the BMC.
+type Outcome struct {
+	Action configs.PowerAction
+	Before Chassis
+	After  Chassis
+	// Confirmed says the chassis was seen in the state the action aims at
+	// (for cycle: off, then on again).
+	Confirmed bool
+	Took      time.Duration
+	// Text says it in a few words: "cycled: off, then on after 1.1s".
+	Text string
+}
+
+// BMC does a power action through the BMC target bmc (an ipmi target of
+// the config) and reads the result back; cmd adapts *ipmi.Pool to it.
+type BMC interface {
+	Power(ctx context.Context, bmc *configs.Target, a configs.PowerAction) (Outcome, error)
+}
+
 // Request is someone, or something, asking for a power action.
 type Request struct {
 	// Target is the host ("pve2") or its BMC's target ("pve2-bmc").
 	Target string
-	Action Action
+	Action configs.PowerAction
 	// By is the person's name, or for automation what asked ("policy:ops").
 	By        string
 	Automated bool
 	// Force asks to go past the quorum guard; it works only when
 	// [power] allow_force is true, and never for automation.
 	Force bool
-	// Via says where the request came from ("sms", "web", "cli"), for
-	// the audit trail.
+	// Via says where the request came from ("sms", "web", "api",
+	// "policy"), for the audit trail.
 	Via string
 }
 
-// Refusal is a request the Guard refused. Its Error is one SMS-sized
-// sentence naming the rule and what to do.
+// Refusal is a request the Guard refused. Its Error is one sentence
+// naming the rule and what to do; it names no SMS command (the pager
+// adds those, e.g. for Forceable).
 type Refusal struct {
-	// Rule is the rule that refused: "disabled", "automated", "allow",
-	// "target", "quorum", "busy", "per_host_per_hour", "per_site_per_hour".
+	// Rule is the rule that refused: "action", "target", "disabled",
+	// "automated", "allow", "bmc", "quorum", "busy", "per_host_per_hour",
+	// "per_site_per_hour"; the automated step adds "host" and "audit".
 	Rule string
 	Msg  string
 	// Forceable says that the same request with Force would pass.
@@ -47,7 +82,7 @@ func (r *Refusal) Error() string { return r.Msg }
 
 // GuardOptions are what a Guard needs besides the config.
 type GuardOptions struct {
-	Pool     *Pool
+	BMC      BMC
 	Recorder Recorder
 	// State tells what is known of a target now: "up", "down", or
 	// anything else for not known yet (probes.State fits). For the quorum
@@ -55,27 +90,43 @@ type GuardOptions struct {
 	// counts as up unless "down": both ways err on the side of refusing.
 	// Nil says "up" for every target.
 	State func(target string) string
+	// BMCState tells of a BMC target whether it answers: "down" when it
+	// has not answered its probe (not when it answers and reports a
+	// fault: that is the host's trouble, and power may be the cure); a
+	// BMC that is down refuses power actions through it at once. Nil
+	// knows nothing and refuses nothing.
+	BMCState func(bmc string) string
 	// Now is the clock for rate limits; default time.Now.
 	Now func() time.Time
 }
 
 // Guard is the seatbelt around power actions: enabled, allowed people
-// only, automation only when configured, quorum kept, one action at a
-// time site-wide, and at most so many per host and per site in any hour.
-// Every attempt is recorded in the audit trail.
+// only, automation only when configured, the BMC answering, quorum kept,
+// one action at a time site-wide, and at most so many per host and per
+// site in any hour. Every attempt is recorded in the audit trail.
 type Guard struct {
 	o GuardOptions
 
 	mu      sync.Mutex
 	cfg     *configs.Config
 	running *running
-	done    []done // actions started, oldest first, for rate limits
+	idle    chan struct{} // closed when running ends
+	done    []done        // actions started, oldest first, for rate limits
 }
 
 type running struct {
 	req   Request
 	host  string
 	start time.Time
+}
+
+// Ongoing is the power action going on now, as a refusal or a waiting
+// step tells it.
+type Ongoing struct {
+	Action configs.PowerAction
+	Host   string
+	By     string
+	Since  time.Time
 }
 
 type done struct {
@@ -102,12 +153,25 @@ func (g *Guard) Update(cfg *configs.Config) {
 }
 
 // Remember counts an action done at a time, for rate limits: the history
-// lives in memory, so the caller can replay the audit trail at start.
+// lives in memory, so the caller can replay the audit trail at start
+// (Desk.Remember does).
 func (g *Guard) Remember(host string, at time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.done = append(g.done, done{host, at})
 	slices.SortFunc(g.done, func(a, b done) int { return a.at.Compare(b.at) })
+}
+
+// Busy says what power action is running now, if one is, and gives a
+// channel closed when it ends.
+func (g *Guard) Busy() (Ongoing, <-chan struct{}, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.running
+	if r == nil {
+		return Ongoing{}, nil, false
+	}
+	return Ongoing{Action: r.req.Action, Host: r.host, By: actor(r.req), Since: r.start}, g.idle, true
 }
 
 // plan is a request resolved against the config.
@@ -118,7 +182,7 @@ type plan struct {
 }
 
 // Check says whether req would be allowed now, without doing it: the
-// pager calls it before sending a confirmation code, and Execute checks
+// desk calls it before sending a confirmation code, and Execute checks
 // again after. A refusal is recorded in the audit trail and returned as
 // a *Refusal; an allowed check records nothing.
 func (g *Guard) Check(ctx context.Context, req Request) error {
@@ -132,61 +196,100 @@ func (g *Guard) Check(ctx context.Context, req Request) error {
 	return nil
 }
 
+// started is an allowed action, counted and recorded, not done yet.
+type started struct {
+	g    *Guard
+	req  Request
+	p    plan
+	what string
+}
+
 // Execute checks req and, if allowed, does it and reads the result back.
 // Refusals are *Refusal errors; an allowed action is recorded before the
 // BMC is touched ("power.allowed") and after ("power.done" or
 // "power.failed"). If the audit trail cannot be written, nothing is done.
 func (g *Guard) Execute(ctx context.Context, req Request) (Outcome, error) {
+	s, err := g.start(ctx, req, true)
+	if err != nil {
+		return Outcome{Action: req.Action}, err
+	}
+	return s.run(ctx)
+}
+
+// start is the decision half of Execute: checked, counted, marked
+// running and recorded as allowed, so that whoever asked can say what
+// was decided before the BMC is touched. recordBusy false leaves a busy
+// refusal out of the audit trail (the caller waits and tries again).
+func (g *Guard) start(ctx context.Context, req Request, recordBusy bool) (*started, error) {
 	g.mu.Lock()
 	p, ref := g.check(req)
 	if ref != nil {
 		g.mu.Unlock()
-		g.record(ctx, "power.refused", req, p.host, ref.Msg)
-		return Outcome{Action: req.Action}, ref
+		if ref.Rule != "busy" || recordBusy {
+			g.record(ctx, "power.refused", req, p.host, ref.Msg)
+		}
+		return nil, ref
 	}
 	now := g.o.Now()
-	if req.Action != Status {
+	if req.Action != configs.PowerStatus {
 		g.running = &running{req: req, host: p.host, start: now}
+		g.idle = make(chan struct{})
 		g.done = append(g.done, done{p.host, now})
 	}
 	g.mu.Unlock()
-	if req.Action != Status {
-		defer func() {
-			g.mu.Lock()
-			g.running = nil
-			g.mu.Unlock()
-		}()
-	}
-
-	what := string(req.Action) + " " + p.host
+	s := &started{g: g, req: req, p: p, what: string(req.Action) + " " + p.host}
 	if p.note != "" {
-		what += " (" + p.note + ")"
+		s.what += " (" + p.note + ")"
 	}
-	if req.Action != Status {
-		if g.o.Recorder == nil {
-			return Outcome{Action: req.Action}, fmt.Errorf("not done: no audit trail configured; power actions need it")
-		}
-		if err := g.o.Recorder.Event(ctx, "power.allowed", p.host, actor(req), what+via(req)); err != nil {
-			return Outcome{Action: req.Action}, fmt.Errorf("not done: cannot write the audit trail (%v); power actions need it", err)
-		}
+	if req.Action == configs.PowerStatus {
+		return s, nil
 	}
-	if g.o.Pool == nil {
-		return Outcome{Action: req.Action}, fmt.Errorf("not done: no BMC pool")
+	var err error
+	if g.o.Recorder == nil {
+		err = fmt.Errorf("not done: no audit trail configured; power actions need it")
+	} else if e := g.o.Recorder.Event(ctx, "power.allowed", p.host, actor(req), s.what+via(req)); e != nil {
+		err = fmt.Errorf("not done: cannot write the audit trail (%v); power actions need it", e)
 	}
-	b, err := g.o.Pool.Get(p.bmc)
-	if err == nil {
-		var out Outcome
-		if out, err = b.Power(ctx, req.Action); err == nil {
-			kind := "power.done"
-			if req.Action == Status {
-				kind = "power.status"
-			}
-			g.record(ctx, kind, req, p.host, what+": "+out.Text)
-			return out, nil
-		}
+	if err != nil {
+		g.finish()
+		return nil, err
 	}
-	g.record(ctx, "power.failed", req, p.host, what+": "+err.Error())
-	return Outcome{Action: req.Action}, err
+	return s, nil
+}
+
+// finish ends the running action: the next may start.
+func (g *Guard) finish() {
+	g.mu.Lock()
+	g.running = nil
+	if g.idle != nil {
+		close(g.idle)
+		g.idle = nil
+	}
+	g.mu.Unlock()
+}
+
+// run does a started action at the BMC and records how it went.
+func (s *started) run(ctx context.Context) (Outcome, error) {
+	g, req, p := s.g, s.req, s.p
+	if req.Action != configs.PowerStatus {
+		defer g.finish()
+	}
+	if g.o.BMC == nil {
+		err := fmt.Errorf("not done: no BMC client")
+		g.record(ctx, "power.failed", req, p.host, s.what+": "+err.Error())
+		return Outcome{Action: req.Action}, err
+	}
+	out, err := g.o.BMC.Power(ctx, p.bmc, req.Action)
+	if err != nil {
+		g.record(ctx, "power.failed", req, p.host, s.what+": "+err.Error())
+		return Outcome{Action: req.Action}, err
+	}
+	kind := "power.done"
+	if req.Action == configs.PowerStatus {
+		kind = "power.status"
+	}
+	g.record(ctx, kind, req, p.host, s.what+": "+out.Text)
+	return out, nil
 }
 
 func (g *Guard) record(ctx context.Context, kind string, req Request, subject, detail string) {
@@ -221,11 +324,11 @@ func (g *Guard) check(req Request) (plan, *Refusal) {
 		return p, ref
 	}
 	switch req.Action {
-	case Status:
+	case configs.PowerStatus:
 		// Reading power state changes nothing: no limits; the pager only
 		// takes commands from known people anyway.
 		return p, nil
-	case On, Off, Soft, Reset, Cycle:
+	case configs.PowerOn, configs.PowerOff, configs.PowerSoft, configs.PowerReset, configs.PowerCycle:
 	default:
 		return p, &Refusal{Rule: "action", Msg: fmt.Sprintf("refused: unknown power action %q; use status, on, off, soft, reset or cycle", req.Action)}
 	}
@@ -243,6 +346,11 @@ func (g *Guard) check(req Request) (plan, *Refusal) {
 		}
 		return p, &Refusal{Rule: "allow", Msg: fmt.Sprintf("refused: %s may not ask for power actions; add them to [power] allow, or ask someone listed there", who)}
 	}
+	// A BMC its probe sees down would only time out: say so at once,
+	// before anyone waits for a code or a result.
+	if g.o.BMCState != nil && g.o.BMCState(p.bmc.Name) == "down" {
+		return p, &Refusal{Rule: "bmc", Msg: fmt.Sprintf("refused: %s's BMC (%s) is not answering its probe; nothing can reach %s's power until it answers. Check the BMC's network and power, or act on site", p.host, p.bmc.Name, p.host)}
+	}
 	if req.Action.Disruptive() {
 		if ref := g.quorum(cfg, req, &p); ref != nil {
 			return p, ref
@@ -250,8 +358,12 @@ func (g *Guard) check(req Request) (plan, *Refusal) {
 	}
 	now := g.o.Now()
 	if r := g.running; r != nil {
-		return p, &Refusal{Rule: "busy", Msg: fmt.Sprintf("refused: %s %s by %s is still running (started %s ago); one at a time: try again when it ends",
-			r.req.Action, r.host, actor(r.req), now.Sub(r.start).Round(time.Second))}
+		msg := fmt.Sprintf("refused: %s %s by %s is still running (started %s ago); one power action at a time",
+			r.req.Action, r.host, actor(r.req), now.Sub(r.start).Round(time.Second))
+		if !req.Automated {
+			msg += ": try again when it ends"
+		}
+		return p, &Refusal{Rule: "busy", Msg: msg}
 	}
 	hour := now.Add(-time.Hour)
 	g.done = slices.DeleteFunc(g.done, func(d done) bool { return !d.at.After(hour) })
@@ -274,29 +386,6 @@ func (g *Guard) check(req Request) (plan, *Refusal) {
 	return p, nil
 }
 
-// resolve finds the host and the BMC target from either name.
-func resolve(cfg *configs.Config, name string) (plan, *Refusal) {
-	t := cfg.Target(name)
-	if t == nil {
-		return plan{host: name}, &Refusal{Rule: "target", Msg: fmt.Sprintf("refused: no target %q; name a host that has a bmc, or its ipmi target", name)}
-	}
-	if t.Kind == "ipmi" {
-		host := t.Host
-		if host == "" {
-			host = t.Name
-		}
-		return plan{host: host, bmc: t}, nil
-	}
-	if t.BMC == "" {
-		return plan{host: t.Name}, &Refusal{Rule: "target", Msg: fmt.Sprintf("refused: %s has no BMC; set bmc = \"<ipmi target>\" on it to allow power actions", t.Name)}
-	}
-	b := cfg.Target(t.BMC)
-	if b == nil || b.Kind != "ipmi" {
-		return plan{host: t.Name}, &Refusal{Rule: "target", Msg: fmt.Sprintf("refused: %s names bmc %q, which is not an ipmi target", t.Name, t.BMC)}
-	}
-	return plan{host: t.Name, bmc: b}, nil
-}
-
 // quorum refuses an action that would take a quorum group below MinUp,
 // counting members already down. Acting on a host that is itself down
 // takes nothing away, so it passes (that is how a hung node gets cycled).
@@ -306,17 +395,11 @@ func (g *Guard) quorum(cfg *configs.Config, req Request, p *plan) *Refusal {
 	}
 	pw := cfg.Power
 	for _, grp := range cfg.Groups {
-		members := grp.Resolved
-		if len(members) == 0 {
-			members = grp.Members
-		}
+		members := groupMembers(grp)
 		if !grp.Quorum || !slices.Contains(members, p.host) {
 			continue
 		}
-		need := grp.MinUp
-		if need <= 0 {
-			need = len(members)/2 + 1
-		}
+		need := groupNeed(grp, members)
 		var down, unknown []string
 		for _, m := range members {
 			switch st := g.o.State(m); {
@@ -349,10 +432,10 @@ func (g *Guard) quorum(cfg *configs.Config, req Request, p *plan) *Refusal {
 		case req.Automated:
 			msg += " Automation cannot force; a person must decide"
 		case pw.AllowForce:
-			msg += " Say FORCE to override (allowed by config)"
+			msg += " It may be forced (allowed by config)"
 			ref.Forceable = true
 		default:
-			msg += " FORCE is off ([power] allow_force = false)"
+			msg += " Forcing is off ([power] allow_force = false)"
 			if away := append(down, unknown...); len(away) > 0 {
 				msg += "; bring " + andList(away) + " back first"
 			}
@@ -361,6 +444,20 @@ func (g *Guard) quorum(cfg *configs.Config, req Request, p *plan) *Refusal {
 		return ref
 	}
 	return nil
+}
+
+func groupMembers(grp configs.Group) []string {
+	if len(grp.Resolved) > 0 {
+		return grp.Resolved
+	}
+	return grp.Members
+}
+
+func groupNeed(grp configs.Group, members []string) int {
+	if grp.MinUp > 0 {
+		return grp.MinUp
+	}
+	return len(members)/2 + 1
 }
 
 func andList(xs []string) string {

@@ -1,0 +1,118 @@
+package probes
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"foghorn/configs"
+	"foghorn/ipmi/simtest"
+)
+
+// hostPage is what a hung host's page is made of: the pager words it
+// (summary, and the offer as "Reply CYCLE pve1 to power-cycle").
+type hostPage struct {
+	Key, Severity, Summary, Host string
+	Offer                        configs.PowerAction
+}
+
+func (p hostPage) String() string {
+	return fmt.Sprintf("%s [%s] %q host=%q offer=%q", p.Key, p.Severity, p.Summary, p.Host, p.Offer)
+}
+
+// hungHost runs a host whose BMC is a real ipmi_sim through the
+// classifier, in one of two orders: "bmc first" (the uncorrectable ECC
+// brings the BMC target down before the host stops answering) or "host
+// first" (the host is down by its fall results before the BMC's are).
+// It returns the critical page about pve1 and every event, with the storm
+// window on: a host and its own BMC must never fold into a storm.
+func hungHost(t *testing.T, bmcFirst bool) (hostPage, *bmcSim) {
+	t.Helper()
+	bmc := simtest.Start(t)
+	probe := IPMIProber(ipmiPool(t))
+	cfg := simConfig("pve1", "pve1-bmc")
+	cfg.Targets[0].BMC = "pve1-bmc"
+	cfg.Targets[1].Kind, cfg.Targets[1].Severity = "ipmi", "warning"
+	cfg.Power.Enabled = true
+	tg := ipmiTarget(bmc.Host, bmc.Port, cfg.Targets[1].Fall, 2*time.Second)
+	var mem Memory
+	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
+	s.bmc["pve1-bmc"] = func() Result { return probe(context.Background(), tg, &mem) }
+	s.set(OK, "pve1")
+	s.run(30 * time.Second)
+	s.wantKeys()
+
+	if bmcFirst {
+		bmc.Console(simtest.UncorrectableECC)
+		s.run(40 * time.Second)
+		// Told as the host's news, at warning: nothing is down yet.
+		s.wantKeys("target:pve1 F")
+		if e := s.last("target:pve1"); e.Summary != "pve1's BMC reports SEL: DIMM A1 Uncorrectable ECC" ||
+			e.Severity != "warning" || e.Offer != "" || e.Host != "pve1" {
+			t.Fatalf("the BMC's report: %s\n%s", hostPage{e.Key, e.Severity, e.Summary, e.Host, e.Offer}, e.Detail)
+		}
+		s.set(Critical, "pve1")
+	} else {
+		s.set(Critical, "pve1")
+		bmc.Console(simtest.UncorrectableECC)
+	}
+	s.run(time.Minute)
+	var page *Event
+	for i, e := range s.events {
+		if e.Key == "target:pve1" && e.Firing && e.Severity == "critical" {
+			page = &s.events[i]
+			break
+		}
+	}
+	if page == nil {
+		t.Fatalf("no critical page about pve1:\n%s", s.dump())
+	}
+	if !bmcFirst {
+		if first := s.first("target:pve1"); first.Severity != "critical" {
+			t.Fatalf("host first: the first event about pve1 should be its page, got %q", first.Summary)
+		}
+	}
+	return hostPage{page.Key, page.Severity, page.Summary, page.Host, page.Offer}, s
+}
+
+// A hung host whose BMC reports an uncorrectable ECC is one incident, the
+// host's, with the same page in either order, five runs each: what is
+// down, what the BMC says (the SEL finding once, not again as a sensor),
+// and the cycle offered as a typed value. The BMC is never "pve1-bmc
+// DOWN", never its own incident, never in a storm with its host.
+func TestHungHostPageIsTheSameInEitherOrder(t *testing.T) {
+	t.Parallel()
+	simtest.Require(t)
+	want := hostPage{Key: "target:pve1", Severity: "critical", Host: "pve1", Offer: configs.PowerCycle,
+		Summary: "pve1 DOWN; BMC up; power on; SEL: DIMM A1 Uncorrectable ECC"}
+	for _, order := range []struct {
+		name     string
+		bmcFirst bool
+	}{{"bmc first", true}, {"host first", false}} {
+		for run := 1; run <= 5; run++ {
+			t.Run(fmt.Sprintf("%s/%d", order.name, run), func(t *testing.T) {
+				t.Parallel()
+				got, s := hungHost(t, order.bmcFirst)
+				if got != want {
+					t.Errorf("page\n got  %s\n want %s\n%s", got, want, s.dump())
+				}
+				// Then the BMC is down by its fall results too: still the one
+				// incident, still the same words.
+				s.run(time.Minute)
+				for _, e := range s.events {
+					if e.Key != "target:pve1" || strings.Contains(e.Summary, "pve1-bmc") || strings.Contains(e.Summary, "targets down") {
+						t.Fatalf("an event that is not the host's one incident: %s %q\n%s", e.Key, e.Summary, s.dump())
+					}
+				}
+				if e := s.last("target:pve1"); e.Summary != want.Summary || e.Offer != want.Offer || !e.Firing {
+					t.Errorf("after the BMC went down too: %q offer %q\n%s", e.Summary, e.Offer, s.dump())
+				}
+				if bk := s.c.ts["pve1-bmc"]; bk.state != Down {
+					t.Errorf("the BMC should be down by its results now (state %s): the test did not get that far", bk.state)
+				}
+			})
+		}
+	}
+}
