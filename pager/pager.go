@@ -93,7 +93,7 @@ type Pager struct {
 	zmu   sync.Mutex
 	zones map[string]*time.Location
 
-	power powerState // power.go: the guard, confirmation codes, automated steps
+	power powerState // power.go: the power desk; who was told of automated steps
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -67,8 +67,8 @@ func (p *Pager) powerStep(in escalation.Intent) string {
 		// power not wired when it paged): nothing was decided to tell.
 		return ""
 	}
-	if st.Phase == power.Before {
-		return ""
+	if st.Phase == power.Before || st.Phase == "" {
+		return "" // done before a restart; or not decided (cannot be: decided before the pages)
 	}
 	to := contact{in.Person, in.Phone, in.Email}
 	ps := &p.power

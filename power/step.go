@@ -114,17 +114,21 @@ func (d *Desk) Automate(ctx context.Context, s Step) StepStatus {
 	// incident must not decide again.
 	r := &stepRun{st: StepStatus{Step: s}, started: now, changed: make(chan struct{})}
 	d.steps[s.Incident] = r
+	// Counted before the lock is let go: Close, once it has the lock,
+	// waits for this step too.
+	d.bg.Add(1)
 	d.mu.Unlock()
 
 	st, then := d.decide(ctx, s)
 	d.set(r, st)
-	if then != nil {
-		d.bg.Add(1)
-		go func() {
-			defer d.bg.Done()
-			then(context.WithoutCancel(ctx))
-		}()
+	if then == nil {
+		d.bg.Done()
+		return st
 	}
+	go func() {
+		defer d.bg.Done()
+		then(context.WithoutCancel(ctx))
+	}()
 	return st
 }
 

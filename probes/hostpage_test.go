@@ -116,3 +116,63 @@ func TestHungHostPageIsTheSameInEitherOrder(t *testing.T) {
 		}
 	}
 }
+
+// A BMC that stops answering is down on its own ("pve1-bmc DOWN: no
+// answer ..."); its host going down within the storm window is not a
+// storm with it: the host's own page says the BMC is silent too.
+func TestHostDoesNotJoinItsOwnBMCsStorm(t *testing.T) {
+	t.Parallel()
+	cfg := simConfig("pve1", "pve1-bmc")
+	cfg.Targets[0].BMC = "pve1-bmc"
+	cfg.Targets[1].Kind = "ipmi"
+	cfg.Power.Enabled = true
+	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
+	s.set(OK, "pve1")
+	s.answer("pve1-bmc", OK, wordOn)
+	s.run(30 * time.Second)
+	s.answer("pve1-bmc", Critical, nil)
+	s.run(30 * time.Second)
+	s.wantKeys("target:pve1-bmc F")
+	s.set(Critical, "pve1")
+	s.run(30 * time.Second)
+	for _, e := range s.events {
+		if strings.Contains(e.Summary, "targets down") {
+			t.Fatalf("a host and its BMC in a storm: %q\n%s", e.Summary, s.dump())
+		}
+	}
+	if e := s.last("target:pve1"); e.Summary != "pve1 DOWN; "+bmcSilent || e.Offer != "" || e.Host != "pve1" {
+		t.Errorf("host page %q offer %q host %q\n%s", e.Summary, e.Offer, e.Host, s.dump())
+	}
+}
+
+// A host in a quorum group whose BMC reports first: the report is the
+// host's (a warning), and once the host is down it is told in the group's
+// incident, which is then about that one host and offers the cycle.
+func TestGroupMemberBMCReportFirst(t *testing.T) {
+	t.Parallel()
+	cfg := simConfig("pve1", "pve2", "pve3", "pve1-bmc")
+	cfg.Targets[0].BMC = "pve1-bmc"
+	cfg.Targets[3].Kind, cfg.Targets[3].Severity = "ipmi", "warning"
+	cfg.Power.Enabled = true
+	group(cfg, "hypervisors", 2, true, "pve1", "pve2", "pve3")
+	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
+	s.set(OK, "pve1", "pve2", "pve3")
+	s.answer("pve1-bmc", OK, wordOn)
+	s.run(30 * time.Second)
+	s.answer("pve1-bmc", Critical, wordECC)
+	s.run(40 * time.Second)
+	s.wantKeys("target:pve1 F")
+	if e := s.last("target:pve1"); e.Summary != "pve1's BMC reports SEL: DIMM A1 Uncorrectable ECC" || e.Severity != "warning" {
+		t.Fatalf("report %q %s", e.Summary, e.Severity)
+	}
+	s.set(Critical, "pve1")
+	s.run(time.Minute)
+	s.wantKeys("target:pve1 F", "target:pve1 R", "group:hypervisors F")
+	e := s.last("group:hypervisors")
+	if want := "hypervisors: pve1 (" + bmcECC + ") down, 2 of 3 up (quorum 2)"; e.Summary != want || e.Host != "pve1" || e.Offer != configs.PowerCycle {
+		t.Errorf("group page %q host %q offer %q\n%s", e.Summary, e.Host, e.Offer, s.dump())
+	}
+	if r := s.last("target:pve1"); r.Summary != "pve1 is down now: told in its group's incident" {
+		t.Errorf("the report resolves with %q", r.Summary)
+	}
+}

@@ -21,5 +21,13 @@ func (c *Classifier) storm(k *track) *incident {
 		delete(c.storms, k.t.Policy)
 		return nil
 	}
+	for _, m := range inc.members {
+		if c.g.host[m] == k.name || c.g.host[k.name] == m {
+			// A host and its own BMC are one machine, not a storm: the
+			// host's page says what its BMC says ("BMC not answering
+			// either"), never "2 targets down: pve1-bmc, pve1".
+			return nil
+		}
+	}
 	return inc
 }

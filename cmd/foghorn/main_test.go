@@ -473,7 +473,8 @@ func TestBMCThroughTheBinary(t *testing.T) {
 	writeFile(t, cfgPath, siteConfig(filepath.Join(dir, "data"),
 		fmt.Sprintf("[[target]]\nname = \"pve1\"\nkind = \"tcp\"\naddress = %q\ninterval = \"2s\"\ntimeout = \"1s\"\nrise = 1\nbmc = \"pve1-bmc\"\n", strings.TrimPrefix(host.URL, "http://")),
 		fmt.Sprintf("[[target]]\nname = \"pve1-bmc\"\nkind = \"ipmi\"\naddress = %q\ninterval = \"2s\"\ntimeout = \"1500ms\"\nrise = 1\nfall = 1\nhost = \"pve1\"\n  [target.ipmi]\n  username = %q\n  port = %d\n", sim.Host, simtest.User, sim.Port),
-		"[power]\nenabled = true\nallow = [\"alice\"]\n"))
+		"[power]\nenabled = true\nallow = [\"alice\", \"ops-script\"]\n",
+		fmt.Sprintf("[[api_token]]\nname = \"ops-script\"\nsha256 = %q\n", sha("ops-script-token-0123456789"))))
 	const token = "bmc-test-token-0123456789"
 	env := []string{"FOGHORN_API_TOKEN=" + token, "FOGHORN_IPMI_PASSWORD=" + simtest.Password}
 	p := startEnv(t, env, "run", "-config", cfgPath, "-log-format", "json")
@@ -512,10 +513,14 @@ func TestBMCThroughTheBinary(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), exitCode(err)
 	}
-	if out, code := cli("power", "-url", base, "-as", "mallory", "pve1", "cycle"); code != 1 || !strings.Contains(out, "mallory") {
-		t.Fatalf("a person not in [power] allow: %d %s", code, out)
+	// The shared token is "api", not in [power] allow; -as is only a note.
+	if out, code := cli("power", "-url", base, "-as", "alice", "pve1", "cycle"); code != 1 || !strings.Contains(out, "api may not") {
+		t.Fatalf("a token not in [power] allow: %d %s", code, out)
 	}
-	out, code := cli("power", "-url", base, "-as", "alice", "pve1", "cycle")
+	cmd := exec.Command(bin, "power", "-url", base, "pve1", "cycle")
+	cmd.Env = append(os.Environ(), "FOGHORN_API_TOKEN=ops-script-token-0123456789")
+	b, err := cmd.CombinedOutput()
+	out, code := string(b), exitCode(err)
 	if code != 0 || !strings.Contains(out, "cycled") {
 		t.Fatalf("cycle: %d %s", code, out)
 	}

@@ -19,9 +19,9 @@ import (
 // example's three hypervisors, their BMCs three real ipmi_sim, pve3's host
 // unreachable (down, its BMC still answering: a hung node). foghorn is
 // stopped and started again on the same data dir. Within 5 s of the
-// start, by SMS from alice's phone: CYCLE pve3 is allowed (cycling a
-// member already down takes nothing from the quorum) and CYCLE pve1 is
-// refused by the quorum guard because pve3 is down. Restored state raises
+// start, by SMS from alice's phone: CYCLE pve1 is refused by the quorum
+// guard because pve3 is down, and CYCLE pve3 is allowed (cycling a member
+// already down takes nothing from the quorum). Restored state raises
 // no change; a guard fed by changes saw every member "pending" then and
 // refused both; /status and /metrics showed nothing of them either. The
 // code is confirmed and pve3's BMC is cycled.
@@ -48,11 +48,12 @@ func TestQuorumGuardSeesRestoredStateAtOnce(t *testing.T) {
 
 	start := time.Now()
 	x.run(t)
-	offer := x.textFrom(t, exampleAlice, "CYCLE pve3")
 	refusal := x.textFrom(t, exampleAlice, "CYCLE pve1")
+	offer := x.textFrom(t, exampleAlice, "CYCLE pve3") // the last asked is the one CONFIRM runs
 	st := x.status(t)
 	metrics := scrape(t, http.DefaultClient, x.base)
 	took := time.Since(start)
+	t.Logf("%s after the start: CYCLE pve1 %q; CYCLE pve3 %q", took.Round(time.Millisecond), refusal, offer)
 	code := regexp.MustCompile(`Reply CONFIRM (\d{4}) `).FindStringSubmatch(offer)
 	if code == nil {
 		t.Errorf("CYCLE pve3 (down; cycling it keeps the quorum) after the restart: %q, want a confirmation code", offer)
