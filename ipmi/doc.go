@@ -1,7 +1,7 @@
 // Package ipmi is foghorn's BMC client over go-ipmi: sessions, chassis
-// status, SEL, sensors, the diagnosis made of them, power actions and the
-// Guard around those. It must not know about escalation or people beyond
-// the names the Guard checks.
+// status, SEL, sensors, the diagnosis made of them, and power commands.
+// Who may ask for a power action, and when, is package power's business
+// (its Guard); ipmi must not know about escalation or people.
 //
 // go-ipmi's client must not be shared by goroutines (concurrent requests
 // can expect the same sequence number and then time out), so each BMC is

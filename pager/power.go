@@ -243,8 +243,10 @@ func (p *Pager) runPower(to contact, req power.Request, what, host string, wait 
 func outcomeText(req power.Request, what, host string, out power.Outcome, err error) string {
 	var ref *power.Refusal
 	switch {
-	case errors.As(err, &ref):
+	case errors.As(err, &ref) && req.Automated:
 		return what + " not done: " + ref.Msg
+	case errors.As(err, &ref):
+		return what + " not done: " + refusalText(ref, req, host)
 	case err != nil:
 		return what + " failed: " + err.Error()
 	case req.Action == configs.PowerStatus:

@@ -110,8 +110,8 @@ func (d *Desk) Automate(ctx context.Context, s Step) StepStatus {
 			delete(d.steps, id)
 		}
 	}
-	// Held under the lock while deciding: a second intent for the same
-	// incident must not decide again.
+	// Registered before deciding (outside the lock: the audit trail is
+	// read and written): a second intent for the incident decides nothing.
 	r := &stepRun{st: StepStatus{Step: s}, started: now, changed: make(chan struct{})}
 	d.steps[s.Incident] = r
 	// Counted before the lock is let go: Close, once it has the lock,

@@ -340,10 +340,11 @@ func (c *Classifier) decide(k *track) class {
 		}
 		return clsUp
 	}
-	if c.answering(k) {
+	if c.answering(k) || (c.g.host[k.name] != "" && c.folded(k) != nil) {
 		// A BMC that answers is not down, whatever it reports: its host's
 		// incident tells that (never "pve1-bmc DOWN", nor a storm of a
-		// host and its own BMC).
+		// host and its own BMC). A silent one is told with its host
+		// while the host is down: one incident per host.
 		return clsFolded
 	}
 	if k.key != "" || (k.cls == clsDown && len(c.g.groups[k.name]) > 0) {
@@ -511,9 +512,10 @@ func (c *Classifier) represent(k *track) {
 		}
 	case clsUnreachable, clsFolded:
 		// Told before its cause went down: it stays where it was told,
-		// still down, and the cause's incident lists it too. A BMC that
-		// answers again leaves: its host's incident tells what it says.
-		if k.cls == clsFolded && c.answering(k) && k.key != "" {
+		// still down, and the cause's incident lists it too. A BMC leaves
+		// an incident of its own: its host's tells what it says, or that
+		// it is silent too.
+		if k.cls == clsFolded && c.g.host[k.name] != "" && k.key != "" {
 			c.tell(k, "", 0)
 		}
 	default:

@@ -78,7 +78,7 @@ const (
 	clsHeld                     // down by rise/fall, waiting for proof that it is the cause
 	clsDown                     // down and the cause: told in its own, a storm's or its group's incident
 	clsUnreachable              // down behind a down parent: listed in the parent's incident
-	clsFolded                   // a BMC down while its host is down: told in the host's incident
+	clsFolded                   // a BMC down while its host is down, or answering with a fault: told in the host's incident
 	clsFlapping                 // changing state too often: one warning incident until it settles
 	// clsReported: up, while its BMC answers and reports a fault. It is
 	// told in its own incident ("pve1's BMC reports ..."), the one that

@@ -119,7 +119,8 @@ func TestHungHostPageIsTheSameInEitherOrder(t *testing.T) {
 
 // A BMC that stops answering is down on its own ("pve1-bmc DOWN: no
 // answer ..."); its host going down within the storm window is not a
-// storm with it: the host's own page says the BMC is silent too.
+// storm with it: the host's own page says the BMC is silent too, and the
+// BMC is told with its host from then on.
 func TestHostDoesNotJoinItsOwnBMCsStorm(t *testing.T) {
 	t.Parallel()
 	cfg := simConfig("pve1", "pve1-bmc")
@@ -142,6 +143,11 @@ func TestHostDoesNotJoinItsOwnBMCsStorm(t *testing.T) {
 	}
 	if e := s.last("target:pve1"); e.Summary != "pve1 DOWN; "+bmcSilent || e.Offer != "" || e.Host != "pve1" {
 		t.Errorf("host page %q offer %q host %q\n%s", e.Summary, e.Offer, e.Host, s.dump())
+	}
+	// One incident for the machine: the BMC's own is closed, saying why.
+	s.wantKeys("target:pve1-bmc F", "target:pve1 F", "target:pve1-bmc R")
+	if e := s.last("target:pve1-bmc"); e.Summary != "pve1-bmc is told with pve1 now: pve1 is down too" {
+		t.Errorf("the BMC's incident closes with %q", e.Summary)
 	}
 }
 
@@ -174,5 +180,46 @@ func TestGroupMemberBMCReportFirst(t *testing.T) {
 	}
 	if r := s.last("target:pve1"); r.Summary != "pve1 is down now: told in its group's incident" {
 		t.Errorf("the report resolves with %q", r.Summary)
+	}
+}
+
+// A restart while a BMC's report is open keeps it open: the stored state
+// has no BMC word (only status and message), so the host stays told by
+// its report until the BMC is heard again; then the host going down is
+// the same incident, and pages as critical.
+func TestBMCReportSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	cfg := simConfig("pve1", "pve1-bmc")
+	cfg.Targets[0].BMC = "pve1-bmc"
+	cfg.Targets[1].Kind, cfg.Targets[1].Severity = "ipmi", "warning"
+	cfg.Power.Enabled = true
+	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
+	s.set(OK, "pve1")
+	s.answer("pve1-bmc", OK, wordOn)
+	s.run(30 * time.Second)
+	s.answer("pve1-bmc", Critical, wordECC)
+	s.run(40 * time.Second)
+	s.wantKeys("target:pve1 F")
+	rows := s.c.saved(true)
+	for i := range rows { // as the store keeps them (state.go)
+		rows[i].Last.BMC, rows[i].Last.Kind = nil, ""
+	}
+
+	s2 := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
+	s2.clk.now = s.clk.now.Add(2 * time.Second)
+	s2.sim.due = map[string]time.Time{}
+	s2.schedule()
+	delete(s2.sim.due, "pve1-bmc")
+	s2.c.Restore(rows)
+	s2.set(OK, "pve1")
+	s2.sim.run(15 * time.Second) // the host answers before the BMC is heard again
+	s2.answer("pve1-bmc", Critical, wordECC)
+	s2.run(30 * time.Second)
+	s2.wantKeys()
+	s2.set(Critical, "pve1")
+	s2.run(time.Minute)
+	s2.wantKeys("target:pve1 F")
+	if e := s2.last("target:pve1"); e.Summary != "pve1 DOWN; "+bmcECC || e.Severity != "critical" || e.Offer != configs.PowerCycle {
+		t.Errorf("after the restart: %q %s offer %q\n%s", e.Summary, e.Severity, e.Offer, s2.dump())
 	}
 }

@@ -324,9 +324,13 @@ func (c *Classifier) resolvedWords(inc *incident) string {
 		}
 		return inc.lead + "'s BMC reports no fault any more"
 	}
-	if c.g.host[inc.lead] != "" {
-		if k := c.ts[inc.lead]; k != nil && k.state == Down && k.last.BMC != nil && k.last.BMC.Answered {
-			return inc.lead + " answers again: what it reports is told in " + c.g.host[inc.lead] + "'s incident"
+	if h := c.g.host[inc.lead]; h != "" {
+		if k := c.ts[inc.lead]; k != nil && k.state == Down {
+			// Not over: a BMC leaves its own incident for its host's.
+			if c.answering(k) {
+				return inc.lead + " answers again: what it reports is told with " + h
+			}
+			return inc.lead + " is told with " + h + " now: " + h + " is down too"
 		}
 	}
 	if len(inc.sent.Children) > 0 && strings.Contains(inc.sent.Summary, "targets down") {

@@ -110,8 +110,18 @@ func TestHungHostPageIsTheSameInEitherOrderThroughTheBinary(t *testing.T) {
 					r.host.Close()
 				} else {
 					r.bmc.Console(simtest.UncorrectableECC)
-					r.p.waitWithin(t, 30*time.Second, 0, "probe", map[string]string{"target": "pve1-bmc", "status": "CRITICAL",
-						"detail": "BMC up; power on; SEL: DIMM A1 Uncorrectable ECC"})
+					// The BMC has seen it (not yet down: fall 10); then the host stops.
+					until(t, 30*time.Second, "the BMC's probe seeing the ECC", func() bool {
+						r.p.mu.Lock()
+						defer r.p.mu.Unlock()
+						for _, m := range r.p.lines {
+							if m != nil && m["msg"] == "probe" && m["target"] == "pve1-bmc" &&
+								strings.Contains(fmt.Sprint(m["detail"]), "SEL: DIMM A1 Uncorrectable ECC") {
+								return true
+							}
+						}
+						return false
+					})
 					r.host.Close()
 				}
 				until(t, 60*time.Second, "the critical page about pve1", func() bool { return len(r.x.sms("pve1 DOWN")) > 0 })
