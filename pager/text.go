@@ -193,9 +193,25 @@ func pageSMS(in escalation.Intent, now time.Time, loc *time.Location) string {
 	}
 	head := fmt.Sprintf("[%s] #%d ", sevTag(in.Severity), in.Short)
 	tail := offerSMS(in) + fmt.Sprintf(". Reply %d to ack, %dR resolve, HELP.", in.Short, in.Short)
-	if cause := firstLine(in.Detail); cause != "" && cause != summary {
+	cause := firstLine(in.Detail)
+	if cause != "" && cause != summary {
 		if s := head + summary + at + ": " + cause + tail; fits(s) {
 			return s
+		}
+	}
+	if in.Power != "" && cause != "" {
+		// A power step's page leads with what the guard decided (notifyStep
+		// puts it first in Detail): like the offer, it is never dropped.
+		// The summary is shortened first; a critical page may take two
+		// segments, a lesser one keeps to one.
+		segs := 1
+		if in.Severity == "critical" {
+			segs = 2
+		}
+		for keep := utf8.RuneCountInString(summary); keep >= minSummary; keep-- {
+			if s := head + cut(summary, keep) + at + ": " + cause + tail; fitsIn(s, segs) {
+				return s
+			}
 		}
 	}
 	s := head + summary + at + tail
