@@ -186,6 +186,10 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		Open: func() ([]string, error) { return d.openProbeKeys(ctx) },
 	})
 	d.states.Store(d.sched)
+	// The first Update restores the saved target state: before the
+	// listener, so no webhook (a CYCLE by SMS) sees every target pending.
+	d.beats.Configure(cfg.Targets)
+	d.sched.Update(cfg)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -211,8 +215,6 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		}
 	}
 
-	d.beats.Configure(cfg.Targets)
-	d.sched.Update(cfg)
 	d.m.reload(true)
 	go d.watchdog(ctx)
 	go d.testPages(ctx)
