@@ -2,36 +2,64 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO      ?= go
-# Debian packages the tests use as real peers (snmpd, ipmi_sim, Nagios plugins, nftables, Chromium).
+GOFMT   ?= gofmt
+# Where build puts the binary (and package the .deb, test its log).
+BIN     ?= bin
+# Debian packages the tests use as real peers (snmpd, ipmi_sim, Nagios plugins, nftables, Chromium),
+# and gcc + libc6-dev for the race detector (-race needs cgo).
 PEERS   := snmpd snmp monitoring-plugins-basic nftables fping openipmi ipmitool iproute2 chromium
+DEBS    := gcc libc6-dev $(PEERS)
+# The .deb's version: a tag without its "v", else 0.0.0~COMMIT (dpkg wants a leading digit).
+PKGVERSION ?= $(shell echo '$(VERSION)' | sed -e 's/^v//' -e '/^[0-9][0-9]*\.[0-9]/!s/^/0.0.0~/' -e 's/-/+/g')
+PKGARCH    ?= $(shell $(GO) env GOARCH)
+DEB        := $(BIN)/foghorn_$(PKGVERSION)_$(PKGARCH).deb
 
-.PHONY: all build demo test vet fmt-check deps bench soak fuzz clean
+.PHONY: all build demo test vet fmt-check deps package bench soak fuzz clean
 
 all: build
 
 ## build: one static binary, version stamped, in bin/foghorn
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/foghorn ./cmd/foghorn
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/foghorn ./cmd/foghorn
 
 ## demo: run foghorn on the embedded demo config (no accounts, all on loopback)
 demo: build
-	./bin/foghorn demo
+	$(BIN)/foghorn demo
 
-## test: the whole suite: format, vet, and every test with the race detector
-test: fmt-check vet
-	$(GO) test -race -count=1 -timeout 25m ./...
+## test: the whole suite: the peers it needs (deps), format, vet, and every test with the race detector;
+##       the full log is in bin/test.log, and the last lines say how many tests ran, failed and skipped
+test: deps fmt-check vet
+	$(GO) run ./tools/testsum -log $(BIN)/test.log -- $(GO) test -race -count=1 -timeout 25m ./...
 
 vet:
 	$(GO) vet ./...
 
+# A missing gofmt must fail, not pass as "nothing to format".
 fmt-check:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@command -v $(GOFMT) >/dev/null || { echo "fmt-check: $(GOFMT) not found: put Go's bin directory on PATH ($$($(GO) env GOROOT)/bin)"; exit 1; }
+	@out=$$($(GOFMT) -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')) || { echo "fmt-check: $(GOFMT) failed"; exit 1; }; \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-## deps: install the real peers the tests talk to (needs root; .ci/run does this)
+## deps: install what the tests need (the real peers, gcc for -race); quick when all are there.
+##       As root it installs what is missing; otherwise it stops with the command to run.
 deps:
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PEERS)
+	@command -v dpkg-query >/dev/null || { echo "deps: not a Debian system: install by hand: $(DEBS)"; exit 0; }; \
+	missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	missing=$$(echo $$missing); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "deps: the tests need Debian packages that are not installed: $$missing"; \
+	  echo "deps: install them with:  sudo apt-get install -y --no-install-recommends $$missing"; \
+	  echo "deps: (or run 'sudo make deps'), then 'make test' again"; exit 1; \
+	fi; \
+	echo "deps: installing $$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+
+## package: a .deb (bin/foghorn_VERSION_ARCH.deb) built by nfpm, pinned in go.mod as a tool:
+##          /usr/bin/foghorn, the systemd unit, /etc/foghorn/foghorn.toml.example, the foghorn user
+package: build
+	FOGHORN_BIN=$(BIN) FOGHORN_VERSION=$(PKGVERSION) FOGHORN_ARCH=$(PKGARCH) \
+	  $(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target $(DEB)
 
 ## bench: every benchmark, summed up in one table (about two minutes; heavy: 10,000 targets on one core)
 bench:

@@ -59,7 +59,7 @@ func TestBrokenConfigs(t *testing.T) {
 		{
 			name: "wrong value type",
 			add:  "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"10.0.0.1:80\"\nrise = \"two\"\n",
-			want: []string{`t.toml:+5: target.rise: cannot read TOML: incompatible types: TOML value has type string; destination has type integer; fix: give the value the type the key expects (see configs/example.toml)`},
+			want: []string{`t.toml:+5: target "web" rise: must be a whole number, not the string "two"; fix: write a whole number without quotes, e.g. rise = 3`},
 		},
 		{
 			name: "unknown key with suggestion",
@@ -74,10 +74,7 @@ func TestBrokenConfigs(t *testing.T) {
 		{
 			name: "unknown table",
 			add:  "[pager]\nretries = 3\n",
-			want: []string{
-				`t.toml:+1: unknown key "pager"; fix: did you mean "power"?`,
-				`t.toml:+2: pager: unknown key "retries"; fix: remove it, or check the spelling against configs/example.toml`,
-			},
+			want: []string{`t.toml:+1: unknown table [pager]; fix: did you mean [power]?`},
 		},
 		{
 			name: "phone not E.164",
@@ -97,7 +94,7 @@ func TestBrokenConfigs(t *testing.T) {
 		{
 			name: "duplicate person",
 			add:  "[[person]]\nname = \"alice\"\nphone = \"+4915112345672\"\n",
-			want: []string{`t.toml:+2: person "alice": duplicate name: also used by person #1; fix: give each person a name of their own`},
+			want: []string{`t.toml:+2: person "alice": duplicate name: the person at line 12 has it too; fix: give each person a name of their own`},
 		},
 		{
 			name: "bad duration",
@@ -112,7 +109,7 @@ func TestBrokenConfigs(t *testing.T) {
 		{
 			name: "bad cron in rotation",
 			add:  "[[rotation]]\nname = \"ops\"\nmembers = [\"alice\"]\nhandoff = \"every monday\"\n",
-			want: []string{`t.toml:+4: rotation "ops" handoff: bad cron spec "every monday": expected exactly 5 fields, found 2: [every monday]; fix: use five fields "minute hour day-of-month month day-of-week", e.g. "0 9 * * MON", or @daily/@weekly`},
+			want: []string{`t.toml:+4: rotation "ops" handoff: bad schedule "every monday": it has 2 field(s), a schedule has five: minute hour day-of-month month day-of-week; fix: use five fields "minute hour day-of-month month day-of-week", e.g. "0 9 * * MON", or @daily/@weekly`},
 		},
 		{
 			name: "rotation member unknown",
@@ -172,7 +169,7 @@ func TestBrokenConfigs(t *testing.T) {
 		{
 			name: "unknown parent",
 			add:  "[[target]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"10.0.0.1:80\"\nparent = \"rt9\"\n",
-			want: []string{`t.toml:+5: target "web" parent: unknown target "rt9"; fix: name another [[target]], or fix the spelling`},
+			want: []string{`t.toml:+5: target "web" parent: unknown target or group "rt9"; fix: name the [[target]] or the [[group]] (a router pair) it is reached through, or fix the spelling`},
 		},
 		{
 			name: "parent cycle",
@@ -189,7 +186,7 @@ func TestBrokenConfigs(t *testing.T) {
 		{
 			name: "duplicate target",
 			add:  "[[target]]\nname = \"a\"\nkind = \"icmp\"\naddress = \"10.0.0.1\"\n[[target]]\nname = \"a\"\nkind = \"icmp\"\naddress = \"10.0.0.2\"\n",
-			want: []string{`t.toml:+6: target "a": duplicate name: also used by target #1; fix: give each target a name of its own`},
+			want: []string{sprint(`t.toml:+6: target "a": duplicate name: the target at line %d has it too; fix: give each target a name of its own`, baseLines+2)},
 		},
 		{
 			name: "unknown policy on target",
@@ -294,7 +291,7 @@ func TestBrokenConfigs(t *testing.T) {
 			add:  "[[maintenance]]\nname = \"sunday\"\nschedule = \"0 3 * * SUNDAY\"\nmatchers = ['role=~\"(\"']\n",
 			want: []string{
 				`t.toml:+1: maintenance "sunday" duration: missing or zero; fix: set how long it lasts, e.g. duration = "2h"`,
-				`t.toml:+3: maintenance "sunday" schedule: bad cron spec "0 3 * * SUNDAY": failed to parse int from SUNDAY: strconv.Atoi: parsing "SUNDAY": invalid syntax; fix: use five fields "minute hour day-of-month month day-of-week", e.g. "0 9 * * MON", or @daily/@weekly`,
+				`t.toml:+3: maintenance "sunday" schedule: bad schedule "0 3 * * SUNDAY": the day-of-week field "SUNDAY" must be 0-6 or SUN-SAT (or *, a range 1-5, a list 1,3,5, a step */2); fix: use five fields "minute hour day-of-month month day-of-week", e.g. "0 9 * * MON", or @daily/@weekly`,
 				"t.toml:+4: maintenance \"sunday\" matchers: matcher 1 \"role=~\\\"(\\\"\": error parsing regexp: missing closing ): `^(?:()$`; fix: write a matcher like 'role=\"hypervisor\"', 'name=~\"pve[0-9]+\"' or 'site!=\"lab\"'",
 			},
 		},

@@ -43,6 +43,9 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 	if !filepath.IsAbs(c.Server.DataDir) {
 		c.Server.DataDir = filepath.Join(dir, c.Server.DataDir)
 	}
+	if !c.Server.Retention.Set() {
+		c.Server.Retention.Duration = DefaultRetention
+	}
 
 	tw := &c.Twilio
 	orString(&tw.APIBase, DefaultAPIBase)

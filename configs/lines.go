@@ -65,6 +65,16 @@ func (idx lineIndex) set(path string, line int) {
 	}
 }
 
+// alias makes every path under from also found under to: a misspelt
+// table read as the table it was meant to be keeps its lines.
+func (idx lineIndex) alias(from, to string) {
+	for p, l := range idx {
+		if p == from || strings.HasPrefix(p, from+".") || strings.HasPrefix(p, from+"[") {
+			idx.set(to+p[len(from):], l)
+		}
+	}
+}
+
 // line returns the line of path, or of its nearest enclosing key or table
 // when path itself is not in the file (a default, or a missing key).
 func (idx lineIndex) line(path string) int {

@@ -41,11 +41,24 @@ func Parse(name, dir string, data []byte, env func(string) string) (*Config, err
 // parse is Parse; armed adds the checks of a config that is to run
 // (armed.go), in the same list as every other problem.
 func parse(name, dir string, data []byte, env func(string) string, armed bool) (*Config, error) {
-	r := &report{file: name, lines: indexLines(string(data))}
+	r := &report{file: name, lines: indexLines(string(data)), inline: map[string]bool{}}
 	cfg := &Config{File: name}
-	md, err := toml.Decode(string(data), cfg)
+	var tree map[string]any
+	if _, err := toml.Decode(string(data), &tree); err != nil {
+		return nil, decodeProblem(name, err) // syntax: nothing else can be read
+	}
+	checkShape(r, tree)
+	// What is left fits the schema; decoding it again from text is the
+	// simple way to reuse the decoder's own conversions (durations,
+	// date-times, *bool) on the cleaned tree.
+	var clean strings.Builder
+	if err := toml.NewEncoder(&clean).Encode(tree); err != nil {
+		return nil, fmt.Errorf("config %s: re-encode: %w", name, err)
+	}
+	md, err := toml.Decode(clean.String(), cfg)
 	if err != nil {
-		return nil, decodeProblem(name, err)
+		// checkShape missed a case: still report it, with what it found.
+		return nil, append(r.ps, decodeProblem(name, err).(Problems)...).sorted()
 	}
 	unknownKeys(r, cfg, md)
 	setDefaults(cfg, md, dir)
@@ -55,8 +68,9 @@ func parse(name, dir string, data []byte, env func(string) string, armed bool) (
 		checkArmed(r, cfg)
 	}
 	if len(r.ps) > 0 {
-		return nil, r.ps.sorted()
+		return nil, append(r.ps, r.ws...).sorted()
 	}
+	cfg.Warnings = r.ws.sorted()
 	return cfg, nil
 }
 
@@ -209,6 +223,12 @@ func editDistance(a, b string) int {
 // describe names an indexed path the way a person reads it:
 // "target[2].http" -> `target "web1" http`.
 func describe(cfg *Config, path string) string {
+	return describeWith(func(kind string, i int) string { return elementName(cfg, kind, i) }, path)
+}
+
+// describeWith is describe with names from nameOf(kind, index), "" when
+// the element has none.
+func describeWith(nameOf func(kind string, i int) string, path string) string {
 	if path == "" {
 		return ""
 	}
@@ -223,16 +243,26 @@ func describe(cfg *Config, path string) string {
 			parts = append(parts, name)
 			continue
 		}
-		parts = append(parts, elementName(cfg, name, i))
+		parts = append(parts, element(name, i, nameOf(name, i)))
 	}
 	return strings.Join(parts, " ")
+}
+
+// element names the i-th element of kind: `target "web1"`, `step 2`, or
+// `target #3` when it has no name.
+func element(kind string, i int, n string) string {
+	switch {
+	case kind == "step" || kind == "check":
+		return kind + " " + strconv.Itoa(i+1)
+	case n == "":
+		return kind + " #" + strconv.Itoa(i+1)
+	}
+	return kind + " " + strconv.Quote(n)
 }
 
 func elementName(cfg *Config, name string, i int) string {
 	var n string
 	switch {
-	case name == "step" || name == "check":
-		return name + " " + strconv.Itoa(i+1)
 	case name == "target" && i < len(cfg.Targets):
 		n = cfg.Targets[i].Name
 	case name == "person" && i < len(cfg.People):
@@ -246,8 +276,5 @@ func elementName(cfg *Config, name string, i int) string {
 	case name == "maintenance" && i < len(cfg.Maintenance):
 		n = cfg.Maintenance[i].Name
 	}
-	if n == "" {
-		return name + " #" + strconv.Itoa(i+1)
-	}
-	return name + " " + strconv.Quote(n)
+	return n
 }

@@ -13,6 +13,9 @@ type Problem struct {
 	Key  string // as a person reads it: `target "web1" timeout`
 	Msg  string
 	Fix  string
+	// Warning marks a problem that does not stop the config (a secret
+	// file others can read): check-config prints it, run logs it.
+	Warning bool
 }
 
 func (p Problem) String() string {
@@ -24,6 +27,9 @@ func (p Problem) String() string {
 	b.WriteString(": ")
 	if p.Key != "" {
 		b.WriteString(p.Key + ": ")
+	}
+	if p.Warning {
+		b.WriteString("warning: ")
 	}
 	b.WriteString(p.Msg)
 	if p.Fix != "" {
@@ -54,6 +60,11 @@ type report struct {
 	file  string
 	lines lineIndex
 	ps    Problems
+	ws    Problems // warnings
+	// inline holds the *_file paths ("twilio.auth_token_file") whose
+	// secret was written inline instead: that is already reported, so
+	// "no secret given" is not said again.
+	inline map[string]bool
 }
 
 // add records a problem at path (e.g. "target[2].timeout"); key is the
@@ -66,4 +77,28 @@ func (r *report) add(path, key, fix, format string, args ...any) {
 		Msg:  fmt.Sprintf(format, args...),
 		Fix:  fix,
 	})
+}
+
+// warn records a warning at path, like add.
+func (r *report) warn(path, key, fix, format string, args ...any) {
+	r.ws = append(r.ws, Problem{
+		File:    r.file,
+		Line:    r.lines.line(path),
+		Key:     key,
+		Msg:     fmt.Sprintf(format, args...),
+		Fix:     fix,
+		Warning: true,
+	})
+}
+
+// Count says how many of ps stop the config and how many only warn.
+func (ps Problems) Count() (problems, warnings int) {
+	for _, p := range ps {
+		if p.Warning {
+			warnings++
+		} else {
+			problems++
+		}
+	}
+	return problems, warnings
 }

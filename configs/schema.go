@@ -22,6 +22,9 @@ type Config struct {
 
 	// File is the path the config was read from; errors and reloads use it.
 	File string `toml:"-"`
+	// Warnings are problems that do not stop this config (a secret file
+	// every user can read); check-config prints them and run logs them.
+	Warnings Problems `toml:"-"`
 }
 
 // Server is the one HTTP listener and where state lives.
@@ -34,6 +37,10 @@ type Server struct {
 	// APITokenFile holds the bearer token for /api/v1 (or
 	// FOGHORN_API_TOKEN). Without one, the API is read-only.
 	APITokenFile string `toml:"api_token_file"`
+	// Retention is how long events (the audit trail and timelines),
+	// finished notifications and resolved incidents are kept; older ones
+	// are pruned in the background. Open incidents are never pruned.
+	Retention Retention `toml:"retention"`
 
 	APIToken Secret `toml:"-"`
 }

@@ -2,9 +2,11 @@ package configs
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 )
 
@@ -38,6 +40,12 @@ func secret(r *report, path, key, file string, dir string, env func(string) stri
 		v := strings.TrimSpace(string(b))
 		if v == "" {
 			r.add(path, key, "put the secret in the file", "file %q is empty", file)
+		}
+		// A secret every local user can read is not one; it still works,
+		// so this warns rather than refuses.
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o004 != 0 {
+			r.warn(path, key, fmt.Sprintf("chmod 600 %s (and chown it to the user foghorn runs as)", p),
+				"%q can be read by every user on this machine (mode %04o)", file, fi.Mode().Perm())
 		}
 		return Secret{v}
 	}
@@ -74,7 +82,7 @@ func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
 	tw.AuthToken = secret(r, "twilio.auth_token_file", "twilio auth_token_file", tw.AuthTokenFile, dir, env,
 		"FOGHORN_TWILIO_AUTH_TOKEN")
 	checkTwilioToken(r, tw)
-	if tw.AccountSID != "" && !tw.Simulator && tw.AuthToken.Empty() && tw.AuthTokenFile == "" {
+	if tw.AccountSID != "" && !tw.Simulator && tw.AuthToken.Empty() && tw.AuthTokenFile == "" && !r.inline["twilio.auth_token_file"] {
 		r.add("twilio.account_sid", "twilio", "set auth_token_file = \"/etc/foghorn/twilio-token\" or export FOGHORN_TWILIO_AUTH_TOKEN",
 			"no auth token: account_sid is set but neither auth_token_file nor FOGHORN_TWILIO_AUTH_TOKEN gives the token")
 	}
@@ -101,10 +109,43 @@ func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
 		if t.Kind == "heartbeat" && t.Heartbeat != nil {
 			t.Heartbeat.Token = secret(r, p+".heartbeat.token_file", key+" heartbeat token_file", t.Heartbeat.TokenFile, dir, env,
 				"FOGHORN_HEARTBEAT_TOKEN_"+n)
-			if t.Heartbeat.Token.Empty() && t.Heartbeat.TokenFile == "" {
+			if t.Heartbeat.Token.Empty() && t.Heartbeat.TokenFile == "" && !r.inline[p+".heartbeat.token_file"] {
 				r.add(p+".kind", key, "set token_file under [target.heartbeat] or export FOGHORN_HEARTBEAT_TOKEN_"+n+" (a long random string, e.g. from `openssl rand -hex 16`)",
 					"a heartbeat target needs a secret token, so nobody else can push for it")
 			}
+			if tok := t.Heartbeat.Token.Reveal(); tok != "" && len(tok) < 16 { // issue 13: a push URL is guessable below that
+				r.add(p+".heartbeat.token_file", key+" heartbeat token", "use a long random token, e.g. `openssl rand -hex 16`, in token_file or FOGHORN_HEARTBEAT_TOKEN_"+n,
+					"the heartbeat token is too short (%d characters; at least 16)", len(tok))
+			}
 		}
 	}
+}
+
+// secretEnv names the environment variable that gives secret k of a table
+// of type t (target is the target's name, for per-target variables), the
+// same variables loadSecrets reads.
+func secretEnv(t reflect.Type, k, target string) string {
+	n := EnvName(target)
+	switch t {
+	case reflect.TypeOf(Server{}):
+		return "FOGHORN_API_TOKEN"
+	case reflect.TypeOf(Twilio{}):
+		return "FOGHORN_TWILIO_AUTH_TOKEN"
+	case reflect.TypeOf(SMTP{}):
+		return "FOGHORN_SMTP_PASSWORD"
+	case reflect.TypeOf(IPMI{}):
+		return "FOGHORN_IPMI_PASSWORD_" + n
+	case reflect.TypeOf(Heartbeat{}):
+		return "FOGHORN_HEARTBEAT_TOKEN_" + n
+	case reflect.TypeOf(SNMP{}):
+		switch k {
+		case "community":
+			return "FOGHORN_SNMP_COMMUNITY_" + n
+		case "auth_passphrase":
+			return "FOGHORN_SNMP_AUTH_" + n
+		case "priv_passphrase":
+			return "FOGHORN_SNMP_PRIV_" + n
+		}
+	}
+	return "FOGHORN_" + strings.ToUpper(k)
 }

@@ -54,6 +54,7 @@ func ParseMatcher(s string) (*labels.Matcher, error) { return labels.ParseMatche
 func validate(r *report, c *Config) {
 	durations(r, c, reflect.ValueOf(c).Elem(), "")
 	validateServer(r, c)
+	validateRetention(r, c) // retention.go
 	validateTwilio(r, c)
 	validateSelfCheck(r, c)
 	validatePeople(r, c)
@@ -160,7 +161,7 @@ func checkZone(r *report, path, key, tz string) {
 func checkCron(r *report, path, key, spec string) {
 	if _, err := ParseCron(spec); err != nil {
 		r.add(path, key, `use five fields "minute hour day-of-month month day-of-week", e.g. "0 9 * * MON", or @daily/@weekly`,
-			"bad cron spec %q: %v", spec, err)
+			"bad schedule %q: %s", spec, cronProblem(spec))
 	}
 }
 
@@ -357,7 +358,7 @@ func checkNames(r *report, kind string, names []string) {
 				own = "their"
 			}
 			r.add(p+".name", kind+" "+quote(n), "give each "+kind+" a name of "+own+" own",
-				"duplicate name: also used by %s #%d", kind, j+1)
+				"duplicate name: the %s at line %d has it too", kind, r.lines.line(kind+"["+itoa(j)+"].name"))
 		} else {
 			seen[n] = i
 		}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,11 +62,20 @@ func validateTarget(r *report, c *Config, i int) {
 		r.add(path+".severity", key+" severity", `use "info", "warning" or "critical"`, "unknown severity %q", t.Severity)
 	}
 	if t.Parent != "" {
-		switch p := c.Target(t.Parent); {
+		switch p, g := c.Target(t.Parent), c.Group(t.Parent); {
 		case t.Parent == t.Name:
 			r.add(path+".parent", key+" parent", "name the router or switch this target is reached through", "a target cannot be its own parent")
-		case p == nil:
-			r.add(path+".parent", key+" parent", "name another [[target]], or fix the spelling", "unknown target %q", t.Parent)
+		case p != nil && g != nil:
+			// The classifier would take the target: say so rather than
+			// let a router pair silently become one router.
+			r.add(path+".parent", key+" parent", "rename the [[target]] or the [[group]]: a parent must name one of them",
+				"%q is both a target and a group", t.Parent)
+		case p == nil && g == nil:
+			fix := "name the [[target]] or the [[group]] (a router pair) it is reached through, or fix the spelling"
+			if s := closest(t.Parent, parentNames(c, t.Name)); s != "" {
+				fix = fmt.Sprintf("did you mean %q?", s)
+			}
+			r.add(path+".parent", key+" parent", fix, "unknown target or group %q", t.Parent)
 		}
 	}
 	if t.Group != "" && c.Group(t.Group) == nil {
@@ -250,32 +260,109 @@ func validateIPMI(r *report, path, key string, p *IPMI) {
 	}
 }
 
-// checkCycles reports parent chains that loop; such a loop would mark every
-// target in it unreachable forever.
-func checkCycles(r *report, c *Config) {
-	reported := map[string]bool{}
-	for i, t := range c.Targets {
-		if reported[t.Name] || t.Parent == t.Name {
-			continue
-		}
-		chain := []string{t.Name}
-		pos := map[string]int{t.Name: 0}
-		for p := c.Target(t.Parent); p != nil; p = c.Target(p.Parent) {
-			if j, ok := pos[p.Name]; ok {
-				if j == 0 { // t itself is on the loop, not just leading into one
-					for _, n := range chain {
-						reported[n] = true
-					}
-					r.add("target["+itoa(i)+"].parent", "target "+quote(t.Name)+" parent",
-						"break the loop: the top of a chain (the router nearest foghorn) has no parent",
-						"parents loop: %s -> %s", strings.Join(chain, " -> "), t.Name)
-				}
-				break
-			}
-			pos[p.Name] = len(chain)
-			chain = append(chain, p.Name)
+// parentNames are the names a parent may take, for "did you mean".
+func parentNames(c *Config, self string) []string {
+	var out []string
+	for _, t := range c.Targets {
+		if t.Name != self {
+			out = append(out, t.Name)
 		}
 	}
+	for _, g := range c.Groups {
+		out = append(out, g.Name)
+	}
+	return out
+}
+
+// checkCycles reports parent chains that loop; such a loop would mark every
+// target in it unreachable forever. A parent group is on the way to each
+// of its members: a router whose parent is its own pair, or a pair whose
+// member sits behind a host behind the pair, is a loop too.
+func checkCycles(r *report, c *Config) {
+	index := map[string]int{}
+	for i, t := range c.Targets {
+		if _, dup := index[t.Name]; !dup {
+			index[t.Name] = i
+		}
+	}
+	// next lists where a node leads: a target to its parent (the target
+	// if one has that name, as the classifier reads it, else the group),
+	// a group to its members. Groups are "group:NAME" here, since a
+	// group and a target may share a name.
+	next := func(n string) []string {
+		if g, ok := strings.CutPrefix(n, "group:"); ok {
+			gr := c.Group(g)
+			if gr == nil {
+				return nil
+			}
+			return resolveGroup(c, gr)
+		}
+		t := c.Targets[index[n]]
+		switch {
+		case t.Parent == "" || t.Parent == t.Name:
+			return nil
+		case c.Target(t.Parent) != nil:
+			return []string{t.Parent}
+		case c.Group(t.Parent) != nil:
+			return []string{"group:" + t.Parent}
+		}
+		return nil
+	}
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	mark := map[string]int{}
+	var path []string
+	var walk func(n string)
+	walk = func(n string) {
+		mark[n] = onPath
+		path = append(path, n)
+		for _, m := range next(n) {
+			switch mark[m] {
+			case unseen:
+				walk(m)
+			case onPath:
+				reportLoop(r, c, index, path[slices.Index(path, m):])
+			}
+		}
+		path = path[:len(path)-1]
+		mark[n] = done
+	}
+	for _, t := range c.Targets {
+		if mark[t.Name] == unseen {
+			walk(t.Name)
+		}
+	}
+}
+
+// reportLoop tells one loop of parents at the line of its first target in
+// the file: "parents loop: web -> routers -> rt1 -> web".
+func reportLoop(r *report, c *Config, index map[string]int, loop []string) {
+	first := -1
+	for j, n := range loop {
+		if i, ok := index[n]; ok && !strings.HasPrefix(n, "group:") && (first < 0 || i < index[loop[first]]) {
+			first = j
+		}
+	}
+	if first < 0 {
+		return
+	}
+	loop = append(slices.Clone(loop[first:]), loop[:first]...)
+	words := make([]string, 0, len(loop)+1)
+	fix := "break the loop: the top of a chain (the router nearest foghorn) has no parent"
+	for _, n := range append(loop, loop[0]) {
+		g, isGroup := strings.CutPrefix(n, "group:")
+		if isGroup {
+			// Behind a group means behind each of its members.
+			fix += "; a group's members are never behind the group itself (" + g + ")"
+		}
+		words = append(words, g)
+	}
+	i := index[loop[0]]
+	r.add("target["+itoa(i)+"].parent", "target "+quote(c.Targets[i].Name)+" parent", fix,
+		"parents loop: %s", strings.Join(words, " -> "))
 }
 
 func validateGroups(r *report, c *Config) {

@@ -3,6 +3,7 @@ package escalation
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -41,11 +42,13 @@ func loopStep(p *configs.Policy) int {
 func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent, error) {
 	tx, now := ps.tx, ps.now
 	cfg := e.cfg.Load()
+	repage := false // an ack gone stale or a snooze ended: the same step again
 	switch inc.State {
 	case Resolved:
 		_, err := tx.ExecContext(ctx, `UPDATE incidents SET due = NULL WHERE id = ?`, inc.ID)
 		return nil, err
 	case Acknowledged:
+		repage = true
 		kind, detail := "ack.stale", fmt.Sprintf("acked by %s at %s but not resolved within %s: paging again",
 			inc.AckedBy, inc.Acked.Format("15:04"), cfg.Escalation.AckTimeout.Duration)
 		if !inc.Snoozed.IsZero() {
@@ -177,6 +180,19 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 			Since: inc.Opened, Step: idx, Host: inc.Host, Power: configs.PowerAction(st.Power), Text: "policy:" + pol.Name}}, out...)
 	}
 
+	// The first round of a later step is the escalation: logged with the
+	// incident's number once the pass commits, unless a person moved it
+	// (Escalate logged that, with who).
+	if round == 0 && idx > 0 && !repage && len(out) > 0 {
+		if e.byHand[inc.ID] {
+			delete(e.byHand, inc.ID)
+		} else {
+			moved := *inc
+			moved.Step = idx
+			ps.lives = append(ps.lives, lifeLine{level: slog.LevelWarn, what: "escalated", inc: moved,
+				args: []any{"by", "engine", "step", idx + 1, "severity", inc.Severity}})
+		}
+	}
 	round++
 	next, due := idx, now.Add(st.Interval.Duration)
 	if !st.UntilAck && round > st.Repeat {

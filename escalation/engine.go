@@ -45,6 +45,11 @@ type Engine struct {
 	stop    sync.Once
 	hmu     sync.Mutex
 	backoff map[int64]time.Duration // held pages: the next wait
+
+	// byHand are incidents escalated by a person whose step has not
+	// paged yet: Escalate logged the move with who did it, so the pass
+	// that pages the step does not log it again. Guarded by mu.
+	byHand map[int64]bool
 }
 
 // Options tune an Engine; zero values are sensible.
@@ -203,6 +208,9 @@ func (e *Engine) dueWork(ctx context.Context) (out []Intent, more bool, err erro
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, e.claimFailed(ctx, out, incs, len(incs), now, fmt.Errorf("escalation: commit: %w", err))
+	}
+	for _, l := range p.lives {
+		e.logIncident(l.level, l.what, &l.inc, l.args...)
 	}
 	failpoint.HitIf(len(out) > 0, "engine.after-claim")
 	return out, len(incs) == chunk, nil

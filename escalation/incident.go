@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"time"
 
@@ -111,9 +112,15 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	}
 	var id int64
 	var intents []Intent
+	var life func(inc *Incident) // the life line, once committed
 	switch {
 	case a.Firing && len(open) > 0:
 		id = open[0].ID
+		if was := open[0].Severity; was != orDefault(a.Severity, "critical") {
+			life = func(inc *Incident) {
+				e.logIncident(slog.LevelWarn, "severity changed", inc, "from", was, "to", inc.Severity, "summary", inc.Summary)
+			}
+		}
 		labels, _ := json.Marshal(a.Labels)
 		_, err = tx.ExecContext(ctx, `UPDATE incidents SET severity = ?, summary = ?, detail = ?, labels = ?, host = ?, offer = ?, updated_at = ? WHERE id = ?`,
 			orDefault(a.Severity, "critical"), a.Summary, a.Detail, string(labels), a.Host, string(a.Offer), ms(now), id)
@@ -127,9 +134,15 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 		}
 	case a.Firing:
 		id, err = e.open(ctx, tx, a, now)
+		life = func(inc *Incident) {
+			e.logIncident(slog.LevelWarn, "opened", inc, "severity", inc.Severity, "summary", inc.Summary, "source", inc.Source)
+		}
 	case len(open) > 0:
 		id = open[0].ID
 		intents, err = e.resolve(ctx, tx, &open[0], "recovered", a.Source, now)
+		life = func(inc *Incident) {
+			e.logIncident(slog.LevelInfo, "resolved", inc, "by", "recovered", "via", a.Source)
+		}
 	default:
 		return nil, nil // resolved and nothing open: already handled
 	}
@@ -141,7 +154,11 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	}
 	e.dispatch(ctx, intents)
 	e.poke()
-	return getIncident(ctx, e.db, id)
+	inc, err := getIncident(ctx, e.db, id)
+	if err == nil && life != nil {
+		life(inc)
+	}
+	return inc, err
 }
 
 func orDefault(s, d string) string {
@@ -248,7 +265,8 @@ func (e *Engine) change(ctx context.Context, id int64, fn func(tx *sql.Tx, inc *
 // were paged hear who took it. An ack never followed by a resolve pages
 // again after [escalation] ack_timeout.
 func (e *Engine) Ack(ctx context.Context, id int64, by, via string) (*Incident, error) {
-	return e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
+	changed := false
+	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		switch inc.State {
 		case Resolved:
 			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
@@ -257,6 +275,7 @@ func (e *Engine) Ack(ctx context.Context, id int64, by, via string) (*Incident, 
 				return nil, nil // already acked: nothing changes, nobody is told twice
 			}
 		}
+		changed = true
 		due := now.Add(e.cfg.Load().Escalation.AckTimeout.Duration)
 		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'acknowledged', acked_at = ?, acked_by = ?, snoozed_until = NULL, due = ?, updated_at = ? WHERE id = ?`,
 			ms(now), by, ms(due), ms(now), inc.ID); err != nil {
@@ -267,16 +286,24 @@ func (e *Engine) Ack(ctx context.Context, id int64, by, via string) (*Incident, 
 		}
 		return e.tellPaged(ctx, tx, inc, "acked", by, fmt.Sprintf("#%d acked by %s: %s", inc.Short, by, inc.Summary), now)
 	})
+	if err == nil && changed {
+		e.logIncident(slog.LevelInfo, "acknowledged", inc, "by", by, "via", via)
+	}
+	return inc, err
 }
 
 // Resolve closes an incident by hand.
 func (e *Engine) Resolve(ctx context.Context, id int64, by, via string) (*Incident, error) {
-	return e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
+	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		if inc.State == Resolved {
 			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
 		}
 		return e.resolve(ctx, tx, inc, by, via, now)
 	})
+	if err == nil {
+		e.logIncident(slog.LevelInfo, "resolved", inc, "by", by, "via", via)
+	}
+	return inc, err
 }
 
 func (e *Engine) resolve(ctx context.Context, tx *sql.Tx, inc *Incident, by, via string, now time.Time) ([]Intent, error) {
@@ -296,7 +323,7 @@ func (e *Engine) resolve(ctx context.Context, tx *sql.Tx, inc *Incident, by, via
 
 // Snooze acks for d, then pages again from the current step.
 func (e *Engine) Snooze(ctx context.Context, id int64, d time.Duration, by string) (*Incident, error) {
-	return e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
+	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		if inc.State == Resolved {
 			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
 		}
@@ -310,6 +337,10 @@ func (e *Engine) Snooze(ctx context.Context, id int64, d time.Duration, by strin
 		}
 		return e.tellPaged(ctx, tx, inc, "acked", by, fmt.Sprintf("#%d snoozed %s by %s: %s", inc.Short, d, by, inc.Summary), now)
 	})
+	if err == nil {
+		e.logIncident(slog.LevelInfo, "snoozed", inc, "by", by, "for", d.String())
+	}
+	return inc, err
 }
 
 // Escalate moves the incident to the step after from, now, and triggers
@@ -318,7 +349,8 @@ func (e *Engine) Snooze(ctx context.Context, id int64, d time.Duration, by strin
 // step they were paged at and only the first still matches. from < 0
 // means the step at which by was last paged (or the current one).
 func (e *Engine) Escalate(ctx context.Context, id int64, from int, by string) (*Incident, error) {
-	return e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
+	moved := -1 // the step it moved from, once it moved
+	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		if inc.State == Resolved {
 			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
 		}
@@ -343,8 +375,17 @@ func (e *Engine) Escalate(ctx context.Context, id int64, from int, by string) (*
 			next, ms(now), ms(now), inc.ID); err != nil {
 			return nil, fmt.Errorf("escalation: escalate #%d: %w", inc.Short, err)
 		}
+		moved = inc.Step
+		if e.byHand == nil {
+			e.byHand = map[int64]bool{}
+		}
+		e.byHand[inc.ID] = true
 		return nil, event(ctx, tx, now, "incident.escalate", inc.ID, by, fmt.Sprintf("step %d -> %d", inc.Step+1, next+1))
 	})
+	if err == nil && moved >= 0 {
+		e.logIncident(slog.LevelWarn, "escalated", inc, "by", by, "from_step", moved+1, "step", inc.Step+1)
+	}
+	return inc, err
 }
 
 // tellPaged claims one SMS for every person paged for inc, except actor,

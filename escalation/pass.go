@@ -18,6 +18,7 @@ type pass struct {
 	covers   map[string]string    // person -> who takes their pages now
 	silences []Silence
 	loaded   bool
+	lives    []lifeLine // written once the pass commits (lifelog.go)
 }
 
 // pages counts a person's pages in the last hour (the max_per_hour limit)

@@ -98,22 +98,19 @@ func (e *Engine) AddOverride(ctx context.Context, o Override) error {
 }
 
 // OnCall is who is on call in each rotation at t, after overrides, with
-// the next handoffs.
+// the next handoffs (escalation.OnCall says how overrides cut shifts).
 func (e *Engine) OnCall(ctx context.Context, t time.Time, next int) (map[string][]Shift, error) {
 	cfg := e.cfg.Load()
+	ovs, err := Overrides(ctx, e.db, t)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string][]Shift{}
 	for i := range cfg.Rotations {
 		ro := &cfg.Rotations[i]
-		shifts, err := Shifts(ro, t, next+1)
+		shifts, err := OnCall(ro, ovs, t, next+1)
 		if err != nil {
 			return nil, err
-		}
-		for j := range shifts {
-			at := shifts[j].Start
-			if j == 0 {
-				at = t
-			}
-			shifts[j].Person = coverFor(ctx, e.db, shifts[j].Person, at)
 		}
 		out[ro.Name] = shifts
 	}

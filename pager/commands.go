@@ -566,8 +566,14 @@ func (p *Pager) onCallText(ctx context.Context, eng Engine, loc *time.Location) 
 			continue
 		}
 		s := fmt.Sprintf("%s: %s", name, shifts[0].Person)
+		if shifts[0].Covering != "" {
+			s += " for " + shifts[0].Covering
+		}
+		// The end is the cover's when an override covers now (the
+		// engine cuts the shift there); the zone is said, since the
+		// reader may be elsewhere than the rotation.
 		if !shifts[0].End.IsZero() {
-			s += " until " + shifts[0].End.In(loc).Format("Mon 15:04")
+			s += " until " + shifts[0].End.In(loc).Format("Mon 15:04 MST")
 		}
 		if len(shifts) > 1 {
 			s += ", then " + shifts[1].Person

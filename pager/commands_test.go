@@ -165,7 +165,7 @@ func TestCommandsAgainstTheEngine(t *testing.T) {
 	if r := w.text(bobPh, "STATUS"); !strings.Contains(r, "1 open: #1 CRIT router pair DOWN (rt1, rt2) since 09:00") {
 		t.Errorf("STATUS: %q", r)
 	}
-	if r := w.text(alicePh, "ONCALL"); r != "On call: ops: alice until Mon 10:00, then bob" {
+	if r := w.text(alicePh, "ONCALL"); r != "On call: ops: alice until Mon 10:00 CET, then bob" {
 		t.Errorf("ONCALL: %q", r) // alice reads Berlin time; the handoff is 09:00 UTC next Monday
 	}
 	if r := w.text(alicePh, "HELP"); r != HelpText {

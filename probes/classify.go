@@ -16,7 +16,10 @@ import (
 //   - rise/fall make a target up or down; a target changing state too often
 //     is flapping and held in one warning incident;
 //   - a target behind a down parent is unreachable, not down: no incident
-//     of its own, it is listed in the parent's;
+//     of its own, it is listed in the parent's; a parent may be a group
+//     (a router pair), which is down for this only while fewer than its
+//     min_up members are up: one router down leaves the hosts behind the
+//     pair reachable, and their own failures page;
 //   - before a target pages, its parents and foghorn's canaries must have
 //     answered since it began failing (they are re-checked at once if not):
 //     a child found dead before its router is held, not paged;
@@ -198,7 +201,7 @@ func (c *Classifier) observe(r Result) bool {
 		c.touch(h)
 	}
 	// A held target waits for its parents to answer: this may be the answer.
-	if len(c.held) > 0 && (len(c.g.children[k.name]) > 0 || len(c.g.bmcs[k.name]) > 0) {
+	if len(c.held) > 0 && (len(c.g.children[k.name]) > 0 || len(c.g.bmcs[k.name]) > 0 || len(c.g.leads[k.name]) > 0) {
 		c.settleHeld(false)
 	}
 	return k.retry()
@@ -296,11 +299,15 @@ func (c *Classifier) settle(k *track, force bool) {
 // settleDependents judges again what hangs on k: the targets behind it
 // and its BMCs, after k went up or down.
 func (c *Classifier) settleDependents(k *track) {
-	c.g.descendants(k.name, func(d string) {
-		if dk := c.ts[d]; dk != nil && dk.state == Down {
-			c.settle(dk, false)
-		}
-	})
+	// A member of a parent group may take the group below min_up, or
+	// back to it: what is behind the group is judged again too.
+	for _, from := range append([]string{k.name}, c.g.leads[k.name]...) {
+		c.g.descendants(from, func(d string) {
+			if dk := c.ts[d]; dk != nil && dk.state == Down {
+				c.settle(dk, false)
+			}
+		})
+	}
 	for _, b := range c.g.bmcs[k.name] {
 		if bk := c.ts[b]; bk != nil && bk.state == Down {
 			c.settle(bk, false)
@@ -323,7 +330,7 @@ func (c *Classifier) settleHeld(expired bool) {
 
 // decide is the class k should have now.
 func (c *Classifier) decide(k *track) class {
-	if k.state == Down && c.downAncestor(k) != nil {
+	if k.state == Down && c.downAncestor(k) != "" {
 		return clsUnreachable
 	}
 	// A flapping parent explains a flapping child: one incident, the parent's.
@@ -384,11 +391,75 @@ func (k *track) from() time.Time {
 func (c *Classifier) proven(k *track) bool {
 	from := k.from()
 	for _, a := range c.g.ancestors(k.name) {
-		if ak := c.ts[a]; ak != nil && (ak.bad > 0 || ak.lastGood.IsZero() || ak.lastGood.Before(from)) {
+		if gr := c.g.group(a); gr != nil {
+			// A group answers when min_up of its members did: the way
+			// in through one router is enough.
+			n := 0
+			for _, mk := range c.memberTracks(gr) {
+				if fresh(mk, from) {
+					n++
+				}
+			}
+			if n < c.need(gr) {
+				return false
+			}
+			continue
+		}
+		if ak := c.ts[a]; ak != nil && !fresh(ak, from) {
 			return false
 		}
 	}
 	return c.self.answered(from)
+}
+
+// fresh reports whether k answered since from and is not failing now.
+func fresh(k *track, from time.Time) bool {
+	return k.bad == 0 && !k.lastGood.IsZero() && !k.lastGood.Before(from)
+}
+
+// via lists the targets that stand for parent a: a itself, or the
+// members of group node a.
+func (c *Classifier) via(a string) []*track {
+	if gr := c.g.group(a); gr != nil {
+		return c.memberTracks(gr)
+	}
+	if ak := c.ts[a]; ak != nil {
+		return []*track{ak}
+	}
+	return nil
+}
+
+// memberTracks are the known members of gr.
+func (c *Classifier) memberTracks(gr *configs.Group) []*track {
+	var out []*track
+	for _, m := range members(gr) {
+		if k := c.ts[m]; k != nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// need is how many members of parent group gr must be up for what is
+// behind it to be reachable: min_up, at most as many as it has.
+func (c *Classifier) need(gr *configs.Group) int {
+	return min(max(gr.MinUp, 1), len(c.memberTracks(gr)))
+}
+
+// isDown reports whether parent a cuts off what is behind it: a target
+// that is down, or a group with fewer than min_up members not down.
+func (c *Classifier) isDown(a string) bool {
+	if gr := c.g.group(a); gr != nil {
+		n := 0
+		for _, mk := range c.memberTracks(gr) {
+			if mk.state != Down {
+				n++
+			}
+		}
+		return n < c.need(gr)
+	}
+	ak := c.ts[a]
+	return ak != nil && ak.state == Down
 }
 
 // hold starts waiting for proof about k, and asks for it: the parents and
@@ -400,12 +471,13 @@ func (c *Classifier) hold(k *track) {
 	}
 	from := k.from()
 	for _, a := range c.g.ancestors(k.name) {
-		ak := c.ts[a]
-		if ak == nil || ak.bad > 0 || !ak.lastGood.Before(from) || !ak.asked.Before(from) {
-			continue // failing ones are re-checked anyway; fresh ones need nothing
+		for _, ak := range c.via(a) {
+			if ak.bad > 0 || !ak.lastGood.Before(from) || !ak.asked.Before(from) {
+				continue // failing ones are re-checked anyway; fresh ones need nothing
+			}
+			ak.asked = c.now()
+			c.asks = append(c.asks, ak.name)
 		}
-		ak.asked = c.now()
-		c.asks = append(c.asks, a)
 	}
 	if !k.reeval.IsZero() {
 		c.asks = append(c.asks, k.name)
@@ -422,7 +494,7 @@ func (c *Classifier) hold(k *track) {
 func (c *Classifier) holdFor(k *track) time.Duration {
 	d := time.Duration(0)
 	for _, a := range c.g.ancestors(k.name) {
-		if ak := c.ts[a]; ak != nil {
+		for _, ak := range c.via(a) {
 			to := timeout(ak.t)
 			d = max(d, time.Duration(max(ak.t.Fall, 1))*(to+recheckDelay(interval(ak.t)))+to)
 		}
@@ -434,19 +506,33 @@ func (c *Classifier) holdFor(k *track) time.Duration {
 	return min(d+time.Second, 5*time.Minute)
 }
 
-// downAncestor is the nearest down parent of k, if any.
-func (c *Classifier) downAncestor(k *track) *track {
+// downAncestor is the nearest down parent of k (a target or a group
+// below min_up), or "".
+func (c *Classifier) downAncestor(k *track) string {
 	for _, a := range c.g.ancestors(k.name) {
-		if ak := c.ts[a]; ak != nil && ak.state == Down {
-			return ak
+		if c.isDown(a) {
+			return a
 		}
 	}
-	return nil
+	return ""
 }
 
-// troubledAncestor reports whether a parent of k is down or flapping.
+// troubledAncestor reports whether a parent of k is down or flapping; a
+// parent group is, when fewer than min_up members are up and steady.
 func (c *Classifier) troubledAncestor(k *track) bool {
 	for _, a := range c.g.ancestors(k.name) {
+		if gr := c.g.group(a); gr != nil {
+			n := 0
+			for _, mk := range c.memberTracks(gr) {
+				if mk.state != Down && mk.cls != clsFlapping {
+					n++
+				}
+			}
+			if n < c.need(gr) {
+				return true
+			}
+			continue
+		}
 		if ak := c.ts[a]; ak != nil && (ak.state == Down || ak.cls == clsFlapping) {
 			return true
 		}
@@ -454,12 +540,13 @@ func (c *Classifier) troubledAncestor(k *track) bool {
 	return false
 }
 
-// cause is the farthest down parent of k: the one to blame.
-func (c *Classifier) cause(k *track) *track {
-	var top *track
+// cause is the farthest down parent of k (a target or a group): the one
+// to blame, or "".
+func (c *Classifier) cause(k *track) string {
+	top := ""
 	for _, a := range c.g.ancestors(k.name) {
-		if ak := c.ts[a]; ak != nil && ak.state == Down {
-			top = ak
+		if c.isDown(a) {
+			top = a
 		}
 	}
 	return top
@@ -626,6 +713,9 @@ func (c *Classifier) touchCause(k *track) {
 }
 
 func (c *Classifier) touch(name string) {
+	if gr := c.g.group(name); gr != nil && c.incs["group:"+gr.Name] != nil {
+		c.dirty["group:"+gr.Name] = true // it lists what is unreachable behind it
+	}
 	if ak := c.ts[name]; ak != nil && ak.key != "" {
 		c.dirty[ak.key] = true
 	}

@@ -9,9 +9,17 @@ import (
 // graph is the shape of the watched site from a config: who is reached
 // through whom (parent), who belongs to which group, which BMC reads
 // which host. It is rebuilt on every config load and never changed.
+//
+// A parent may be a group ("routers": rt1 and rt2): the group is then a
+// node of its own in the parent chains. Its children are reached through
+// any of its members, so they are cut off only while the group is below
+// min_up, not when one member is down. The group node's own parent is
+// the nearest target all its members are behind, if any.
 type graph struct {
-	parent   map[string]string
-	children map[string][]string
+	parent   map[string]string           // target or group node -> the target or group node it is reached through
+	children map[string][]string         // target or group node -> what is reached through it
+	via      map[string]*configs.Group   // group nodes: groups some target names as its parent
+	leads    map[string][]string         // member -> the group nodes it is in
 	groups   map[string][]*configs.Group // the groups a target is in
 	bmcs     map[string][]string         // host -> its BMC targets
 	host     map[string]string           // BMC target -> its host
@@ -23,6 +31,8 @@ func newGraph(cfg *configs.Config) *graph {
 	g := &graph{
 		parent:   map[string]string{},
 		children: map[string][]string{},
+		via:      map[string]*configs.Group{},
+		leads:    map[string][]string{},
 		groups:   map[string][]*configs.Group{},
 		bmcs:     map[string][]string{},
 		host:     map[string]string{},
@@ -44,7 +54,13 @@ func newGraph(cfg *configs.Config) *graph {
 		g.bmcs[host] = append(g.bmcs[host], bmc)
 	}
 	for _, t := range cfg.Targets {
-		if t.Parent != "" && t.Parent != t.Name && known[t.Parent] {
+		switch {
+		case t.Parent == "" || t.Parent == t.Name:
+		case known[t.Parent]: // a target of that name wins over a group of it
+			g.parent[t.Name] = t.Parent
+			g.children[t.Parent] = append(g.children[t.Parent], t.Name)
+		case cfg.Group(t.Parent) != nil:
+			g.via[t.Parent] = cfg.Group(t.Parent)
 			g.parent[t.Name] = t.Parent
 			g.children[t.Parent] = append(g.children[t.Parent], t.Name)
 		}
@@ -67,10 +83,47 @@ func newGraph(cfg *configs.Config) *graph {
 		for _, m := range members {
 			if known[m] && !slices.Contains(g.groups[m], gr) {
 				g.groups[m] = append(g.groups[m], gr)
+				if g.via[gr.Name] != nil && !slices.Contains(g.leads[m], gr.Name) {
+					g.leads[m] = append(g.leads[m], gr.Name)
+				}
 			}
 		}
 	}
+	g.placeGroups()
 	return g
+}
+
+// placeGroups gives each group node the nearest target all its members
+// are behind as its parent ("isp" for rt1 and rt2 both behind it), so
+// what is behind the group is behind that target too. A group behind
+// another group settles in a later round; a loop (refused by validation)
+// is not made.
+func (g *graph) placeGroups() {
+	names := sortedKeys(g.via)
+	for range len(names) + 1 {
+		changed := false
+		for _, n := range names {
+			ms := slices.DeleteFunc(slices.Clone(members(g.via[n])), func(m string) bool { return m == n })
+			a := g.nca(ms)
+			if a == "" || a == g.parent[n] || a == n || g.isAncestor(n, a) {
+				continue
+			}
+			if old := g.parent[n]; old != "" {
+				g.children[old] = slices.DeleteFunc(g.children[old], func(c string) bool { return c == n })
+			}
+			g.parent[n] = a
+			g.children[a] = append(g.children[a], n)
+			changed = true
+		}
+		if !changed {
+			return
+		}
+	}
+}
+
+// group is the group node called name, or nil for a target.
+func (g *graph) group(name string) *configs.Group {
+	return g.via[name]
 }
 
 // members lists a group's targets.
@@ -105,7 +158,8 @@ func (g *graph) isAncestor(a, name string) bool {
 	return false
 }
 
-// descendants calls fn for every target behind name, nearest first.
+// descendants calls fn for every target behind name, nearest first; the
+// walk goes through group nodes without calling fn for them.
 func (g *graph) descendants(name string, fn func(string)) {
 	seen := map[string]bool{name: true}
 	queue := []string{name}
@@ -115,7 +169,9 @@ func (g *graph) descendants(name string, fn func(string)) {
 		for _, c := range g.children[n] {
 			if !seen[c] {
 				seen[c] = true
-				fn(c)
+				if g.via[c] == nil {
+					fn(c)
+				}
 				queue = append(queue, c)
 			}
 		}
@@ -143,14 +199,19 @@ func (g *graph) nca(names []string) string {
 }
 
 // behindAll reports whether every target outside the group is reached
-// through one of its members: losing them all means losing the site.
+// through one of its members, or through the group itself: losing them
+// all means losing the site.
 func (g *graph) behindAll(gr *configs.Group) bool {
 	in := map[string]bool{}
 	for _, m := range members(gr) {
 		in[m] = true
 	}
+	from := slices.Clone(members(gr))
+	if g.via[gr.Name] == gr {
+		from = append(from, gr.Name)
+	}
 	n := 0
-	for _, m := range members(gr) {
+	for _, m := range from {
 		g.descendants(m, func(d string) {
 			if !in[d] {
 				in[d] = true

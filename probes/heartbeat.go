@@ -23,7 +23,8 @@ const (
 // survives a restart of foghorn through the scheduler's persisted Memory.
 const memHeartbeat = "heartbeat.last"
 
-// Push errors; the HTTP handler maps them to 404 and 403.
+// Push errors. The HTTP handler answers both refusals alike (403, the
+// same body), so a prober learns neither target names nor tokens.
 var (
 	ErrUnknownHeartbeat = errors.New("unknown heartbeat target")
 	ErrBadToken         = errors.New("wrong heartbeat token")
@@ -123,17 +124,8 @@ func (h *Heartbeats) Push(target, token string, at time.Time) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	want, ok := h.tokens[target]
-	if !ok {
-		return fmt.Errorf("%w %q", ErrUnknownHeartbeat, target)
-	}
-	if want.Empty() {
-		return fmt.Errorf("%w for %q: it has no token configured (heartbeat.token_file), so pushes are refused", ErrBadToken, target)
-	}
-	// Hashing first makes the comparison constant-time in the length too.
-	a, b := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(want.Reveal()))
-	if subtle.ConstantTimeCompare(a[:], b[:]) != 1 {
-		return fmt.Errorf("%w for %q", ErrBadToken, target)
+	if err := h.check(target, token); err != nil {
+		return err
 	}
 	if h.Store != nil {
 		// Written through, under mu so a slower write of an older push
@@ -148,6 +140,32 @@ func (h *Heartbeats) Push(target, token string, at time.Time) error {
 	}
 	if at.After(h.last[target]) {
 		h.last[target] = at
+	}
+	return nil
+}
+
+// Valid reports whether token is target's, without recording a push.
+func (h *Heartbeats) Valid(target, token string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.check(target, token) == nil
+}
+
+// check compares token with target's; callers hold mu. An unknown target
+// costs the same hashing and comparison as a known one, so the time of
+// the answer does not tell which target names exist.
+func (h *Heartbeats) check(target, token string) error {
+	want, ok := h.tokens[target]
+	// Hashing first makes the comparison constant-time in the length too.
+	a, b := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(want.Reveal()))
+	same := subtle.ConstantTimeCompare(a[:], b[:]) == 1
+	switch {
+	case !ok:
+		return fmt.Errorf("%w %q", ErrUnknownHeartbeat, target)
+	case want.Empty():
+		return fmt.Errorf("%w for %q: it has no token configured (heartbeat.token_file), so pushes are refused", ErrBadToken, target)
+	case !same:
+		return fmt.Errorf("%w for %q", ErrBadToken, target)
 	}
 	return nil
 }

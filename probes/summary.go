@@ -180,7 +180,7 @@ func (c *Classifier) renderStorm(inc *incident, ev *Event) {
 	default:
 		ev.Summary = fmt.Sprintf("%d targets down: %s", len(ms), list(ms, 4))
 		if a := c.g.nca(ms); a != "" {
-			if ak := c.ts[a]; ak != nil && ak.state == Down {
+			if c.isDown(a) {
 				ev.Summary += fmt.Sprintf(" — common cause: %s is DOWN", a)
 			} else {
 				ev.Summary += fmt.Sprintf(" — all behind %s, which answers", a)
@@ -217,7 +217,11 @@ func (c *Classifier) renderGroup(inc *incident, ev *Event) {
 	}
 	v := c.groupState(gr)
 	n, need := len(members(gr)), max(gr.MinUp, 1)
-	kids := c.affected(v.down)
+	from := v.down
+	if c.g.group(gr.Name) == gr && c.isDown(gr.Name) {
+		from = append(slices.Clone(v.down), gr.Name) // what is behind the group is cut off too
+	}
+	kids := c.affected(from)
 	lost := len(v.up)+len(v.unknown) < need
 	downs := c.downList(v.down)
 	switch {
@@ -349,11 +353,24 @@ func (c *Classifier) notes(k *track) []string {
 		}
 	}
 	if k.cls == clsUnreachable {
-		if a := c.cause(k); a != nil {
-			d = append(d, fmt.Sprintf("%s is down too now, and %s is behind it", a.name, k.name))
+		if a := c.cause(k); a != "" {
+			d = append(d, fmt.Sprintf("%s is down too now, and %s is behind it", a, k.name))
 		}
 	}
 	for _, a := range c.g.ancestors(k.name) {
+		if gr := c.g.group(a); gr != nil {
+			n := 0
+			for _, mk := range c.memberTracks(gr) {
+				if mk.state == Up && mk.bad == 0 {
+					n++
+				}
+			}
+			if !c.isDown(a) && n < c.need(gr) {
+				d = append(d, fmt.Sprintf("parent group %s did not answer in time to be sure (%d of %d members up, %d needed): it may be the cause",
+					a, n, len(members(gr)), c.need(gr)))
+			}
+			continue
+		}
 		if ak := c.ts[a]; ak != nil && ak.state != Down && (ak.bad > 0 || ak.state == Pending) {
 			d = append(d, fmt.Sprintf("parent %s did not answer in time to be sure: it may be the cause", a))
 		}

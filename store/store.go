@@ -26,18 +26,21 @@ type DB struct {
 	*sql.DB
 	Path string
 	lock *os.File
+	id   fileID // the file opened at Path, for FileGone
 }
 
 // Open opens (creating if needed) the database in dir, takes the data dir's
 // lock so two foghorns cannot share it, and applies pending migrations.
 // A database from a newer foghorn, or a file that is not a database, is
-// refused and left untouched.
+// refused and left untouched; so is a data dir whose database is missing
+// after foghorn created one there (see Marker). What it creates is 0700
+// (the dir) and 0600 (the files), whatever the umask.
 func Open(ctx context.Context, dir string) (*DB, error) {
 	return open(ctx, dir, migrations)
 }
 
 func open(ctx context.Context, dir string, ms []migration) (*DB, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := makeDataDir(dir); err != nil {
 		return nil, fmt.Errorf("store: create data dir %s: %w (set [server] data_dir to a folder foghorn may write)", dir, err)
 	}
 	lock, err := lockDir(dir)
@@ -45,6 +48,19 @@ func open(ctx context.Context, dir string, ms []migration) (*DB, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, File)
+	if err := missing(dir, path); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if err := createFile(path); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("store: create %s: %w (is the data dir writable?)", path, err)
+	}
+	id, err := identify(path)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	// synchronous(FULL): a page recorded as claimed must survive a power
 	// loss of the VPS, not only a crash of foghorn. busy_timeout 15 s: in a
 	// storm of a thousand sends (three writes each, every one an fsync on a
@@ -59,8 +75,12 @@ func open(ctx context.Context, dir string, ms []migration) (*DB, error) {
 	// and pragmas, and a burst of sends would otherwise churn them.
 	sqldb.SetMaxIdleConns(16)
 	sqldb.SetMaxOpenConns(32)
-	db := &DB{DB: sqldb, Path: path, lock: lock}
+	db := &DB{DB: sqldb, Path: path, lock: lock, id: id}
 	if err := db.migrate(ctx, ms); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := mark(dir); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -138,6 +158,9 @@ func (db *DB) migrate(ctx context.Context, ms []migration) error {
 		// A copy before changing a schema that holds real state.
 		bak := fmt.Sprintf("%s.pre-v%d", db.Path, len(ms))
 		os.Remove(bak)
+		if err := createFile(bak); err != nil { // empty, 0600: VACUUM INTO fills it
+			return fmt.Errorf("store: back up %s before migrating: %w", db.Path, err)
+		}
 		if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, bak); err != nil {
 			return fmt.Errorf("store: back up %s before migrating: %w", db.Path, err)
 		}

@@ -222,7 +222,16 @@ func (d *daemon) oncallJSON(w http.ResponseWriter, r *http.Request) {
 	if next <= 0 || next > 50 {
 		next = 3
 	}
-	shifts, err := d.eng.OnCall(r.Context(), time.Now(), next)
+	at := time.Now()
+	if s := r.URL.Query().Get("at"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, fmt.Sprintf("at %q: write it like 2026-12-24T09:00:00+01:00", s))
+			return
+		}
+		at = t
+	}
+	shifts, err := d.eng.OnCall(r.Context(), at, next)
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, err.Error())
 		return

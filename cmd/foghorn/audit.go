@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,19 +80,17 @@ func (d *daemon) auditJSON(w http.ResponseWriter, r *http.Request) {
 // works on the VPS whether foghorn runs or not; with -url it asks a
 // running foghorn's API, from anywhere.
 func cmdAudit(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "read the store in this config's data_dir (works while foghorn is down)")
-	dataDir := fs.String("data-dir", "", "read the store in this data dir")
-	base := fs.String("url", "", "ask a running foghorn instead (default FOGHORN_URL when no -config or -data-dir)")
-	since := fs.String("since", "24h", "from when: 30m, 2h, 7d, 2026-12-01 or an RFC 3339 time; \"\" for all")
-	target := fs.String("target", "", "only acts on this target (power, its incidents, silences naming it)")
-	who := fs.String("who", "", "only acts by this person or API token name")
-	limit := fs.Int("limit", 200, "at most this many rows, newest first")
+	fs := newFlags("audit", stdout, stderr)
+	cfgPath := fs.String("config", "", "read the store in this config `FILE`'s data_dir (works while foghorn is down)")
+	dataDir := fs.String("data-dir", "", "read the store in this data `DIR`")
+	base := fs.String("url", "", "ask a running foghorn at this `URL` instead (default FOGHORN_URL when no -config or -data-dir)")
+	since := fs.String("since", "24h", "from `WHEN`: 30m, 2h, 7d, 2026-12-01 or an RFC 3339 time; \"\" for all")
+	target := fs.String("target", "", "only acts on this target `NAME` (power, its incidents, silences naming it)")
+	who := fs.String("who", "", "only acts by this person or API token `NAME`")
+	limit := fs.Int("limit", 200, "at most `N` rows, newest first")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: foghorn audit [-config FILE | -data-dir DIR | -url U] [-since 24h] [-target NAME] [-who NAME] [-json]")
-		return 2
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	if *base == "" && *cfgPath == "" && *dataDir == "" {
 		*base = os.Getenv("FOGHORN_URL")

@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,22 +24,39 @@ type client struct {
 	http            *http.Client
 }
 
-func newClient(name string, args []string, stderr io.Writer) (*client, []string, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	base := fs.String("url", os.Getenv("FOGHORN_URL"), "foghorn's address (default: [server] listen of -config, or http://127.0.0.1:8080)")
-	path := fs.String("config", "", "read the address and API token from this config")
-	// The token is who acts; -as is only words beside the act (who typed
-	// it, on a shared token), never the actor.
-	as := fs.String("as", "", "a note recorded beside the act in the audit trail (the actor is always the token's name)")
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
+// clientFlagsSynopsis and clientAbout are the part of the usage every
+// command that talks to a running foghorn shares.
+const (
+	clientFlagsSynopsis = "[-url URL | -config FILE]"
+	clientAbout         = `
+
+It talks to the foghorn at -url (or FOGHORN_URL), else at -config's [server]
+listen, else at http://127.0.0.1:8080. The API token comes from
+FOGHORN_API_TOKEN or -config's api_token_file; the act is recorded under the
+token's name, -as only adds a note.`
+)
+
+// clientOptions are the flags of every command that talks to a running
+// foghorn.
+type clientOptions struct{ base, path, as *string }
+
+func clientFlags(fs *cmdFlags) clientOptions {
+	return clientOptions{
+		base: fs.String("url", os.Getenv("FOGHORN_URL"), "foghorn's `URL` (default: [server] listen of -config, or http://127.0.0.1:8080)"),
+		path: fs.String("config", "", "read the address and API token from this config `FILE`"),
+		// The token is who acts; -as is only words beside the act (who
+		// typed it, on a shared token), never the actor.
+		as: fs.String("as", "", "a `NOTE` recorded beside the act in the audit trail (the actor is always the token's name)"),
 	}
-	c := &client{base: *base, token: os.Getenv("FOGHORN_API_TOKEN"), as: *as, http: &http.Client{Timeout: 15 * time.Second}}
-	if *path != "" {
-		cfg, err := configs.Load(*path)
+}
+
+// client is the client the flags describe.
+func (o clientOptions) client() (*client, error) {
+	c := &client{base: *o.base, token: os.Getenv("FOGHORN_API_TOKEN"), as: *o.as, http: &http.Client{Timeout: 15 * time.Second}}
+	if *o.path != "" {
+		cfg, err := configs.Load(*o.path)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if c.base == "" {
 			c.base = "http://" + strings.Replace(cfg.Server.Listen, "0.0.0.0:", "127.0.0.1:", 1)
@@ -54,7 +71,7 @@ func newClient(name string, args []string, stderr io.Writer) (*client, []string,
 	if c.base == "" {
 		c.base = "http://127.0.0.1:8080"
 	}
-	return c, fs.Args(), nil
+	return c, nil
 }
 
 // do sends a request and decodes a JSON answer into out; API errors come
@@ -95,33 +112,38 @@ func (c *client) do(method, path string, body, out any) error {
 	return nil
 }
 
+// openIncident is the open incident with this id as the API shows it, or
+// nil when it is not open or cannot be read (the act that follows then
+// says why).
+func (c *client) openIncident(id string) *escalation.Incident {
+	var incs []escalation.Incident
+	if err := c.do("GET", "/api/v1/incidents", nil, &incs); err != nil {
+		return nil
+	}
+	for i := range incs {
+		if strconv.FormatInt(incs[i].ID, 10) == id {
+			return &incs[i]
+		}
+	}
+	return nil
+}
+
 func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
-	c, rest, err := newClient(name, args, stderr)
+	fs := newFlags(name, stdout, stderr)
+	opts := clientFlags(fs)
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	rest := fs.Args()
+	c, err := opts.client()
 	if err != nil {
 		fmt.Fprintf(stderr, "foghorn %s: %v\n", name, err)
 		return 2
 	}
-	usage := map[string]string{
-		"status":    "foghorn status [-url U]",
-		"ack":       "foghorn ack [-url U] [-as NOTE] ID",
-		"resolve":   "foghorn resolve [-url U] [-as NOTE] ID",
-		"escalate":  "foghorn escalate [-url U] [-as NOTE] ID",
-		"snooze":    "foghorn snooze [-url U] [-as NOTE] ID DURATION",
-		"silence":   "foghorn silence [-url U] [-as NOTE] TARGET|MATCHER... DURATION",
-		"override":  "foghorn override [-url U] [-as NOTE] ABSENT COVER UNTIL (RFC 3339)",
-		"test-page": "foghorn test-page [-url U] PERSON [WAIT]",
-		"power":     "foghorn power [-url U] [-as NOTE] TARGET status|on|off|soft|reset|cycle [force] [dry-run]",
-	}[name]
+	usage := subcommands[name].line(name)
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "foghorn %s: %v\n", name, err)
 		return 1
-	}
-	need := func(n int) bool {
-		if len(rest) < n {
-			fmt.Fprintln(stderr, "usage:", usage)
-			return false
-		}
-		return true
 	}
 	switch name {
 	case "status":
@@ -142,8 +164,12 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	case "ack", "resolve", "escalate", "snooze":
-		if !need(1) || (name == "snooze" && !need(2)) {
-			return 2
+		// An ack of an incident someone already holds changes nothing, and
+		// the API answers with the incident either way: look first, so the
+		// answer can say who had it rather than seem to be this ack.
+		var before *escalation.Incident
+		if name == "ack" {
+			before = c.openIncident(rest[0])
 		}
 		path := "/api/v1/incidents/" + url.PathEscape(rest[0]) + "/" + name
 		if name == "snooze" {
@@ -153,11 +179,15 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 		if err := c.do("POST", path, nil, &inc); err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(stdout, "#%d %s: %s\n", inc.Short, inc.State, inc.Summary)
-	case "silence":
-		if !need(2) {
-			return 2
+		switch {
+		case name != "ack":
+			fmt.Fprintf(stdout, "#%d %s: %s\n", inc.Short, inc.State, inc.Summary)
+		case before != nil && before.State == escalation.Acknowledged && before.Snoozed.IsZero():
+			fmt.Fprintf(stdout, "#%d was already acked by %s at %s; nothing changed: %s\n", inc.Short, inc.AckedBy, inc.Acked.Local().Format("Jan 2 15:04 MST"), inc.Summary)
+		default:
+			fmt.Fprintf(stdout, "#%d %s by %s: %s\n", inc.Short, inc.State, inc.AckedBy, inc.Summary)
 		}
+	case "silence":
 		var ms []string
 		for _, m := range rest[:len(rest)-1] {
 			if !strings.ContainsAny(m, "=~!") {
@@ -174,9 +204,6 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "silence #%d on %s until %s\n", out.ID, strings.Join(ms, ", "), out.Until.Local().Format("Jan 2 15:04"))
 	case "test-page":
-		if !need(1) {
-			return 2
-		}
 		wait := "3m"
 		if len(rest) > 1 {
 			wait = rest[1]
@@ -199,9 +226,6 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "answered: %s's phone works\n", rest[0])
 	case "power":
-		if !need(2) {
-			return 2
-		}
 		req := powerRequest{Target: rest[0], Action: rest[1]}
 		for _, w := range rest[2:] {
 			switch strings.ToLower(w) {
@@ -224,9 +248,6 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, out["result"])
 		}
 	case "override":
-		if !need(3) {
-			return 2
-		}
 		end, err := time.Parse(time.RFC3339, rest[2])
 		if err != nil {
 			return fail(fmt.Errorf("UNTIL %q: write it like 2026-12-01T09:00:00+01:00", rest[2]))

@@ -78,11 +78,17 @@ func (d *daemon) checkArmed(ctx context.Context, now time.Time) (reasons, warnin
 	if degraded != "" {
 		warnings = append(warnings, degraded)
 	}
+	warnings = append(warnings, d.db.Exposed()...)
 	return reasons, warnings
 }
 
-// checkStore writes to the store, as every incident and page needs to.
+// checkStore writes to the store, as every incident and page needs to,
+// and checks the file written to is still the database at its path: one
+// deleted under foghorn takes writes that no restart will find.
 func (d *daemon) checkStore(ctx context.Context) string {
+	if err := d.db.FileGone(); err != nil {
+		return "store: " + err.Error()
+	}
 	if _, err := d.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('watchdog', ?)`,
 		time.Now().UTC().Format(time.RFC3339)); err != nil {
 		return "store failing: " + err.Error() + " (incidents and acks cannot be recorded; check the disk under [server] data_dir)"

@@ -38,10 +38,63 @@ under the token's name, -as only adds a note):
   foghorn power TARGET cycle [force] [dry-run]   BMC power action, behind the seatbelt
   foghorn test-page PERSON [3m]     a real SMS and call; says whether it was answered (run it weekly)
   foghorn version
+  foghorn help COMMAND              one command's usage and flags (or: foghorn COMMAND -h)
+
+flags may stand before or after a command's arguments.
 
 signals (run, demo): SIGHUP reloads the config (a bad one is refused and the
 running config kept); SIGTERM or SIGINT shut down cleanly.
 `
+
+// subcommands is what each command's -h and `foghorn help NAME` print.
+var subcommands = map[string]subcommand{
+	"run": {synopsis: "-config FILE [-log-format text|json] [-log-level info]", about: `
+Probe the targets, decide, page: the daemon. SIGHUP reloads the config (a bad
+one is refused and the running config kept); SIGTERM or SIGINT shut down cleanly.`},
+	"demo": {synopsis: "[-data-dir DIR] [-story=false]", about: `
+Run on the embedded demo config: simulated phones, no accounts needed.`},
+	"check-config": {synopsis: "FILE", min: 1, max: 1, about: `
+Print every problem in FILE with its line and the fix; exit 1 if there is any.`},
+	"oncall": {synopsis: "-config FILE [-next 3] [-at TIME]   or   foghorn oncall -url URL [-next 3] [-at TIME]", about: `
+Who is on call now (or at -at, an RFC 3339 time) in each rotation, and the
+next handoffs; overrides count.`},
+	"passwd": {about: `
+Hash a dashboard password for a [[person]]'s password_hash: typed twice at a
+terminal, or one line on standard input.`},
+	"token": {synopsis: "NAME [viewer|responder]", min: 1, max: 2, about: `
+A new API token for a script (NAME: letters, digits, - _ .). The token is printed
+once on stderr; the [[api_token]] table for the config, with only its SHA-256,
+on stdout. The role is responder (may act) unless viewer (may only read).`},
+	"audit": {synopsis: "[-config FILE | -data-dir DIR | -url URL] [-since 24h] [-target NAME] [-who NAME] [-limit 200] [-json]", about: `
+Who did what, when, and why it was allowed or refused. With -config or -data-dir
+it reads the store itself (works while foghorn is down); with -url it asks a
+running foghorn.`},
+	"status": {synopsis: clientFlagsSynopsis, about: `
+Open incidents with their timelines, from a running foghorn.` + clientAbout},
+	"ack": {synopsis: clientFlagsSynopsis + " [-as NOTE] ID", min: 1, max: 1, about: `
+Acknowledge incident ID: paging stops for everyone. If it was already acked,
+says by whom.` + clientAbout},
+	"resolve": {synopsis: clientFlagsSynopsis + " [-as NOTE] ID", min: 1, max: 1, about: `
+Close incident ID by hand.` + clientAbout},
+	"escalate": {synopsis: clientFlagsSynopsis + " [-as NOTE] ID", min: 1, max: 1, about: `
+Page the next step of incident ID's policy now.` + clientAbout},
+	"snooze": {synopsis: clientFlagsSynopsis + " [-as NOTE] ID DURATION", min: 2, max: 2, about: `
+Acknowledge incident ID for DURATION (30m, 2h), then page again.` + clientAbout},
+	"silence": {synopsis: clientFlagsSynopsis + " [-as NOTE] TARGET|MATCHER... DURATION", min: 2, max: -1, about: `
+Page nobody for matching incidents for DURATION. A bare word is a target name;
+a matcher is label=value, label!=value or label=~regexp.` + clientAbout},
+	"override": {synopsis: clientFlagsSynopsis + " [-as NOTE] ABSENT COVER UNTIL", min: 3, max: 3, about: `
+COVER takes ABSENT's shifts until UNTIL, an RFC 3339 time like
+2026-12-01T09:00:00+01:00.` + clientAbout},
+	"power": {synopsis: clientFlagsSynopsis + " [-as NOTE] TARGET status|on|off|soft|reset|cycle [force] [dry-run]", min: 2, max: 4, about: `
+A BMC power action on TARGET, behind the seatbelt: dry-run says what would
+happen, force overrides a refusal that allows it.` + clientAbout},
+	"test-page": {synopsis: clientFlagsSynopsis + " PERSON [WAIT]", min: 1, max: 2, about: `
+A real SMS and call to PERSON; waits up to WAIT (default 3m) and says whether
+it was answered. Run it weekly.` + clientAbout},
+	"version": {about: "Print foghorn's version."},
+	"help":    {synopsis: "[COMMAND]", max: 1, about: "Print the overview, or COMMAND's usage and flags."},
+}
 
 func main() {
 	os.Exit(cli(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -55,9 +108,9 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "run":
-		return cmdRun(args[1:], stderr)
+		return cmdRun(args[1:], stdout, stderr)
 	case "demo":
-		return cmdDemo(args[1:], stderr)
+		return cmdDemo(args[1:], stdout, stderr)
 	case "check-config":
 		return cmdCheck(args[1:], stdout, stderr)
 	case "token":
@@ -70,10 +123,18 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdAudit(args[1:], stdout, stderr)
 	case "status", "ack", "resolve", "escalate", "snooze", "silence", "override", "power", "test-page":
 		return cmdClient(args[0], args[1:], stdout, stderr)
-	case "version", "-version", "--version":
+	case "version":
+		if code, ok := newFlags("version", stdout, stderr).parse(args[1:]); !ok {
+			return code
+		}
 		fmt.Fprintln(stdout, "foghorn", version)
 		return 0
-	case "help", "-h", "-help", "--help":
+	case "-version", "--version":
+		fmt.Fprintln(stdout, "foghorn", version)
+		return 0
+	case "help":
+		return cmdHelp(args[1:], stdout, stderr)
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}

@@ -405,7 +405,7 @@ func TestAPIAndCLI(t *testing.T) {
 	if out, code = cli(good, "override", "-url", base, "alice", "bob", "2030-01-01T00:00:00Z"); code != 0 || !strings.Contains(out, "bob covers alice") {
 		t.Fatalf("override: %d %s", code, out)
 	}
-	if out, code = cli(good, "oncall", "-url", base); code != 0 || !strings.Contains(out, "ops:\n  now  bob") {
+	if out, code = cli(good, "oncall", "-url", base); code != 0 || !strings.Contains(out, "ops (UTC):\n  now  bob (covering alice)") {
 		t.Fatalf("oncall from the API, with the override: %d\n%s", code, out)
 	}
 	if out, code = cli(good, "status", "-url", base); code != 0 || !strings.Contains(out, "incident.ack") || !strings.Contains(out, "alice") {

@@ -15,6 +15,9 @@ import (
 // cmdPasswd prints a password_hash line for a [[person]]: typed twice at
 // a terminal, or read from standard input in a script.
 func cmdPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if code, ok := newFlags("passwd", stdout, stderr).parse(args); !ok {
+		return code
+	}
 	var pw string
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprint(stderr, "password: ")

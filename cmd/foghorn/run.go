@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,14 +27,13 @@ import (
 	"foghorn/store"
 )
 
-func cmdRun(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "config file (TOML)")
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", stdout, stderr)
+	path := fs.String("config", "", "the config `FILE` (TOML)")
 	format := fs.String("log-format", "text", "log format: text or json")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	if *path == "" {
 		fmt.Fprintln(stderr, "foghorn run: -config FILE is required (try configs/example.toml, or `foghorn demo`)")
@@ -49,15 +47,14 @@ func cmdRun(args []string, stderr io.Writer) int {
 	return serve(log, stderr, *path, false, func() (*configs.Config, error) { return configs.LoadArmed(*path) })
 }
 
-func cmdDemo(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", "", "where the demo keeps its state (default: a new temporary folder)")
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("demo", stdout, stderr)
+	dataDir := fs.String("data-dir", "", "the `DIR` where the demo keeps its state (default: a new temporary folder)")
 	story := fs.Bool("story", true, "play the demo story (rt1 goes down, phones are paged, bob acks, rt1 recovers)")
 	format := fs.String("log-format", "text", "log format: text or json")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	log, err := newLogger(stderr, *format, *level)
 	if err != nil {
@@ -88,6 +85,7 @@ type daemon struct {
 	sched  *probes.Scheduler
 	eng    *escalation.Engine
 	beats  *probes.Heartbeats
+	pushes pushLimiter // refused heartbeat pushes per source (pushlimit.go)
 	// states is sched, target state's one owner (targets.go), for readers
 	// that start before it exists: the guard, the engine's power steps.
 	states atomic.Pointer[probes.Scheduler]
@@ -111,6 +109,9 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		fmt.Fprintln(stderr, err)
 		fmt.Fprintln(stderr, "foghorn: not started: fix the config (foghorn check-config FILE lists every problem)")
 		return 1
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config warning", "problem", w.String())
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -205,7 +206,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 
 	var demo *demoSite
 	if cfg.Demo.Listen != "" {
-		if demo, err = startDemoSite(cfg.Demo.Listen, log); err != nil {
+		if demo, err = startDemoSite(cfg.Demo.Listen, cfg, log); err != nil {
 			log.Error("cannot start the demo site", "listen", cfg.Demo.Listen, "err", err)
 			return 1
 		}
@@ -217,7 +218,9 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 
 	d.m.reload(true)
 	go d.watchdog(ctx)
+	go d.watchStore(ctx)
 	go d.testPages(ctx)
+	go d.prune(ctx) // prune.go: [server] retention
 	db.Event(ctx, "start", source, "foghorn", version)
 	log.Info("foghorn running", "version", version, "config", source, "listen", ln.Addr().String(),
 		"data_dir", cfg.Server.DataDir, "targets", len(cfg.Targets))

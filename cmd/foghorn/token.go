@@ -14,8 +14,13 @@ var tokenNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // cmdToken makes a new API token: the token itself is printed once, for
 // the script that will use it; the config gets only its SHA-256.
 func cmdToken(args []string, stdout, stderr io.Writer) int {
-	if len(args) < 1 || len(args) > 2 || !tokenNameRE.MatchString(args[0]) {
-		fmt.Fprintln(stderr, "usage: foghorn token NAME [viewer]   (NAME: letters, digits, - _ .)")
+	fs := newFlags("token", stdout, stderr)
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	args = fs.Args()
+	if !tokenNameRE.MatchString(args[0]) {
+		fmt.Fprintf(stderr, "foghorn token: name %q: use letters, digits, - _ . (starting with a letter or digit)\n", args[0])
 		return 2
 	}
 	role := "responder"

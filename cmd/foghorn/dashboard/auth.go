@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -172,22 +173,34 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	ip := d.o.ClientIP(r)
 	nameKey := "name:" + strings.ToLower(truncate(name, 64))
 	keys := []string{"ip:" + ip, nameKey}
-	if wait := d.limit.wait(now, keys...); wait > 0 {
-		min := int(math.Ceil(wait.Minutes()))
-		d.log.Warn("login refused: too many failures", "name", name, "ip", ip, "retry_in", wait.Round(time.Second))
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		d.refuse(w, r, nil, http.StatusTooManyRequests, "Too many failed logins",
-			fmt.Sprintf("Too many wrong passwords for this name or from this address. Try again in %d min.", min))
+	if why, ok := d.limit.begin(now, keys...); !ok {
+		d.refuseLogin(w, r, now, name, ip, why)
 		return
 	}
 	cfg := d.o.Config()
-	p, reason := d.check(cfg, name, r.PostFormValue("password"))
+	p, reason, err := d.checkCapped(r.Context(), cfg, name, r.PostFormValue("password"))
+	if err != nil {
+		// Not checked at all: the guess does not count.
+		d.limit.end(d.o.Now(), false, keys...)
+		d.log.Warn("login not checked: too many logins being checked at once", "name", name, "ip", ip, "err", err)
+		w.Header().Set("Retry-After", "10")
+		d.refuse(w, r, nil, http.StatusServiceUnavailable, "Too many logins at once",
+			"The dashboard is checking many logins right now. Nothing was counted against you: try again in a few seconds.")
+		return
+	}
 	if p == nil {
-		d.limit.fail(now, keys...)
+		locked, until := d.limit.end(d.o.Now(), true, keys...)
 		d.log.Warn("login failed", "name", name, "ip", ip, "reason", reason)
+		for _, k := range locked {
+			// One line when a lock starts; each refused try logs its own.
+			kind, who, _ := strings.Cut(k, ":") // "name" or "ip"
+			d.log.Warn("login locked: too many wrong passwords", kind, who,
+				"failures", d.limit.max, "until", until.UTC().Format(time.RFC3339), "for", d.limit.window)
+		}
 		d.renderLogin(w, r, http.StatusUnauthorized, name, "Wrong name or password.")
 		return
 	}
+	d.limit.end(d.o.Now(), false, keys...)
 	if old := cookie(r, cookieName(d.secure(r))); old != "" {
 		d.sessions.drop(old) // a fresh id at every login: no session fixation
 	}
@@ -197,6 +210,59 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	d.limit.reset(nameKey)
 	d.log.Info("login", "person", p.Name, "role", p.Role, "ip", ip)
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+// refuseLogin answers a login the limiter would not let through: locked,
+// saying until when, or too many guesses for the name already in flight.
+func (d *Dashboard) refuseLogin(w http.ResponseWriter, r *http.Request, now time.Time, name, ip string, why refusal) {
+	whom := "this address"
+	if kind, _, _ := strings.Cut(why.key, ":"); kind == "name" {
+		whom = fmt.Sprintf("the name %q", truncate(name, 64))
+	}
+	if why.busy {
+		d.log.Warn("login refused: guesses already being checked", "name", name, "ip", ip, "limited", why.key)
+		w.Header().Set("Retry-After", "5")
+		d.refuse(w, r, nil, http.StatusTooManyRequests, "Too many logins at once",
+			fmt.Sprintf("Several passwords for %s are being checked right now. Try again in a few seconds.", whom))
+		return
+	}
+	wait := why.until.Sub(now)
+	min := int(math.Ceil(wait.Minutes()))
+	until := why.until.UTC().Format("15:04 MST")
+	d.log.Warn("login refused: too many failures", "name", name, "ip", ip, "limited", why.key,
+		"until", why.until.UTC().Format(time.RFC3339), "retry_in", wait.Round(time.Second))
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	d.refuse(w, r, nil, http.StatusTooManyRequests, "Too many failed logins",
+		fmt.Sprintf("Logins for %s are locked until %s after %d wrong passwords, even with the right one. Try again in %d min.",
+			whom, until, d.limit.max, min))
+}
+
+// bcryptSlots caps the password checks running at once, for every
+// dashboard of the process: a bcrypt check is a quarter second of a whole
+// core, and 120 at once left /healthz waiting 0.4 s (median) behind them.
+// Half the cores (at least one) leaves the rest to probes, the engine and
+// every other request; a login waits its turn instead.
+var bcryptSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+
+// bcryptWait bounds the wait for a slot: past it the login is answered
+// "busy" rather than holding a connection for ever.
+const bcryptWait = 10 * time.Second
+
+// checkCapped is check in one of the bcrypt slots; err if no slot came
+// free in time or the client went away.
+func (d *Dashboard) checkCapped(ctx context.Context, cfg *configs.Config, name, pw string) (*configs.Person, string, error) {
+	t := time.NewTimer(bcryptWait)
+	defer t.Stop()
+	select {
+	case bcryptSlots <- struct{}{}:
+	case <-t.C:
+		return nil, "", fmt.Errorf("no password check free within %s", bcryptWait)
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	}
+	defer func() { <-bcryptSlots }()
+	p, reason := d.check(cfg, name, pw)
+	return p, reason, nil
 }
 
 // check returns the person if pw is theirs, else why not (for the log
