@@ -99,6 +99,8 @@ func decodeProblem(name string, err error) error {
 
 // unknownKeys reports every key the schema does not have, with a
 // suggestion, so a typo such as "intervall" is never silently ignored.
+// checkShape reports and removes them first, at their exact line; this is
+// the safety net for any the walk did not see.
 func unknownKeys(r *report, cfg *Config, md toml.MetaData) {
 	seen := map[string]int{}
 	for _, k := range md.Undecoded() {

@@ -127,7 +127,7 @@ type Pruner struct {
 	DB        *DB
 	Retention func() time.Duration // read at each run: a reload applies
 	Every     time.Duration        // 0 is an hour
-	First     time.Duration        // delay before the first run; 0 is a minute, off the start's busy moment
+	First     time.Duration        // delay before the first run; 0 is 10 s, past the start's busy moment
 	Now       func() time.Time     // nil is time.Now
 	Batch     int
 	Pause     time.Duration
@@ -146,7 +146,7 @@ func (pr *Pruner) Run(ctx context.Context) {
 		every = time.Hour
 	}
 	if first <= 0 {
-		first = time.Minute
+		first = 10 * time.Second
 	}
 	t := time.NewTimer(first)
 	defer t.Stop()

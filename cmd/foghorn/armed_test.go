@@ -103,7 +103,8 @@ func TestBadTokenIsChannelDown(t *testing.T) {
 		const want = `twilio auth_token_file: file "twilio-token.example" does not hold a Twilio auth token (32 hex digits, 0-9 and a-f): ` +
 			`it is 33 characters long, and character 33 is not a hex digit; fix: put the Auth Token from the Twilio console (Account > API keys & tokens) in the file, alone on one line`
 		out, code := runFor(t, 30*time.Second, "check-config", x.path)
-		if code != 1 || !strings.Contains(out, x.path+":27: "+want) || !strings.Contains(out, "1 problem(s); nothing was started") {
+		line := 1 + strings.Count(x.text[:strings.Index(x.text, "auth_token_file =")], "\n")
+		if code != 1 || !strings.Contains(out, fmt.Sprintf("%s:%d: %s", x.path, line, want)) || !strings.Contains(out, "1 problem(s)") || !strings.Contains(out, "nothing was started") {
 			t.Errorf("check-config: exit %d, want 1 with\n%s\ngot:\n%s", code, want, out)
 		}
 		out, code = runFor(t, 30*time.Second, "run", "-config", x.path)

@@ -5,6 +5,7 @@
 //	foghorn check-config FILE     validate a config without running it
 //	foghorn oncall -config FILE   who is on call now and next
 //	foghorn version
+//	foghorn help [COMMAND]        one command's usage and flags (also: foghorn COMMAND -h)
 package main
 
 import (
