@@ -122,7 +122,8 @@ func (db *DB) Version(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// Event appends to the audit trail. Rows are never updated or deleted.
+// Event appends to the audit trail. Rows are never updated; only retention
+// pruning (prune.go) deletes them, once older than [server] retention.
 func (db *DB) Event(ctx context.Context, kind, subject, actor, detail string) error {
 	_, err := db.ExecContext(ctx,
 		`INSERT INTO events (at, kind, subject, actor, detail) VALUES (?, ?, ?, ?, ?)`,

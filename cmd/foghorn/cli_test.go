@@ -188,3 +188,20 @@ func TestAckOfAnAckedIncidentSaysWhoHadAcked(t *testing.T) {
 		t.Errorf("first ack does not say whose it is:\n%s", first)
 	}
 }
+
+// A command missing from subcommands would take no arguments and print an
+// empty usage; helpCases must name every one, so the tests above see it.
+func TestEveryCommandHasItsHelp(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range helpCases {
+		seen[c.name] = true
+		if _, ok := subcommands[c.name]; !ok {
+			t.Errorf("%s: no entry in subcommands", c.name)
+		}
+	}
+	for _, name := range commandNames() {
+		if !seen[name] {
+			t.Errorf("subcommands has %s, but helpCases does not test it", name)
+		}
+	}
+}
