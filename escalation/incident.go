@@ -307,6 +307,7 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, via string) (*Incide
 }
 
 func (e *Engine) resolve(ctx context.Context, tx *sql.Tx, inc *Incident, by, via string, now time.Time) ([]Intent, error) {
+	delete(e.byHand, inc.ID) // e.mu is held: no step of it pages any more
 	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, due = NULL, updated_at = ? WHERE id = ?`,
 		ms(now), by, ms(now), inc.ID); err != nil {
 		return nil, fmt.Errorf("escalation: resolve #%d: %w", inc.Short, err)
