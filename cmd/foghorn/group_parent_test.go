@@ -29,6 +29,13 @@ func TestExampleOneRouterDownRefusedHostPages(t *testing.T) {
 	p.waitWithin(t, 60*time.Second, 0, "target down", map[string]string{"target": "rt1"})
 	web.Close() // the Proxmox UI stops: connections to it are refused
 	p.waitWithin(t, 2*time.Minute, 0, "target down", map[string]string{"target": "pve1"})
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("log:\n%s", strings.Join(p.raw, "\n"))
+			p.mu.Unlock()
+		}
+	})
 	until(t, 2*time.Minute, "an SMS saying pve1 is down while rt2 answers", func() bool { return len(x.sms("pve1 DOWN")) > 0 })
 	if ms := x.sms("pve1 DOWN"); strings.Contains(ms[0].Body, "unreachable") {
 		t.Errorf("pve1's page: %q", ms[0].Body)
