@@ -132,6 +132,7 @@ type session struct {
 	sensors []sdrSensor // nil until read
 	read    bool        // sensors were read (a BMC may have none)
 	used    time.Time   // last request on it
+	opened  time.Time   // when Connect returned: go-ipmi's keepalive ticks from here
 }
 
 // maxIdle is how long a session may sit unused before it is replaced
@@ -246,7 +247,8 @@ func (b *BMC) connect(ctx context.Context) (*session, error) {
 		b.drop(&session{c: c})
 		return nil, err
 	}
-	return &session{c: c, used: time.Now()}, nil
+	now := time.Now()
+	return &session{c: c, used: now, opened: now}, nil
 }
 
 // drop closes a session in the background: go-ipmi's Close must be called
@@ -256,10 +258,40 @@ func (b *BMC) drop(s *session) {
 	b.closing.Add(1)
 	go func() {
 		defer b.closing.Done()
+		if !s.opened.IsZero() {
+			time.Sleep(b.keepaliveClear(time.Since(s.opened)))
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
 		s.c.Close(ctx)
 	}()
+}
+
+// keepaliveClear is how long to wait, for a session open for age, before
+// go-ipmi's Close may run. go-ipmi (v0.9.1, the newest) sends a keepalive
+// every 30 s from connect on a goroutine of its own, with a context that
+// never ends; a Close while that request waits for the socket's lock
+// leaves it writing to a nil connection, and the panic kills foghorn (seen
+// in a restart test with three BMCs). Close stops new keepalives, so it
+// is safe except from just before a tick until that request has had all
+// its attempts; then it waits until they are over. No option turns the
+// keepalive off, and patching the library is not ours to do.
+func (b *BMC) keepaliveClear(age time.Duration) time.Duration {
+	const tick = time.Duration(client.DefaultKeepAliveIntervalSec) * time.Second
+	// The keepalive may first wait for the lock behind a request of ours
+	// (all its attempts), then make all of its own.
+	busy := 2*b.opt.Timeout*time.Duration(b.opt.Retries+1) + time.Second
+	if age < tick-time.Second {
+		return 0 // before the first tick: no keepalive has run
+	}
+	phase := age % tick
+	switch {
+	case phase < busy:
+		return busy - phase
+	case phase > tick-time.Second:
+		return tick - phase + busy
+	}
+	return 0
 }
 
 // call runs fn on the owner goroutine and waits for it within ctx. fn's
