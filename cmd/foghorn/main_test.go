@@ -90,7 +90,14 @@ func start(t *testing.T, args ...string) *proc { return startEnv(t, nil, args...
 
 func startEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	return startCmd(t, exec.Command(bin, args...), env)
+}
+
+// startCmd starts cmd (the binary, or a shell that execs it) with env
+// added, and collects its log lines.
+func startCmd(t *testing.T, cmd *exec.Cmd, env []string) *proc {
+	t.Helper()
+	p := &proc{cmd: cmd, done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -166,29 +164,7 @@ func TestShortHeartbeatTokenRefusedByCheckConfig(t *testing.T) {
 // own umask is left alone).
 func startUmask(t *testing.T, umask string, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command("sh", append([]string{"-c", "umask " + umask + " && exec \"$0\" \"$@\"", bin}, args...)...), done: make(chan error, 1)}
-	p.cmd.Env = append(os.Environ(), env...)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var m map[string]any
-			json.Unmarshal(sc.Bytes(), &m)
-			p.mu.Lock()
-			p.lines = append(p.lines, m)
-			p.raw = append(p.raw, sc.Text())
-			p.mu.Unlock()
-		}
-		p.done <- p.cmd.Wait()
-	}()
-	t.Cleanup(func() { p.cmd.Process.Kill() })
-	return p
+	return startCmd(t, exec.Command("sh", append([]string{"-c", "umask " + umask + " && exec \"$0\" \"$@\"", bin}, args...)...), env)
 }
 
 func mode(t *testing.T, path string) os.FileMode {
