@@ -108,6 +108,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd, env []string) *proc {
 	}
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20) // a storm's log lines can be long
 		for sc.Scan() {
 			var m map[string]any
 			json.Unmarshal(sc.Bytes(), &m)

@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -332,28 +330,5 @@ func acceptCloseListener(t *testing.T) string {
 func startLimited(t *testing.T, nofile int, env string, args ...string) *proc {
 	t.Helper()
 	argv := append([]string{fmt.Sprintf("--nofile=%d:%d", nofile, nofile), "--", bin}, args...)
-	p := &proc{cmd: exec.Command("prlimit", argv...), done: make(chan error, 1)}
-	p.cmd.Env = append(os.Environ(), env)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			var m map[string]any
-			json.Unmarshal(sc.Bytes(), &m)
-			p.mu.Lock()
-			p.lines = append(p.lines, m)
-			p.raw = append(p.raw, sc.Text())
-			p.mu.Unlock()
-		}
-		p.done <- p.cmd.Wait()
-	}()
-	t.Cleanup(func() { p.cmd.Process.Kill() })
-	return p
+	return startCmd(t, exec.Command("prlimit", argv...), []string{env})
 }
