@@ -31,7 +31,7 @@ func orInt(p *int, v int) {
 	}
 }
 
-func orString(p *string, v string) {
+func orString[S ~string](p *S, v S) {
 	if *p == "" {
 		*p = v
 	}

@@ -105,7 +105,7 @@ type Escalation struct {
 	MaxPerHour int `toml:"max_per_hour"`
 	// VoiceMinSeverity is the least severity that rings a phone; below it a
 	// step's "voice" is skipped (a warning should not wake anyone).
-	VoiceMinSeverity string `toml:"voice_min_severity"`
+	VoiceMinSeverity Severity `toml:"voice_min_severity"`
 	// TestPage (cron) sends everyone on call a test SMS and call, so a
 	// broken phone is found on a Monday morning, not at 3 a.m.
 	TestPage string `toml:"test_page"`
@@ -175,7 +175,7 @@ type Step struct {
 	UntilAck bool     `toml:"until_ack"`
 	Interval Duration `toml:"interval"`
 	// MinSeverity skips this step for incidents below it.
-	MinSeverity string `toml:"min_severity"`
+	MinSeverity Severity `toml:"min_severity"`
 	// Power ("cycle" or "reset") has foghorn do that power action on the
 	// incident's host when this step pages, once per incident, behind
 	// the power guard; needs [power] automated = true.
@@ -191,7 +191,7 @@ type Target struct {
 	Timeout  Duration          `toml:"timeout"`
 	Rise     int               `toml:"rise"`
 	Fall     int               `toml:"fall"`
-	Severity string            `toml:"severity"`
+	Severity Severity          `toml:"severity"`
 	Parent   string            `toml:"parent"`
 	Group    string            `toml:"group"`
 	Policy   string            `toml:"policy"`
@@ -306,12 +306,13 @@ type IPMI struct {
 // Group is "at least MinUp of its members up". Quorum marks a cluster whose
 // quorum power actions must not break.
 type Group struct {
-	Name     string   `toml:"name"`
-	Members  []string `toml:"members"`
+	Name string `toml:"name"`
+	// Names are the members as written; Members() is the whole list.
+	Names    []string `toml:"members"`
 	Selector []string `toml:"selector"`
 	MinUp    int      `toml:"min_up"`
 	Quorum   bool     `toml:"quorum"`
-	Severity string   `toml:"severity"`
+	Severity Severity `toml:"severity"`
 	Policy   string   `toml:"policy"`
 
 	// Resolved lists the member targets after the selector is applied.

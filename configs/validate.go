@@ -31,8 +31,6 @@ var Kinds = []string{"icmp", "tcp", "http", "dns", "tls", "snmp", "command", "he
 // Channels are the ways a step may reach a person.
 var Channels = []string{"sms", "voice", "email"}
 
-var severities = []string{"info", "warning", "critical"}
-
 func itoa(i int) string     { return strconv.Itoa(i) }
 func quote(s string) string { return strconv.Quote(s) }
 func oneOf(s string, set []string) bool {

@@ -98,7 +98,7 @@ func validatePolicies(r *report, c *Config) {
 		worst, used := worstSeverity(c, p.Name)
 		for j, s := range p.Steps {
 			validateStep(r, c, path+".step["+itoa(j)+"]", key+" step "+itoa(j+1), s)
-			if used && oneOf("voice", s.Channels) && SeverityRank(worst) < SeverityRank(c.Escalation.VoiceMinSeverity) {
+			if used && oneOf("voice", s.Channels) && !worst.AtLeast(c.Escalation.VoiceMinSeverity) {
 				r.add(path+".step["+itoa(j)+"].channels", key+" step "+itoa(j+1)+" channels",
 					fmt.Sprintf(`set [escalation] voice_min_severity = %q, or drop "voice" from the step`, worst),
 					"voice can never ring: the targets and groups paged by this policy are at most %q, and [escalation] voice_min_severity is %q",
@@ -106,37 +106,23 @@ func validatePolicies(r *report, c *Config) {
 			}
 		}
 	}
-	if !oneOf(c.Escalation.VoiceMinSeverity, severities) {
+	if !c.Escalation.VoiceMinSeverity.Known() {
 		r.add("escalation.voice_min_severity", "escalation voice_min_severity", `use "info", "warning" or "critical"`,
 			"unknown severity %q", c.Escalation.VoiceMinSeverity)
 	}
 }
 
-// SeverityRank orders severities: info 1, warning 2, critical 3; anything
-// else 0.
-func SeverityRank(s string) int {
-	switch s {
-	case "info":
-		return 1
-	case "warning":
-		return 2
-	case "critical":
-		return 3
-	}
-	return 0
-}
-
 // worstSeverity is the highest severity among the targets and groups that
 // page by policy name; used is false when none do. The default policy
 // also takes Alertmanager alerts of any severity, so it counts as critical.
-func worstSeverity(c *Config, name string) (worst string, used bool) {
+func worstSeverity(c *Config, name string) (worst Severity, used bool) {
 	if name == c.Escalation.DefaultPolicy {
 		return "critical", true
 	}
 	for _, t := range c.Targets {
 		if t.Policy == name {
 			used = true
-			if SeverityRank(t.Severity) > SeverityRank(worst) {
+			if t.Severity.Rank() > worst.Rank() {
 				worst = t.Severity
 			}
 		}
@@ -144,7 +130,7 @@ func worstSeverity(c *Config, name string) (worst string, used bool) {
 	for _, g := range c.Groups {
 		if g.Policy == name {
 			used = true
-			if SeverityRank(g.Severity) > SeverityRank(worst) {
+			if g.Severity.Rank() > worst.Rank() {
 				worst = g.Severity
 			}
 		}
@@ -184,7 +170,7 @@ func validateStep(r *report, c *Config, path, key string, s Step) {
 		r.add(path+".interval", key+" interval", `set interval to at least "30s", e.g. interval = "5m"`,
 			"repeating needs an interval of at least 30s between rounds (got %s)", s.Interval.Duration)
 	}
-	if s.MinSeverity != "" && !oneOf(s.MinSeverity, severities) {
+	if s.MinSeverity != "" && !s.MinSeverity.Known() {
 		r.add(path+".min_severity", key+" min_severity", `use "info", "warning" or "critical"`, "unknown severity %q", s.MinSeverity)
 	}
 	switch {

@@ -58,7 +58,7 @@ func validateTarget(r *report, c *Config, i int) {
 		r.add(path, key+" rise/fall", "use 1 or more: fall = 3 means three failed probes in a row mark it down",
 			"rise and fall must be at least 1 (got rise %d, fall %d)", t.Rise, t.Fall)
 	}
-	if !oneOf(t.Severity, severities) {
+	if !t.Severity.Known() {
 		r.add(path+".severity", key+" severity", `use "info", "warning" or "critical"`, "unknown severity %q", t.Severity)
 	}
 	if t.Parent != "" {
@@ -375,10 +375,10 @@ func validateGroups(r *report, c *Config) {
 		g := &c.Groups[i]
 		path := "group[" + itoa(i) + "]"
 		key := "group " + quote(g.Name)
-		if len(g.Members) == 0 && len(g.Selector) == 0 && !hasMembersByTarget(c, g.Name) {
+		if len(g.Names) == 0 && len(g.Selector) == 0 && !hasMembersByTarget(c, g.Name) {
 			r.add(path, key, `list members = ["rt1", "rt2"], or a selector such as selector = ['role="hypervisor"']`, "has no members")
 		}
-		for _, m := range g.Members {
+		for _, m := range g.Names {
 			if c.Target(m) == nil {
 				r.add(path+".members", key+" members", "name a [[target]], or fix the spelling", "unknown target %q", m)
 			}
@@ -402,7 +402,7 @@ func validateGroups(r *report, c *Config) {
 		if g.Policy != "" && c.Policy(g.Policy) == nil {
 			r.add(path+".policy", key+" policy", "name one of the [[policy]] entries", "unknown policy %q", g.Policy)
 		}
-		if !oneOf(g.Severity, severities) {
+		if !g.Severity.Known() {
 			r.add(path+".severity", key+" severity", `use "info", "warning" or "critical"`, "unknown severity %q", g.Severity)
 		}
 	}
@@ -429,7 +429,7 @@ func resolveGroup(c *Config, g *Group) []string {
 		ms = append(ms, m)
 	}
 	in := map[string]bool{}
-	for _, m := range g.Members {
+	for _, m := range g.Names {
 		in[m] = c.Target(m) != nil
 	}
 	var out []string

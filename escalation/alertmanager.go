@@ -3,6 +3,7 @@ package escalation
 import (
 	"encoding/json"
 	"fmt"
+	"foghorn/configs"
 	"net/http"
 	"strings"
 
@@ -67,12 +68,12 @@ func (e *Engine) Alertmanager() http.Handler {
 // fromAM maps one Alertmanager alert. An alert without a severity label
 // pages as critical: whatever a site routes to its pager should ring.
 func fromAM(a template.Alert) Alert {
-	sev := "critical"
+	sev := configs.Critical
 	switch strings.ToLower(a.Labels["severity"]) {
 	case "warning", "warn":
-		sev = "warning"
+		sev = configs.Warning
 	case "info", "none", "informational":
-		sev = "info"
+		sev = configs.Info
 	}
 	summary := a.Annotations["summary"]
 	if summary == "" {

@@ -11,10 +11,6 @@ import (
 	"foghorn/configs"
 )
 
-var sevRank = map[string]int{"": 0, "info": 1, "warning": 2, "critical": 3}
-
-func sevAtLeast(sev, min string) bool { return sevRank[sev] >= sevRank[min] }
-
 func (e *Engine) policy(name string) *configs.Policy {
 	cfg := e.cfg.Load()
 	if p := cfg.Policy(name); p != nil {
@@ -86,9 +82,9 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 	}
 
 	idx, round := min(inc.Step, len(pol.Steps)-1), inc.Round
-	for skipped := 0; !sevAtLeast(inc.Severity, pol.Steps[idx].MinSeverity); skipped++ {
+	for skipped := 0; !inc.Severity.AtLeast(pol.Steps[idx].MinSeverity); skipped++ {
 		if skipped >= len(pol.Steps) {
-			if err := event(ctx, tx, now, "incident.unpaged", inc.ID, "engine", "severity "+inc.Severity+" is below every step's min_severity"); err != nil {
+			if err := event(ctx, tx, now, "incident.unpaged", inc.ID, "engine", "severity "+string(inc.Severity)+" is below every step's min_severity"); err != nil {
 				return nil, err
 			}
 			_, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, silenced = '', due = NULL WHERE id = ?`, inc.State, inc.ID)
@@ -162,7 +158,7 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 	}
 	if len(out) == 0 && !held.IsZero() {
 		if inc.Severity != "critical" { // a critical held by max_per_hour was recorded above
-			if err := event(ctx, tx, now, "page.held", inc.ID, "engine", "quiet hours: "+inc.Severity+" waits until "+held.Format("15:04 MST")); err != nil {
+			if err := event(ctx, tx, now, "page.held", inc.ID, "engine", "quiet hours: "+string(inc.Severity)+" waits until "+held.Format("15:04 MST")); err != nil {
 				return nil, err
 			}
 		}
@@ -213,11 +209,11 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 // channelsFor drops voice below [escalation] voice_min_severity
 // (critical by default): a warning should not ring anyone awake; it goes
 // by SMS (or email).
-func channelsFor(chs []string, severity, voiceMin string) []string {
+func channelsFor(chs []string, severity, voiceMin configs.Severity) []string {
 	if voiceMin == "" {
 		voiceMin = "critical"
 	}
-	if sevAtLeast(severity, voiceMin) {
+	if severity.AtLeast(voiceMin) {
 		return chs
 	}
 	var out []string
@@ -377,12 +373,12 @@ func (e *Engine) fallback(ctx context.Context, in Intent, reason string) (Intent
 // nextChannel is where a page that failed for good on channel goes: the
 // step's fallback channels in order, after channel's own place among them,
 // skipping those the step already uses. "" when none is left.
-func nextChannel(st configs.Step, channel, severity, voiceMin string) string {
+func nextChannel(st configs.Step, channel string, severity, voiceMin configs.Severity) string {
 	// Not channelsFor: it puts "sms" in place of a list left empty, and
 	// a fallback list must not grow a channel the config never named.
 	var fb []string
 	for _, c := range st.Fallback {
-		if c != "voice" || voiceMin == "" || sevAtLeast(severity, voiceMin) {
+		if c != "voice" || voiceMin == "" || severity.AtLeast(voiceMin) {
 			fb = append(fb, c)
 		}
 	}

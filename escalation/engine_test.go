@@ -197,7 +197,7 @@ func (h *harness) drive(d time.Duration) {
 	h.e.Wait()
 }
 
-func (h *harness) fire(key, sev string) *Incident {
+func (h *harness) fire(key string, sev configs.Severity) *Incident {
 	h.t.Helper()
 	inc, err := h.e.Handle(context.Background(), Alert{Key: key, Firing: true, Severity: sev, Summary: key + " DOWN",
 		Labels: map[string]string{"name": strings.TrimPrefix(key, "target:")}, Source: "probe"})

@@ -278,9 +278,9 @@ func (e *Engine) memoryStepOf(a Alert) *configs.Step {
 	if pol == nil {
 		return nil
 	}
-	sev := orDefault(a.Severity, "critical")
+	sev := a.Severity.Or(configs.Critical)
 	for i := range pol.Steps {
-		if sevAtLeast(sev, pol.Steps[i].MinSeverity) {
+		if sev.AtLeast(pol.Steps[i].MinSeverity) {
 			return &pol.Steps[i]
 		}
 	}
@@ -369,7 +369,7 @@ func (e *Engine) memoryStep(ctx context.Context) time.Time {
 		if st == nil {
 			continue
 		}
-		sev := orDefault(m.a.Severity, "critical")
+		sev := m.a.Severity.Or(configs.Critical)
 		channel := channelsFor(st.Channels, sev, cfg.Escalation.VoiceMinSeverity)[0]
 		detail := "foghorn cannot record this incident (its store is failing): it is paged from memory until the target recovers"
 		if m.a.Detail != "" {
@@ -411,7 +411,7 @@ func (e *Engine) resolveMemory(ctx context.Context, a Alert) {
 			continue
 		}
 		in := Intent{Kind: "resolved", Channel: "sms", Person: p.Name, Phone: p.Phone, Email: p.Email,
-			Severity: orDefault(m.a.Severity, "critical"), Summary: m.a.Summary, Text: "resolved: " + m.a.Summary}
+			Severity: m.a.Severity.Or(configs.Critical), Summary: m.a.Summary, Text: "resolved: " + m.a.Summary}
 		e.sendUnrecorded(ctx, in, fmt.Errorf("the store could not record the incident"))
 	}
 }

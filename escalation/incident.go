@@ -19,7 +19,7 @@ type Incident struct {
 	Key        string              `json:"key"`
 	Short      int                 `json:"short"`
 	State      string              `json:"state"`
-	Severity   string              `json:"severity"`
+	Severity   configs.Severity    `json:"severity"`
 	Summary    string              `json:"summary"`
 	Detail     string              `json:"detail"`
 	Labels     map[string]string   `json:"labels"`
@@ -116,20 +116,20 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	switch {
 	case a.Firing && len(open) > 0:
 		id = open[0].ID
-		if was := open[0].Severity; was != orDefault(a.Severity, "critical") {
+		if was := open[0].Severity; was != a.Severity.Or(configs.Critical) {
 			life = func(inc *Incident) {
 				e.logIncident(slog.LevelWarn, "severity changed", inc, "from", was, "to", inc.Severity, "summary", inc.Summary)
 			}
 		}
 		labels, _ := json.Marshal(a.Labels)
 		_, err = tx.ExecContext(ctx, `UPDATE incidents SET severity = ?, summary = ?, detail = ?, labels = ?, host = ?, offer = ?, updated_at = ? WHERE id = ?`,
-			orDefault(a.Severity, "critical"), a.Summary, a.Detail, string(labels), a.Host, string(a.Offer), ms(now), id)
+			a.Severity.Or(configs.Critical), a.Summary, a.Detail, string(labels), a.Host, string(a.Offer), ms(now), id)
 		if err == nil && open[0].Severity != a.Severity {
-			err = event(ctx, tx, now, "incident.severity", id, a.Source, open[0].Severity+" -> "+a.Severity)
+			err = event(ctx, tx, now, "incident.severity", id, a.Source, string(open[0].Severity)+" -> "+string(a.Severity))
 		}
 		// Worse news pages again, even if the lesser news was acked: "one
 		// router down" acked at 02:00 must not hide "both routers down".
-		if err == nil && sevRank[a.Severity] > sevRank[open[0].Severity] && a.Severity == "critical" {
+		if err == nil && a.Severity.Rank() > open[0].Severity.Rank() && a.Severity == "critical" {
 			_, err = tx.ExecContext(ctx, `UPDATE incidents SET state = 'triggered', snoozed_until = NULL, round = 0, due = ? WHERE id = ?`, ms(now), id)
 		}
 	case a.Firing:
@@ -181,7 +181,7 @@ func (e *Engine) open(ctx context.Context, tx *sql.Tx, a Alert, now time.Time) (
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, short, state, severity, summary, detail, labels, policy, source, opened_at, updated_at, due, host, offer)
 		VALUES (?, ?, 'triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Key, short, orDefault(a.Severity, "critical"), a.Summary, a.Detail, string(labels), a.Policy, a.Source, ms(now), ms(now), ms(due), a.Host, string(a.Offer))
+		a.Key, short, a.Severity.Or(configs.Critical), a.Summary, a.Detail, string(labels), a.Policy, a.Source, ms(now), ms(now), ms(due), a.Host, string(a.Offer))
 	if err != nil {
 		return 0, fmt.Errorf("escalation: open incident %s: %w", a.Key, err)
 	}

@@ -13,7 +13,7 @@ import (
 type Alert struct {
 	Key      string // "target:rt1", "group:routers", "am:<fingerprint>"
 	Firing   bool   // false: resolved
-	Severity string // "info", "warning", "critical"
+	Severity configs.Severity
 	Summary  string // one line: "router pair DOWN (rt1, rt2)"
 	Detail   string // cause, children affected, last result
 	Labels   map[string]string
@@ -41,7 +41,7 @@ type Intent struct {
 	Person   string
 	Phone    string
 	Email    string
-	Severity string
+	Severity configs.Severity
 	Summary  string              // what is wrong, one line
 	Detail   string              // cause, children, last result
 	Since    time.Time           // when the incident opened

@@ -142,16 +142,16 @@ func cut(s string, n int) string {
 	return strings.TrimRight(string([]rune(s)[:n-3]), " ,.;:") + "..."
 }
 
-var sevTags = map[string]string{"critical": "CRIT", "warning": "WARN", "info": "INFO"}
+var sevTags = map[configs.Severity]string{"critical": "CRIT", "warning": "WARN", "info": "INFO"}
 
-func sevTag(sev string) string {
+func sevTag(sev configs.Severity) string {
 	if t, ok := sevTags[sev]; ok {
 		return t
 	}
 	if sev == "" {
 		return "ALERT"
 	}
-	return strings.ToUpper(cut(clean(sev), 8))
+	return strings.ToUpper(cut(clean(string(sev)), 8))
 }
 
 // since renders when an incident opened, in the reader's zone: the time
@@ -261,7 +261,7 @@ func noticeSMS(in escalation.Intent) string {
 // must act on them ("4 2" is clearer on a bad line than "forty-two").
 const voiceMenu = "Press 1 to acknowledge, 2 to escalate to the next person, 3 to hear it again."
 
-var sevSpoken = map[string]string{"critical": "Critical", "warning": "Warning", "info": "Info"}
+var sevSpoken = map[configs.Severity]string{"critical": "Critical", "warning": "Warning", "info": "Info"}
 
 // voiceSummary is what a call says before the menu.
 func voiceSummary(in escalation.Intent, now time.Time, loc *time.Location) string {

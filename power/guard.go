@@ -395,11 +395,11 @@ func (g *Guard) quorum(cfg *configs.Config, req Request, p *plan) *Refusal {
 	}
 	pw := cfg.Power
 	for _, grp := range cfg.Groups {
-		members := groupMembers(grp)
+		members := grp.Members()
 		if !grp.Quorum || !slices.Contains(members, p.host) {
 			continue
 		}
-		need := groupNeed(grp, members)
+		need := grp.Need()
 		var down, unknown []string
 		for _, m := range members {
 			switch st := g.o.State(m); {
@@ -444,20 +444,6 @@ func (g *Guard) quorum(cfg *configs.Config, req Request, p *plan) *Refusal {
 		return ref
 	}
 	return nil
-}
-
-func groupMembers(grp configs.Group) []string {
-	if len(grp.Resolved) > 0 {
-		return grp.Resolved
-	}
-	return grp.Members
-}
-
-func groupNeed(grp configs.Group, members []string) int {
-	if grp.MinUp > 0 {
-		return grp.MinUp
-	}
-	return len(members)/2 + 1
 }
 
 func andList(xs []string) string {

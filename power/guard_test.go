@@ -20,7 +20,7 @@ import (
 func site(sims ...*simtest.Sim) *configs.Config {
 	cfg := &configs.Config{
 		Power: configs.Power{Enabled: true, Allow: []string{"alice"}, PerHostPerHour: 2, PerSitePerHour: 5},
-		Groups: []configs.Group{{Name: "hypervisors", Members: []string{"pve1", "pve2", "pve3"},
+		Groups: []configs.Group{{Name: "hypervisors", Names: []string{"pve1", "pve2", "pve3"},
 			Quorum: true, MinUp: 2}},
 	}
 	for i, name := range []string{"pve1", "pve2", "pve3"} {

@@ -90,7 +90,7 @@ type GroupStanding struct {
 func standing(cfg *configs.Config, host string, state func(string) string) Standing {
 	s := Standing{Host: host, HostDown: state(host) == "down"}
 	for _, gr := range cfg.Groups {
-		ms := groupMembers(gr)
+		ms := gr.Members()
 		if !slices.Contains(ms, host) {
 			continue
 		}
@@ -101,7 +101,7 @@ func standing(cfg *configs.Config, host string, state func(string) string) Stand
 			}
 		}
 		if gr.Quorum {
-			g.Need = groupNeed(gr, ms)
+			g.Need = gr.Need()
 		}
 		s.Groups = append(s.Groups, g)
 	}

@@ -181,7 +181,7 @@ func (c *Classifier) observe(r Result) bool {
 	}
 	if r.Rebooted {
 		c.queue = append(c.queue, output{ev: &Event{
-			Key: "reboot:" + k.name, Notice: true, Severity: sevMin(orCritical(k.t.Severity), "warning"),
+			Key: "reboot:" + k.name, Notice: true, Severity: k.t.Severity.Or(configs.Critical).Milder(configs.Warning),
 			Summary: clipText(k.name+" rebooted: "+r.Msg, 150), Detail: c.lastLine(k),
 			Labels: k.t.LabelSet(), Policy: k.t.Policy, At: c.now(),
 		}})
@@ -432,7 +432,7 @@ func (c *Classifier) via(a string) []*track {
 // memberTracks are the known members of gr.
 func (c *Classifier) memberTracks(gr *configs.Group) []*track {
 	var out []*track
-	for _, m := range members(gr) {
+	for _, m := range gr.Members() {
 		if k := c.ts[m]; k != nil {
 			out = append(out, k)
 		}
@@ -443,7 +443,7 @@ func (c *Classifier) memberTracks(gr *configs.Group) []*track {
 // need is how many members of parent group gr must be up for what is
 // behind it to be reachable: min_up, at most as many as it has.
 func (c *Classifier) need(gr *configs.Group) int {
-	return min(max(gr.MinUp, 1), len(c.memberTracks(gr)))
+	return min(gr.Need(), len(c.memberTracks(gr)))
 }
 
 // isDown reports whether parent a cuts off what is behind it: a target
@@ -918,7 +918,7 @@ type groupView struct {
 
 func (c *Classifier) groupState(gr *configs.Group) groupView {
 	var v groupView
-	for _, m := range members(gr) {
+	for _, m := range gr.Members() {
 		k := c.ts[m]
 		switch {
 		case k == nil:

@@ -21,7 +21,7 @@ type Event struct {
 	// foghorn's blind window once it can see again, a device that
 	// rebooted. Deliver it once (one SMS), then forget it.
 	Notice   bool
-	Severity string // "info", "warning", "critical"
+	Severity configs.Severity
 	Summary  string // one line, fit for an SMS
 	Detail   string // cause, children affected, last results
 	Labels   map[string]string
@@ -43,30 +43,6 @@ func (e Event) same(o Event) bool {
 	return e.Key == o.Key && e.Firing == o.Firing && e.Severity == o.Severity &&
 		e.Summary == o.Summary && e.Detail == o.Detail && e.Policy == o.Policy &&
 		e.Host == o.Host && e.Offer == o.Offer && slices.Equal(e.Children, o.Children)
-}
-
-// Severities, lowest first.
-var sevOrder = []string{"info", "warning", "critical"}
-
-func sevRank(s string) int {
-	if i := slices.Index(sevOrder, s); i >= 0 {
-		return i
-	}
-	return len(sevOrder) - 1 // unknown: treat as critical, never as nothing
-}
-
-func sevMax(a, b string) string {
-	if sevRank(b) > sevRank(a) {
-		return b
-	}
-	return a
-}
-
-func sevMin(a, b string) string {
-	if sevRank(b) < sevRank(a) {
-		return b
-	}
-	return a
 }
 
 // class is what a target is, as a page would say it.

@@ -78,7 +78,7 @@ func newGraph(cfg *configs.Config) *graph {
 		g.all = append(g.all, gr)
 		members := gr.Resolved
 		if members == nil { // a config built in code rather than loaded
-			members = gr.Members
+			members = gr.Names
 		}
 		for _, m := range members {
 			if known[m] && !slices.Contains(g.groups[m], gr) {
@@ -103,7 +103,7 @@ func (g *graph) placeGroups() {
 	for range len(names) + 1 {
 		changed := false
 		for _, n := range names {
-			ms := slices.DeleteFunc(slices.Clone(members(g.via[n])), func(m string) bool { return m == n })
+			ms := slices.DeleteFunc(slices.Clone(g.via[n].Members()), func(m string) bool { return m == n })
 			a := g.nca(ms)
 			if a == "" || a == g.parent[n] || a == n || g.isAncestor(n, a) {
 				continue
@@ -124,14 +124,6 @@ func (g *graph) placeGroups() {
 // group is the group node called name, or nil for a target.
 func (g *graph) group(name string) *configs.Group {
 	return g.via[name]
-}
-
-// members lists a group's targets.
-func members(gr *configs.Group) []string {
-	if gr.Resolved != nil {
-		return gr.Resolved
-	}
-	return gr.Members
 }
 
 // ancestors lists name's parent, its parent, and so on, nearest first. A
@@ -203,10 +195,10 @@ func (g *graph) nca(names []string) string {
 // all means losing the site.
 func (g *graph) behindAll(gr *configs.Group) bool {
 	in := map[string]bool{}
-	for _, m := range members(gr) {
+	for _, m := range gr.Members() {
 		in[m] = true
 	}
-	from := slices.Clone(members(gr))
+	from := slices.Clone(gr.Members())
 	if g.via[gr.Name] == gr {
 		from = append(from, gr.Name)
 	}
@@ -219,5 +211,5 @@ func (g *graph) behindAll(gr *configs.Group) bool {
 			}
 		})
 	}
-	return n > 0 && n+len(members(gr)) >= g.targets
+	return n > 0 && n+len(gr.Members()) >= g.targets
 }

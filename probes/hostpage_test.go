@@ -51,7 +51,7 @@ func hungHost(t *testing.T, bmcFirst bool) (hostPage, *bmcSim) {
 		s.wantKeys("target:pve1 F")
 		if e := s.last("target:pve1"); e.Summary != "pve1's BMC reports SEL: DIMM A1 Uncorrectable ECC" ||
 			e.Severity != "warning" || e.Offer != "" || e.Host != "pve1" {
-			t.Fatalf("the BMC's report: %s\n%s", hostPage{e.Key, e.Severity, e.Summary, e.Host, e.Offer}, e.Detail)
+			t.Fatalf("the BMC's report: %s\n%s", hostPage{e.Key, string(e.Severity), e.Summary, e.Host, e.Offer}, e.Detail)
 		}
 		s.set(Critical, "pve1")
 	} else {
@@ -74,7 +74,7 @@ func hungHost(t *testing.T, bmcFirst bool) (hostPage, *bmcSim) {
 			t.Fatalf("host first: the first event about pve1 should be its page, got %q", first.Summary)
 		}
 	}
-	return hostPage{page.Key, page.Severity, page.Summary, page.Host, page.Offer}, s
+	return hostPage{page.Key, string(page.Severity), page.Summary, page.Host, page.Offer}, s
 }
 
 // A hung host whose BMC reports an uncorrectable ECC is one incident, the

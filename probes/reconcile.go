@@ -87,7 +87,7 @@ func (c *Classifier) adoptGroup(key, name string, now time.Time) {
 	}
 	inc := &incident{key: key, kind: incGroup, lead: name, opened: now, adopted: true}
 	c.incs[key] = inc
-	for _, m := range members(gr) {
+	for _, m := range gr.Members() {
 		if k := c.ts[m]; k != nil {
 			c.doubt(k)
 		}
@@ -124,7 +124,7 @@ func (c *Classifier) unheard(inc *incident) bool {
 	ms := inc.members
 	if inc.kind == incGroup {
 		if gr := c.cfg.Group(inc.lead); gr != nil {
-			ms = members(gr)
+			ms = gr.Members()
 		}
 	}
 	for _, m := range ms {

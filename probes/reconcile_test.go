@@ -67,7 +67,7 @@ func TestReconcileStaleStateAgainstOpenIncidents(t *testing.T) {
 			if !slices.Equal(open, want) {
 				t.Fatalf("open before the kill: %v, want %v\n%s", open, want, s.dump())
 			}
-			sev := map[string]string{}
+			sev := map[string]configs.Severity{}
 			for _, k := range open {
 				sev[k] = s.last(k).Severity
 			}
@@ -88,7 +88,7 @@ func TestReconcileStaleStateAgainstOpenIncidents(t *testing.T) {
 			s2.run(3 * time.Minute)
 
 			for _, e := range s2.events {
-				if e.Firing && sevRank(e.Severity) > sevRank(sev[e.Key]) {
+				if e.Firing && e.Severity.Rank() > sev[e.Key].Rank() {
 					t.Errorf("paged again after the restart: %s %s: %s\n%s", e.Key, e.Severity, e.Summary, s2.dump())
 				}
 				if e.Firing && tc.back {

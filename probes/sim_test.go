@@ -45,7 +45,7 @@ func simConfig(targets ...string) *configs.Config {
 
 // group adds a group of members (resolved, as validation leaves it).
 func group(cfg *configs.Config, name string, minUp int, quorum bool, ms ...string) {
-	cfg.Groups = append(cfg.Groups, configs.Group{Name: name, Members: ms, Resolved: ms, MinUp: minUp, Quorum: quorum, Severity: "critical"})
+	cfg.Groups = append(cfg.Groups, configs.Group{Name: name, Names: ms, Resolved: ms, MinUp: minUp, Quorum: quorum, Severity: "critical"})
 	for i := range cfg.Targets {
 		if slices.Contains(ms, cfg.Targets[i].Name) {
 			cfg.Targets[i].Group = name

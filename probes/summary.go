@@ -33,7 +33,7 @@ func (c *Classifier) render(inc *incident) Event {
 }
 
 // severity is what render would say, without the words.
-func (c *Classifier) severity(inc *incident) string {
+func (c *Classifier) severity(inc *incident) configs.Severity {
 	switch inc.kind {
 	case incGroup:
 		if gr := c.cfg.Group(inc.lead); gr != nil {
@@ -45,14 +45,14 @@ func (c *Classifier) severity(inc *incident) string {
 		// down yet, and the host going down is then worse news, which
 		// pages again.
 		if k := c.ts[inc.lead]; k != nil {
-			return sevMin(orCritical(k.t.Severity), "warning")
+			return k.t.Severity.Or(configs.Critical).Milder(configs.Warning)
 		}
 		return "warning"
 	}
-	sev := "info"
+	sev := configs.Info
 	for _, m := range inc.members {
 		if k := c.ts[m]; k != nil {
-			sev = sevMax(sev, c.targetSeverity(k))
+			sev = sev.Worse(c.targetSeverity(k))
 		}
 	}
 	return sev
@@ -60,8 +60,8 @@ func (c *Classifier) severity(inc *incident) string {
 
 // targetSeverity is the target's own, raised to critical when its BMC
 // reports a fault while it is down.
-func (c *Classifier) targetSeverity(k *track) string {
-	sev := orCritical(k.t.Severity)
+func (c *Classifier) targetSeverity(k *track) configs.Severity {
+	sev := k.t.Severity.Or(configs.Critical)
 	for _, b := range c.g.bmcs[k.name] {
 		if bk := c.ts[b]; bk != nil && bk.last.Status == Critical && k.state == Down {
 			sev = "critical"
@@ -72,21 +72,14 @@ func (c *Classifier) targetSeverity(k *track) string {
 
 // groupSeverity: some members down but enough up is a warning; too few
 // up is the group's severity, and always critical for a quorum group.
-func groupSeverity(gr *configs.Group, v groupView) string {
-	if len(v.up)+len(v.unknown) >= max(gr.MinUp, 1) {
-		return sevMin(orCritical(gr.Severity), "warning")
+func groupSeverity(gr *configs.Group, v groupView) configs.Severity {
+	if len(v.up)+len(v.unknown) >= gr.Need() {
+		return gr.Severity.Or(configs.Critical).Milder(configs.Warning)
 	}
 	if gr.Quorum {
 		return "critical"
 	}
-	return orCritical(gr.Severity)
-}
-
-func orCritical(s string) string {
-	if s == "" {
-		return "critical"
-	}
-	return s
+	return gr.Severity.Or(configs.Critical)
 }
 
 // renderDown: "rt1 DOWN: no reply to 3 echo requests; 3 behind it
@@ -216,7 +209,7 @@ func (c *Classifier) renderGroup(inc *incident, ev *Event) {
 		return
 	}
 	v := c.groupState(gr)
-	n, need := len(members(gr)), max(gr.MinUp, 1)
+	n, need := len(gr.Members()), gr.Need()
 	from := v.down
 	if c.g.group(gr.Name) == gr && c.isDown(gr.Name) {
 		from = append(slices.Clone(v.down), gr.Name) // what is behind the group is cut off too
@@ -273,11 +266,11 @@ func (c *Classifier) renderGroup(inc *incident, ev *Event) {
 	d = append(d, c.childLines(kids)...)
 	ev.Detail = strings.Join(d, "\n")
 	ev.Children = kids
-	ev.Labels = c.commonLabels(members(gr))
+	ev.Labels = c.commonLabels(gr.Members())
 	ev.Labels["group"] = gr.Name
 	ev.Policy = gr.Policy
 	if ev.Policy == "" {
-		ev.Policy = c.commonPolicy(members(gr))
+		ev.Policy = c.commonPolicy(gr.Members())
 	}
 }
 
@@ -367,7 +360,7 @@ func (c *Classifier) notes(k *track) []string {
 			}
 			if !c.isDown(a) && n < c.need(gr) {
 				d = append(d, fmt.Sprintf("parent group %s did not answer in time to be sure (%d of %d members up, %d needed): it may be the cause",
-					a, n, len(members(gr)), c.need(gr)))
+					a, n, len(gr.Members()), c.need(gr)))
 			}
 			continue
 		}
@@ -497,14 +490,14 @@ func (c *Classifier) childLines(kids []string) []string {
 	d := []string{fmt.Sprintf("unreachable behind it (%d): %s", len(kids), list(kids, 50))}
 	for _, gr := range c.g.all {
 		n := 0
-		for _, m := range members(gr) {
+		for _, m := range gr.Members() {
 			if slices.Contains(kids, m) {
 				n++
 			}
 		}
 		if n > 0 {
 			d = append(d, fmt.Sprintf("group %s: %d of %d members unreachable, so its state is not known (needs %d up)",
-				gr.Name, n, len(members(gr)), max(gr.MinUp, 1)))
+				gr.Name, n, len(gr.Members()), gr.Need()))
 		}
 	}
 	return d

@@ -158,7 +158,7 @@ func cmdClient(name string, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "no open incidents")
 		}
 		for _, inc := range incs {
-			fmt.Fprintf(stdout, "#%d (id %d) %s %s: %s — since %s\n", inc.Short, inc.ID, strings.ToUpper(inc.Severity), inc.State, inc.Summary, inc.Opened.Local().Format("Jan 2 15:04"))
+			fmt.Fprintf(stdout, "#%d (id %d) %s %s: %s — since %s\n", inc.Short, inc.ID, strings.ToUpper(string(inc.Severity)), inc.State, inc.Summary, inc.Opened.Local().Format("Jan 2 15:04"))
 			for _, e := range inc.Timeline {
 				fmt.Fprintf(stdout, "    %s  %-18s %-8s %s\n", e.At.Local().Format("15:04:05"), e.Kind, e.Actor, e.Detail)
 			}

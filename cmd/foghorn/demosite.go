@@ -95,11 +95,7 @@ func demoRoutes(cfg *configs.Config) map[string]demoRoute {
 			out[t.Name] = demoRoute{through: []string{t.Parent}, min: 1}
 		case cfg.Group(t.Parent) != nil:
 			g := cfg.Group(t.Parent)
-			members := g.Resolved
-			if members == nil {
-				members = g.Members
-			}
-			out[t.Name] = demoRoute{through: members, min: max(g.MinUp, 1)}
+			out[t.Name] = demoRoute{through: g.Members(), min: g.Need()}
 		}
 	}
 	return out

@@ -120,7 +120,7 @@ func (l live) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		for _, inc := range incs {
-			n[[2]string{inc.Severity, inc.State}]++
+			n[[2]string{string(inc.Severity), inc.State}]++
 		}
 		for k, v := range n {
 			ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(v), k[0], k[1])

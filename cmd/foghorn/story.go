@@ -53,7 +53,7 @@ func (d *daemon) story(ctx context.Context, site *demoSite) {
 	}
 	await := func(ok func() bool) bool { return awaitWithin(time.Minute, ok) }
 	behind := behindRouters(cfg)
-	routerIncident := func(sev string) *escalation.Incident {
+	routerIncident := func(sev configs.Severity) *escalation.Incident {
 		incs, _ := d.eng.Open(ctx)
 		for i := range incs {
 			if mentions(&incs[i], "rt1") && (sev == "" || incs[i].Severity == sev) {
@@ -177,7 +177,7 @@ func incidentWords(inc *escalation.Incident) string {
 	if inc == nil {
 		return "no incident is open about the routers"
 	}
-	return fmt.Sprintf("incident #%d %s %s: %s", inc.Short, strings.ToUpper(inc.Severity), inc.State, inc.Summary)
+	return fmt.Sprintf("incident #%d %s %s: %s", inc.Short, strings.ToUpper(string(inc.Severity)), inc.State, inc.Summary)
 }
 
 // mentions reports whether inc is about name: its key, its name label or

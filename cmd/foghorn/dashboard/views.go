@@ -356,7 +356,7 @@ var what = map[string]string{
 
 func (c clock) incident(inc *escalation.Incident, tl []escalation.Entry, tlOK bool) incidentView {
 	v := incidentView{
-		ID: inc.ID, Short: inc.Short, State: inc.State, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail,
+		ID: inc.ID, Short: inc.Short, State: inc.State, Severity: string(inc.Severity), Summary: inc.Summary, Detail: inc.Detail,
 		Opened: c.at(inc.Opened), OpenedAgo: c.ago(inc.Opened), AckedBy: inc.AckedBy, Acked: c.at(inc.Acked),
 		ResolvedBy: inc.ResolvedBy, Resolved: c.at(inc.Resolved),
 		Silenced: inc.Silenced, Step: inc.Step + 1, From: inc.Step, Open: inc.State != escalation.Resolved, TimelineOK: tlOK,
