@@ -87,7 +87,7 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 		for j := range c.Policies[i].Steps {
 			s := &c.Policies[i].Steps[j]
 			if len(s.Channels) == 0 {
-				s.Channels = []string{"sms"}
+				s.Channels = []Channel{SMS}
 			}
 		}
 	}

@@ -166,10 +166,10 @@ type Step struct {
 	Who []string `toml:"who"`
 	// Channels are all used, in this order, a few seconds apart: the SMS,
 	// then the call. Each has its own retries.
-	Channels []string `toml:"channels"`
+	Channels []Channel `toml:"channels"`
 	// Fallback channels are used only when one of Channels fails for good
 	// for that person (a landline for SMS, a number that cannot be called).
-	Fallback []string `toml:"fallback"`
+	Fallback []Channel `toml:"fallback"`
 	Delay    Duration `toml:"delay"`
 	Repeat   int      `toml:"repeat"`
 	UntilAck bool     `toml:"until_ack"`

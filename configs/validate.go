@@ -29,11 +29,11 @@ var (
 var Kinds = []string{"icmp", "tcp", "http", "dns", "tls", "snmp", "command", "heartbeat", "ipmi"}
 
 // Channels are the ways a step may reach a person.
-var Channels = []string{"sms", "voice", "email"}
+var Channels = []Channel{SMS, Voice, Email}
 
 func itoa(i int) string     { return strconv.Itoa(i) }
 func quote(s string) string { return strconv.Quote(s) }
-func oneOf(s string, set []string) bool {
+func oneOf[S ~string](s S, set []S) bool {
 	for _, v := range set {
 		if s == v {
 			return true

@@ -143,15 +143,15 @@ func validateStep(r *report, c *Config, path, key string, s Step) {
 		r.add(path, key+" who", `say who is paged, e.g. who = ["rotation:ops"] or who = ["alice"]`, "missing: the step would page nobody")
 	}
 	for _, w := range s.Who {
-		validateWho(r, c, path+".who", key+" who", w, append(append([]string(nil), s.Channels...), s.Fallback...))
+		validateWho(r, c, path+".who", key+" who", w, append(append([]Channel(nil), s.Channels...), s.Fallback...))
 	}
-	chKey := func(ch string) (string, string) {
+	chKey := func(ch Channel) (string, string) {
 		if oneOf(ch, s.Channels) {
 			return path + ".channels", key + " channels"
 		}
 		return path + ".fallback", key + " fallback"
 	}
-	for _, ch := range append(append([]string(nil), s.Channels...), s.Fallback...) {
+	for _, ch := range append(append([]Channel(nil), s.Channels...), s.Fallback...) {
 		p, k := chKey(ch)
 		switch {
 		case !oneOf(ch, Channels):
@@ -188,7 +188,7 @@ func validateStep(r *report, c *Config, path, key string, s Step) {
 
 // validateWho checks one entry of a step's who: "alice", "rotation:ops",
 // "rotation:ops:next" or "rotation:ops:all".
-func validateWho(r *report, c *Config, path, key, w string, channels []string) {
+func validateWho(r *report, c *Config, path, key, w string, channels []Channel) {
 	const fix = `use a person's name, or "rotation:NAME" (on call now), "rotation:NAME:next" or "rotation:NAME:all"`
 	if rest, ok := strings.CutPrefix(w, "rotation:"); ok {
 		name, mode, _ := strings.Cut(rest, ":")
@@ -217,12 +217,12 @@ func validateWho(r *report, c *Config, path, key, w string, channels []string) {
 }
 
 // checkReach reports a channel a person cannot be reached on.
-func checkReach(r *report, c *Config, path, key, name string, channels []string) {
+func checkReach(r *report, c *Config, path, key, name string, channels []Channel) {
 	p := c.Person(name)
 	if p == nil {
 		return // reported with the rotation
 	}
-	if oneOf("email", channels) && p.Email == "" && c.SMTP.Host != "" {
+	if oneOf(Email, channels) && p.Email == "" && c.SMTP.Host != "" {
 		r.add(path, key, "add email = \"...\" to the person, or drop \"email\" from the step's channels",
 			"%q has no email address for the \"email\" channel", name)
 	}

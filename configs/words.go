@@ -60,6 +60,16 @@ func (s Severity) Milder(o Severity) Severity {
 	return s
 }
 
+// Channel is a way to reach a person: "sms", "voice" or "email".
+type Channel string
+
+// The channels.
+const (
+	SMS   Channel = "sms"
+	Voice Channel = "voice"
+	Email Channel = "email"
+)
+
 // Members lists the group's targets: the resolved list (members, the
 // targets naming the group, and its selector's matches) once the config
 // is validated, else the names written in members.

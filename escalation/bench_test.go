@@ -42,7 +42,7 @@ name = "ops"
 		var due time.Time
 		got := make(chan struct{}, n)
 		e := New(db, cfg, NotifierFunc(func(ctx context.Context, in Intent) error {
-			if in.Kind != "page" {
+			if in.Kind != KindPage {
 				return nil
 			}
 			d := time.Since(due)

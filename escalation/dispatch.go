@@ -146,7 +146,7 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 		// SMS, then the call. Each is its own notification with its own
 		// retries; an ack in between cancels what has not gone yet.
 		for i, ch := range channels {
-			in := Intent{Incident: inc.ID, Short: inc.Short, Kind: "page", Channel: ch, Person: p.Name, Phone: p.Phone,
+			in := Intent{Incident: inc.ID, Short: inc.Short, Kind: KindPage, Channel: ch, Person: p.Name, Phone: p.Phone,
 				Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Step: idx, Host: inc.Host, Offer: inc.Offer,
 				Power: configs.PowerAction(st.Power), wait: time.Duration(i) * e.gap}
 			if err := e.claim(ctx, tx, &in, now); err != nil {
@@ -172,7 +172,7 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 		// the step's pages go, so they can say what was decided. Not a
 		// notification (nothing is claimed): the power desk keeps it to
 		// once per incident, across restarts.
-		out = append([]Intent{{Incident: inc.ID, Short: inc.Short, Kind: "power", Severity: inc.Severity, Summary: inc.Summary,
+		out = append([]Intent{{Incident: inc.ID, Short: inc.Short, Kind: KindPower, Severity: inc.Severity, Summary: inc.Summary,
 			Since: inc.Opened, Step: idx, Host: inc.Host, Power: configs.PowerAction(st.Power), Text: "policy:" + pol.Name}}, out...)
 	}
 
@@ -209,21 +209,21 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 // channelsFor drops voice below [escalation] voice_min_severity
 // (critical by default): a warning should not ring anyone awake; it goes
 // by SMS (or email).
-func channelsFor(chs []string, severity, voiceMin configs.Severity) []string {
+func channelsFor(chs []configs.Channel, severity, voiceMin configs.Severity) []configs.Channel {
 	if voiceMin == "" {
 		voiceMin = "critical"
 	}
 	if severity.AtLeast(voiceMin) {
 		return chs
 	}
-	var out []string
+	var out []configs.Channel
 	for _, c := range chs {
-		if c != "voice" {
+		if c != configs.Voice {
 			out = append(out, c)
 		}
 	}
 	if len(out) == 0 {
-		return []string{"sms"}
+		return []configs.Channel{configs.SMS}
 	}
 	return out
 }
@@ -320,7 +320,7 @@ func coverFor(ctx context.Context, q querier, name string, now time.Time) string
 
 // fallback claims the next channel of the step after a failed send.
 func (e *Engine) fallback(ctx context.Context, in Intent, reason string) (Intent, bool) {
-	if in.Kind != "page" {
+	if in.Kind != KindPage {
 		return Intent{}, false
 	}
 	e.mu.Lock()
@@ -373,10 +373,10 @@ func (e *Engine) fallback(ctx context.Context, in Intent, reason string) (Intent
 // nextChannel is where a page that failed for good on channel goes: the
 // step's fallback channels in order, after channel's own place among them,
 // skipping those the step already uses. "" when none is left.
-func nextChannel(st configs.Step, channel string, severity, voiceMin configs.Severity) string {
+func nextChannel(st configs.Step, channel configs.Channel, severity, voiceMin configs.Severity) configs.Channel {
 	// Not channelsFor: it puts "sms" in place of a list left empty, and
 	// a fallback list must not grow a channel the config never named.
-	var fb []string
+	var fb []configs.Channel
 	for _, c := range st.Fallback {
 		if c != "voice" || voiceMin == "" || severity.AtLeast(voiceMin) {
 			fb = append(fb, c)
@@ -427,7 +427,7 @@ func (e *Engine) Report(ctx context.Context, notification int64, o Outcome, deta
 		return nil
 	}
 	e.mark(ctx, notification, string(o), detail)
-	e.db.Event(ctx, "delivery."+string(o), fmt.Sprint(in.Incident), in.Person, in.Channel+": "+detail)
+	e.db.Event(ctx, "delivery."+string(o), fmt.Sprint(in.Incident), in.Person, string(in.Channel)+": "+detail)
 	switch o {
 	case Failed:
 		if next, ok := e.fallback(ctx, in, detail); ok {

@@ -226,14 +226,14 @@ func (e *Engine) dispatch(ctx context.Context, intents []Intent) {
 	// Notifier decides them at once (the action itself runs on), so the
 	// step's pages can say what was decided.
 	for _, in := range intents {
-		if in.Kind == "power" {
+		if in.Kind == KindPower {
 			if err := e.notify.Notify(ctx, in); err != nil {
 				e.log.Error("automated power step not handed over", "incident", in.Incident, "host", in.Host, "power", in.Power, "err", err)
 			}
 		}
 	}
 	for _, in := range intents {
-		if in.Kind == "power" {
+		if in.Kind == KindPower {
 			continue
 		}
 		e.sends.Add(1)
@@ -253,7 +253,7 @@ func (e *Engine) handOver(ctx context.Context, in Intent) error {
 	defer func() { <-e.limit }()
 	// Checked after the wait for a slot: a page queued behind a storm must
 	// still see an ack that came meanwhile.
-	if in.Kind == "page" && !e.stillPaging(ctx, in.Incident) {
+	if in.Kind == KindPage && !e.stillPaging(ctx, in.Incident) {
 		return errCancelled
 	}
 	if e.expired(ctx, in) {
@@ -273,7 +273,7 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 		return // shutting down: the claim stays, and Recover sends it
 	}
 	err := e.handOver(ctx, in)
-	failpoint.HitIf(err == nil && in.Kind == "page", "engine.before-mark")
+	failpoint.HitIf(err == nil && in.Kind == KindPage, "engine.before-mark")
 	switch {
 	case errors.Is(err, errCancelled):
 		e.mark(ctx, in.ID, "cancelled", "")
@@ -288,12 +288,12 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 		return
 	}
 	var later *Later
-	if errors.As(err, &later) && in.Kind == "page" {
+	if errors.As(err, &later) && in.Kind == KindPage {
 		e.holdPage(ctx, in, later)
 		return
 	}
 	e.forget(in.ID)
-	if in.Kind != "page" {
+	if in.Kind != KindPage {
 		// Notices ("acked by", "resolved") give way to pages: one that
 		// cannot go is dropped, and said so.
 		e.log.Warn("notice dropped", "incident", in.Incident, "person", in.Person, "channel", in.Channel, "kind", in.Kind, "err", err)
@@ -508,7 +508,7 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 		}
 		in.Since = time.UnixMilli(opened)
 		switch {
-		case in.Kind == "page" && state != Triggered:
+		case in.Kind == KindPage && state != Triggered:
 			give = append(give, in.ID)
 		case tr != nil && !at.Valid:
 			fresh = append(fresh, in)

@@ -71,7 +71,7 @@ func (p *pager) Notify(ctx context.Context, in Intent) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.got = append(p.got, sent{At: p.clk.Now().Sub(p.t0), Intent: in})
-	if p.fail[in.Channel] {
+	if p.fail[string(in.Channel)] {
 		return fmt.Errorf("%s channel down", in.Channel)
 	}
 	return nil
@@ -93,7 +93,7 @@ func (p *pager) list(kinds ...string) []string {
 	var out []string
 	for _, s := range got {
 		for _, k := range kinds {
-			if s.Kind == k {
+			if string(s.Kind) == k {
 				out = append(out, s.String())
 			}
 		}

@@ -22,7 +22,7 @@ const createdQuery = `SELECT created_at FROM notifications WHERE id = ?`
 // when Twilio comes back. sms_validity is the same bound Twilio applies to
 // an SMS it cannot deliver in time.
 func (e *Engine) expired(ctx context.Context, in Intent) bool {
-	if in.Kind != "page" || in.ID <= 0 || in.limited {
+	if in.Kind != KindPage || in.ID <= 0 || in.limited {
 		return false
 	}
 	validity := e.cfg.Load().Twilio.SMSValidity.Duration

@@ -158,7 +158,7 @@ func (e *Engine) claimFailed(ctx context.Context, out []Intent, incs []Incident,
 	e.mem.covered = true
 	e.mem.mu.Unlock()
 	for _, in := range out {
-		if in.Kind == "power" {
+		if in.Kind == KindPower {
 			continue // power actions need the audit trail: not without the store
 		}
 		in.ID = 0 // its claim was rolled back
@@ -219,7 +219,7 @@ func (e *Engine) pageIncidentsFromMemory(ctx context.Context, incs []Incident, n
 		st := &pol.Steps[min(inc.Step, len(pol.Steps)-1)]
 		channel := channelsFor(st.Channels, inc.Severity, cfg.Escalation.VoiceMinSeverity)[0]
 		for _, p := range e.memoryPeople(cfg, st, now) {
-			e.sendUnrecorded(ctx, Intent{Incident: inc.ID, Short: inc.Short, Kind: "page", Channel: channel, Person: p.Name,
+			e.sendUnrecorded(ctx, Intent{Incident: inc.ID, Short: inc.Short, Kind: KindPage, Channel: channel, Person: p.Name,
 				Phone: p.Phone, Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Host: inc.Host, Offer: inc.Offer,
 				Step: min(inc.Step, len(pol.Steps)-1)}, cause)
 		}
@@ -376,7 +376,7 @@ func (e *Engine) memoryStep(ctx context.Context) time.Time {
 			detail += "\n" + m.a.Detail
 		}
 		for _, p := range e.memoryPeople(cfg, st, now) {
-			out = append(out, Intent{Kind: "page", Channel: channel, Person: p.Name, Phone: p.Phone, Email: p.Email,
+			out = append(out, Intent{Kind: KindPage, Channel: channel, Person: p.Name, Phone: p.Phone, Email: p.Email,
 				Severity: sev, Summary: m.a.Summary, Detail: detail, Since: now})
 			if !slices.Contains(m.paged, p.Name) {
 				m.paged = append(m.paged, p.Name)
@@ -410,7 +410,7 @@ func (e *Engine) resolveMemory(ctx context.Context, a Alert) {
 		if p == nil {
 			continue
 		}
-		in := Intent{Kind: "resolved", Channel: "sms", Person: p.Name, Phone: p.Phone, Email: p.Email,
+		in := Intent{Kind: KindResolved, Channel: "sms", Person: p.Name, Phone: p.Phone, Email: p.Email,
 			Severity: m.a.Severity.Or(configs.Critical), Summary: m.a.Summary, Text: "resolved: " + m.a.Summary}
 		e.sendUnrecorded(ctx, in, fmt.Errorf("the store could not record the incident"))
 	}

@@ -176,7 +176,7 @@ func TestStoreFailingPagesFromMemory(t *testing.T) {
 	unrec := 0
 	p.mu.Lock()
 	for _, s := range p.got {
-		if s.Kind == "page" && s.ID == 0 {
+		if s.Kind == KindPage && s.ID == 0 {
 			unrec++
 			if s.Summary == "b DOWN" && !strings.Contains(s.Detail, "store is failing") {
 				t.Errorf("a page from memory does not say why: %q", s.Detail)

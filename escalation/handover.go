@@ -59,7 +59,7 @@ func (e *Engine) lookUp(ctx context.Context, f Finder, maybe []Intent, handed ma
 	byPerson := map[string][]Intent{}
 	var order []string
 	for _, in := range maybe {
-		if f == nil || in.Kind == "cancel" || (in.Channel != "sms" && in.Channel != "voice") {
+		if f == nil || in.Kind == KindCancel || (in.Channel != "sms" && in.Channel != "voice") {
 			unknown[in.ID] = true
 			continue
 		}

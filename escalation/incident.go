@@ -284,7 +284,7 @@ func (e *Engine) Ack(ctx context.Context, id int64, by, via string) (*Incident, 
 		if err := event(ctx, tx, now, "incident.ack", inc.ID, by, "via "+via); err != nil {
 			return nil, err
 		}
-		return e.tellPaged(ctx, tx, inc, "acked", by, fmt.Sprintf("#%d acked by %s: %s", inc.Short, by, inc.Summary), now)
+		return e.tellPaged(ctx, tx, inc, KindAcked, by, fmt.Sprintf("#%d acked by %s: %s", inc.Short, by, inc.Summary), now)
 	})
 	if err == nil && changed {
 		e.logIncident(slog.LevelInfo, "acknowledged", inc, "by", by, "via", via)
@@ -319,7 +319,7 @@ func (e *Engine) resolve(ctx context.Context, tx *sql.Tx, inc *Incident, by, via
 	if by != "recovered" {
 		text = fmt.Sprintf("#%d resolved by %s: %s", inc.Short, by, inc.Summary)
 	}
-	return e.tellPaged(ctx, tx, inc, "resolved", by, text, now)
+	return e.tellPaged(ctx, tx, inc, KindResolved, by, text, now)
 }
 
 // Snooze acks for d, then pages again from the current step.
@@ -336,7 +336,7 @@ func (e *Engine) Snooze(ctx context.Context, id int64, d time.Duration, by strin
 		if err := event(ctx, tx, now, "incident.snooze", inc.ID, by, "for "+d.String()); err != nil {
 			return nil, err
 		}
-		return e.tellPaged(ctx, tx, inc, "acked", by, fmt.Sprintf("#%d snoozed %s by %s: %s", inc.Short, d, by, inc.Summary), now)
+		return e.tellPaged(ctx, tx, inc, KindAcked, by, fmt.Sprintf("#%d snoozed %s by %s: %s", inc.Short, d, by, inc.Summary), now)
 	})
 	if err == nil {
 		e.logIncident(slog.LevelInfo, "snoozed", inc, "by", by, "for", d.String())
@@ -391,7 +391,7 @@ func (e *Engine) Escalate(ctx context.Context, id int64, from int, by string) (*
 
 // tellPaged claims one SMS for every person paged for inc, except actor,
 // and a "cancel" intent so the pager hangs up calls still ringing.
-func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind, actor, text string, now time.Time) ([]Intent, error) {
+func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind Kind, actor, text string, now time.Time) ([]Intent, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT person FROM notifications WHERE incident = ? AND kind = 'page' AND state IN ('claimed', 'sent', 'delivered') ORDER BY person`, inc.ID)
 	if err != nil {
 		return nil, fmt.Errorf("escalation: who was paged for #%d: %w", inc.Short, err)
@@ -403,7 +403,7 @@ func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind,
 		people = append(people, p)
 	}
 	rows.Close()
-	out := []Intent{{Incident: inc.ID, Short: inc.Short, Kind: "cancel", Severity: inc.Severity, Summary: inc.Summary}}
+	out := []Intent{{Incident: inc.ID, Short: inc.Short, Kind: KindCancel, Severity: inc.Severity, Summary: inc.Summary}}
 	cfg := e.cfg.Load()
 	for _, name := range people {
 		if name == actor {
@@ -546,7 +546,7 @@ func (e *Engine) Notice(ctx context.Context, key, text string) (*Incident, error
 				return nil, err
 			}
 			for _, p := range people {
-				in := Intent{Incident: id, Short: short, Kind: "notice", Channel: "sms", Person: p.Name, Phone: p.Phone, Email: p.Email,
+				in := Intent{Incident: id, Short: short, Kind: KindNotice, Channel: "sms", Person: p.Name, Phone: p.Phone, Email: p.Email,
 					Severity: "info", Summary: text, Since: now, Text: text}
 				if err := e.claim(ctx, tx, &in, now); err != nil {
 					return nil, err
@@ -586,8 +586,8 @@ func (e *Engine) TestPage(ctx context.Context, person, by string) (*Incident, er
 		}
 		id, _ = res.LastInsertId()
 		var intents []Intent
-		for _, ch := range []string{"sms", "voice"} {
-			in := Intent{Incident: id, Short: short, Kind: "page", Channel: ch, Person: p.Name, Phone: p.Phone, Email: p.Email,
+		for _, ch := range []configs.Channel{configs.SMS, configs.Voice} {
+			in := Intent{Incident: id, Short: short, Kind: KindPage, Channel: ch, Person: p.Name, Phone: p.Phone, Email: p.Email,
 				Severity: "critical", Summary: summary, Since: now}
 			if err := e.claim(ctx, tx, &in, now); err != nil {
 				return nil, err

@@ -47,20 +47,20 @@ func TestPowerStepEmitsAPowerIntentBeforeItsPages(t *testing.T) {
 	var rounds int
 	for i, s := range got {
 		switch {
-		case s.Kind == "power":
+		case s.Kind == KindPower:
 			rounds++
 			if s.Incident != inc.ID || s.Short != inc.Short || s.Host != "pve1" || s.Power != "cycle" || s.Text != "policy:ops" || s.Step != 1 || s.ID != 0 {
 				t.Fatalf("power intent %+v", s.Intent)
 			}
 			// The step's pages come after it.
 			for _, p := range got[:i] {
-				if p.Kind == "page" && p.At == s.At {
+				if p.Kind == KindPage && p.At == s.At {
 					t.Fatalf("a page of the step went before its power intent: %v", got)
 				}
 			}
-		case s.Kind == "page" && s.Step == 1 && s.Power != "cycle":
+		case s.Kind == KindPage && s.Step == 1 && s.Power != "cycle":
 			t.Fatalf("a page of the power step without its action: %+v", s.Intent)
-		case s.Kind == "page" && s.Step == 0 && s.Power != "":
+		case s.Kind == KindPage && s.Step == 0 && s.Power != "":
 			t.Fatalf("a page of step 1 with an action: %+v", s.Intent)
 		}
 	}

@@ -35,9 +35,9 @@ type Alert struct {
 type Intent struct {
 	ID       int64
 	Incident int64
-	Short    int    // the number people reply with ("42" acks #42)
-	Kind     string // "page", "resolved", "acked", "test"; "power" for an automated power step (Power, Host)
-	Channel  string // "sms", "voice", "email"
+	Short    int // the number people reply with ("42" acks #42)
+	Kind     Kind
+	Channel  configs.Channel
 	Person   string
 	Phone    string
 	Email    string
@@ -58,6 +58,20 @@ type Intent struct {
 	wait    time.Duration // before handing it over: the call a few seconds after the SMS
 	limited bool          // held by a rate limit: sent late rather than expired
 }
+
+// Kind is what an intent is for.
+type Kind string
+
+// The kinds of intent.
+const (
+	KindPage     Kind = "page"     // an incident's step pages a person
+	KindResolved Kind = "resolved" // the incident is over: told to who was paged
+	KindAcked    Kind = "acked"    // someone took it: told to who was paged
+	KindTest     Kind = "test"     // a test page, on demand or by schedule
+	KindNotice   Kind = "notice"   // a one-off report that needs no ack
+	KindPower    Kind = "power"    // an automated power step (Intent.Power, Host) for the power desk, not a person
+	KindCancel   Kind = "cancel"   // hang up what still rings for the incident
+)
 
 // Later is a Notifier's error for an intent that could not go now but
 // can later: the vendor unreachable or failing (Until zero: the engine

@@ -3,6 +3,7 @@ package pager
 import (
 	"context"
 	"fmt"
+	"foghorn/configs"
 	"slices"
 	"strconv"
 	"testing"
@@ -32,8 +33,8 @@ func reportLatency(b *testing.B, ds []time.Duration) {
 // was received and accepted), with the status callbacks of earlier sends
 // coming back meanwhile. Target: p99 < 50 ms.
 func BenchmarkIntentToSimulator(b *testing.B) {
-	for _, channel := range []string{"sms", "voice"} {
-		b.Run(channel, func(b *testing.B) {
+	for _, channel := range []configs.Channel{configs.SMS, configs.Voice} {
+		b.Run(string(channel), func(b *testing.B) {
 			w := newWorld(b, smsFirst, worldOpt{smsLimit: 1 << 30, callLimit: 1 << 30})
 			w.sim.SetPhone(alicePh, twiliosim.Script{Call: "busy"})
 			ds := make([]time.Duration, 0, b.N)

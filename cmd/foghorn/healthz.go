@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"foghorn/configs"
 	"net/http"
 	"regexp"
 	"slices"
@@ -161,17 +162,17 @@ var accountSID = regexp.MustCompile(`AC[0-9a-f]{32}`)
 // some fail but another still carries pages.
 func (d *daemon) checkChannels() (down, degraded string) {
 	cfg := d.cfg.Load()
-	used := map[string]bool{}
+	used := map[configs.Channel]bool{}
 	for _, p := range cfg.Policies {
 		for _, s := range p.Steps {
-			for _, ch := range append(append([]string(nil), s.Channels...), s.Fallback...) {
+			for _, ch := range append(append([]configs.Channel(nil), s.Channels...), s.Fallback...) {
 				used[ch] = true
 			}
 		}
 	}
 	var failing, working []string
 	for _, v := range d.pg.Vendors() {
-		if !slices.ContainsFunc(v.Channels, func(ch string) bool { return used[ch] }) || !v.Configured {
+		if !slices.ContainsFunc(v.Channels, func(ch string) bool { return used[configs.Channel(ch)] }) || !v.Configured {
 			continue
 		}
 		name := fmt.Sprintf("%s (%s)", v.Name, strings.Join(v.Channels, ", "))

@@ -135,7 +135,7 @@ func (r *recorder) kinds(incident int64) []string {
 	var out []string
 	for _, in := range r.got {
 		if in.Incident == incident {
-			out = append(out, in.Kind+" "+in.Channel+" "+in.Person)
+			out = append(out, string(in.Kind)+" "+string(in.Channel)+" "+in.Person)
 		}
 	}
 	return out
