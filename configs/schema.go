@@ -170,10 +170,10 @@ type Step struct {
 	// Fallback channels are used only when one of Channels fails for good
 	// for that person (a landline for SMS, a number that cannot be called).
 	Fallback []Channel `toml:"fallback"`
-	Delay    Duration `toml:"delay"`
-	Repeat   int      `toml:"repeat"`
-	UntilAck bool     `toml:"until_ack"`
-	Interval Duration `toml:"interval"`
+	Delay    Duration  `toml:"delay"`
+	Repeat   int       `toml:"repeat"`
+	UntilAck bool      `toml:"until_ack"`
+	Interval Duration  `toml:"interval"`
 	// MinSeverity skips this step for incidents below it.
 	MinSeverity Severity `toml:"min_severity"`
 	// Power ("cycle" or "reset") has foghorn do that power action on the
