@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"foghorn/configs"
+	"foghorn/clock"
 )
 
 // Trail is the audit trail: power writes every attempt there and reads it
@@ -30,8 +30,8 @@ type Options struct {
 	// State and BMCState are as in GuardOptions.
 	State    func(target string) string
 	BMCState func(bmc string) string
-	// Now is the clock for codes, limits and steps; default time.Now.
-	Now func() time.Time
+	// Clock is the clock for codes, limits and steps; nil is the real one.
+	Clock clock.Clock
 	// StepWait bounds an automated step's wait for a running action to
 	// end; default StepWait.
 	StepWait time.Duration
@@ -47,7 +47,7 @@ type Desk struct {
 	guard *Guard
 
 	mu    sync.Mutex
-	cfg   *configs.Config
+	cfg   *Config
 	codes map[string]*held   // by phone number
 	steps map[int64]*stepRun // by incident
 	bg    sync.WaitGroup     // steps running
@@ -61,10 +61,8 @@ type held struct {
 }
 
 // New makes a desk for cfg.
-func New(cfg *configs.Config, o Options) *Desk {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+func New(cfg Config, o Options) *Desk {
+	o.Clock = clock.Or(o.Clock)
 	if o.State == nil {
 		o.State = func(string) string { return "up" }
 	}
@@ -75,20 +73,20 @@ func New(cfg *configs.Config, o Options) *Desk {
 	if o.Trail != nil {
 		rec = o.Trail
 	}
-	g := NewGuard(cfg, GuardOptions{BMC: o.BMC, Recorder: rec, State: o.State, BMCState: o.BMCState, Now: o.Now})
-	return &Desk{o: o, guard: g, cfg: cfg, stop: make(chan struct{})}
+	g := NewGuard(cfg, GuardOptions{BMC: o.BMC, Recorder: rec, State: o.State, BMCState: o.BMCState, Clock: o.Clock})
+	return &Desk{o: o, guard: g, cfg: &cfg, stop: make(chan struct{})}
 }
 
 // Update follows a config reload; codes waiting, steps and rate-limit
 // history are kept.
-func (d *Desk) Update(cfg *configs.Config) {
+func (d *Desk) Update(cfg Config) {
 	d.guard.Update(cfg)
 	d.mu.Lock()
-	d.cfg = cfg
+	d.cfg = &cfg
 	d.mu.Unlock()
 }
 
-func (d *Desk) config() *configs.Config {
+func (d *Desk) config() *Config {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cfg
@@ -136,7 +134,7 @@ func (d *Desk) Remember(ctx context.Context) error {
 	if d.o.Trail == nil {
 		return nil
 	}
-	since := d.o.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
+	since := d.o.Clock.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
 	rows, err := d.o.Trail.QueryContext(ctx, `SELECT at, subject FROM events WHERE kind = 'power.allowed' AND at > ?`, since)
 	if err != nil {
 		return fmt.Errorf("power: reading recent power actions: %w", err)
@@ -192,7 +190,7 @@ func (d *Desk) Offer(ctx context.Context, req Request, phone string) (Offer, err
 	if valid <= 0 {
 		valid = defaultConfirm
 	}
-	now := d.o.Now()
+	now := d.o.Clock.Now()
 	o := Offer{Request: req, Host: t.Host, BMC: t.BMC, Code: code, Valid: valid, Expires: now.Add(valid),
 		Standing: standing(cfg, t.Host, d.o.State)}
 	d.mu.Lock()
@@ -233,7 +231,7 @@ func (e *CodeError) Error() string {
 // run (Execute it). Any failure voids the offer, as a *CodeError: one
 // guess per code.
 func (d *Desk) Confirm(ctx context.Context, phone, by, code, via string) (Offer, error) {
-	now := d.o.Now()
+	now := d.o.Clock.Now()
 	d.mu.Lock()
 	h := d.codes[phone]
 	delete(d.codes, phone)
@@ -261,7 +259,7 @@ func (d *Desk) Held(phone string) (Offer, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	h := d.codes[phone]
-	if h == nil || d.o.Now().After(h.offer.Expires) {
+	if h == nil || d.o.Clock.Now().After(h.offer.Expires) {
 		return Offer{}, false
 	}
 	return h.offer, true
@@ -271,7 +269,7 @@ func (d *Desk) Held(phone string) (Offer, bool) {
 // confirmation and nothing else. It returns the offer if one was still
 // good (and records that it was cancelled).
 func (d *Desk) Cancel(ctx context.Context, phone, by string) (Offer, bool) {
-	now := d.o.Now()
+	now := d.o.Clock.Now()
 	d.mu.Lock()
 	h := d.codes[phone]
 	delete(d.codes, phone)

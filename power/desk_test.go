@@ -2,6 +2,7 @@ package power
 
 import (
 	"errors"
+	"foghorn/clock"
 	"slices"
 	"strings"
 	"sync"
@@ -56,16 +57,16 @@ func (s *states) get(name string) string {
 }
 
 // desk is a desk over a real pool on sims, a real store, a fake clock.
-func desk(t *testing.T, cfg *configs.Config, st, bmc *states, o Options) (*Desk, *fakeClock) {
+func desk(t *testing.T, cfg *configs.Config, st, bmc *states, o Options) (*Desk, *clock.Fake) {
 	t.Helper()
 	pool := ipmi.NewPool()
 	pool.Update(cfg)
-	clock := &fakeClock{t: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)}
-	o.BMC, o.Trail, o.State, o.Now = pooled{pool}, audit(t), st.get, clock.Now
+	clock := clock.NewFake(time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC))
+	o.BMC, o.Trail, o.State, o.Clock = pooled{pool}, audit(t), st.get, clock
 	if bmc != nil {
 		o.BMCState = bmc.get
 	}
-	d := New(cfg, o)
+	d := New(narrow(cfg), o)
 	t.Cleanup(func() { d.Close(); pool.Close() })
 	return d, clock
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"foghorn/clock"
 	"foghorn/configs"
 )
 
@@ -96,8 +97,8 @@ type GuardOptions struct {
 	// BMC that is down refuses power actions through it at once. Nil
 	// knows nothing and refuses nothing.
 	BMCState func(bmc string) string
-	// Now is the clock for rate limits; default time.Now.
-	Now func() time.Time
+	// Clock is the clock for rate limits; nil is the real one.
+	Clock clock.Clock
 }
 
 // Guard is the seatbelt around power actions: enabled, allowed people
@@ -108,7 +109,7 @@ type Guard struct {
 	o GuardOptions
 
 	mu      sync.Mutex
-	cfg     *configs.Config
+	cfg     *Config
 	running *running
 	idle    chan struct{} // closed when running ends
 	done    []done        // actions started, oldest first, for rate limits
@@ -135,20 +136,18 @@ type done struct {
 }
 
 // NewGuard makes a guard for cfg.
-func NewGuard(cfg *configs.Config, o GuardOptions) *Guard {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+func NewGuard(cfg Config, o GuardOptions) *Guard {
+	o.Clock = clock.Or(o.Clock)
 	if o.State == nil {
 		o.State = func(string) string { return "up" }
 	}
-	return &Guard{o: o, cfg: cfg}
+	return &Guard{o: o, cfg: &cfg}
 }
 
 // Update follows a config reload; rate-limit history is kept.
-func (g *Guard) Update(cfg *configs.Config) {
+func (g *Guard) Update(cfg Config) {
 	g.mu.Lock()
-	g.cfg = cfg
+	g.cfg = &cfg
 	g.mu.Unlock()
 }
 
@@ -230,7 +229,7 @@ func (g *Guard) start(ctx context.Context, req Request, recordBusy bool) (*start
 		}
 		return nil, ref
 	}
-	now := g.o.Now()
+	now := g.o.Clock.Now()
 	if req.Action != configs.PowerStatus {
 		g.running = &running{req: req, host: p.host, start: now}
 		g.idle = make(chan struct{})
@@ -356,7 +355,7 @@ func (g *Guard) check(req Request) (plan, *Refusal) {
 			return p, ref
 		}
 	}
-	now := g.o.Now()
+	now := g.o.Clock.Now()
 	if r := g.running; r != nil {
 		msg := fmt.Sprintf("refused: %s %s by %s is still running (started %s ago); one power action at a time",
 			r.req.Action, r.host, actor(r.req), now.Sub(r.start).Round(time.Second))
@@ -389,7 +388,7 @@ func (g *Guard) check(req Request) (plan, *Refusal) {
 // quorum refuses an action that would take a quorum group below MinUp,
 // counting members already down. Acting on a host that is itself down
 // takes nothing away, so it passes (that is how a hung node gets cycled).
-func (g *Guard) quorum(cfg *configs.Config, req Request, p *plan) *Refusal {
+func (g *Guard) quorum(cfg *Config, req Request, p *plan) *Refusal {
 	if g.o.State(p.host) == "down" {
 		return nil
 	}

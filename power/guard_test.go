@@ -3,9 +3,9 @@ package power
 import (
 	"context"
 	"errors"
+	"foghorn/clock"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -71,19 +71,6 @@ func kinds(rs []row) []string {
 	return out
 }
 
-// fakeClock is a settable clock for rate limits.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func refusal(t *testing.T, err error, rule string) *Refusal {
 	t.Helper()
 	var r *Refusal
@@ -110,7 +97,7 @@ func TestGuardQuorum(t *testing.T) {
 		}
 		return "up"
 	}
-	g := NewGuard(cfg, GuardOptions{BMC: pooled{pool}, Recorder: db, State: state})
+	g := NewGuard(narrow(cfg), GuardOptions{BMC: pooled{pool}, Recorder: db, State: state})
 	ctx := within(t, 20*time.Second)
 
 	cycle2 := Request{Target: "pve2", Action: configs.PowerCycle, By: "alice", Via: "sms"}
@@ -141,7 +128,7 @@ func TestGuardQuorum(t *testing.T) {
 
 	cfg2 := site(sims...)
 	cfg2.Power.AllowForce = true
-	g.Update(cfg2)
+	g.Update(narrow(cfg2))
 	_, err = g.Execute(ctx, cycle2)
 	r = refusal(t, err, "quorum")
 	want = "refused: pve2 is in quorum group hypervisors (2 of 3 needed), pve1 is already down; cycling pve2 would leave 1. It may be forced (allowed by config)"
@@ -195,11 +182,11 @@ func TestGuardRateLimits(t *testing.T) {
 	s := simtest.Start(t)
 	cfg := site(s)
 	cfg.Power.PerHostPerHour, cfg.Power.PerSitePerHour = 2, 3
-	clock := &fakeClock{t: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)}
+	clock := clock.NewFake(time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC))
 	db := audit(t)
 	pool := ipmi.NewPool()
 	defer pool.Close()
-	g := NewGuard(cfg, GuardOptions{BMC: pooled{pool}, Recorder: db, Now: clock.Now})
+	g := NewGuard(narrow(cfg), GuardOptions{BMC: pooled{pool}, Recorder: db, Clock: clock})
 	ctx := within(t, 20*time.Second)
 	on := func(host string) error {
 		_, err := g.Execute(ctx, Request{Target: host, Action: configs.PowerOn, By: "alice"})
@@ -237,7 +224,7 @@ func TestGuardRateLimits(t *testing.T) {
 		t.Fatalf("pve1 after its window: %v", err)
 	}
 	// A restart forgets nothing it is told of.
-	g2 := NewGuard(cfg, GuardOptions{BMC: pooled{pool}, Recorder: db, Now: clock.Now})
+	g2 := NewGuard(narrow(cfg), GuardOptions{BMC: pooled{pool}, Recorder: db, Clock: clock})
 	g2.Remember("pve2", clock.Now().Add(-time.Minute))
 	g2.Remember("pve2", clock.Now().Add(-2*time.Minute))
 	refusal(t, g2.Check(ctx, Request{Target: "pve2", Action: configs.PowerCycle, By: "alice"}), "per_host_per_hour")
@@ -249,7 +236,7 @@ func TestGuardOneAtATime(t *testing.T) {
 	db := audit(t)
 	pool := ipmi.NewPool()
 	defer pool.Close()
-	g := NewGuard(site(s), GuardOptions{BMC: pooled{pool}, Recorder: db})
+	g := NewGuard(narrow(site(s)), GuardOptions{BMC: pooled{pool}, Recorder: db})
 	ctx := within(t, 20*time.Second)
 	done := make(chan error, 1)
 	go func() {
@@ -287,7 +274,7 @@ func TestGuardRefusals(t *testing.T) {
 		},
 	}
 	db := audit(t)
-	g := NewGuard(cfg, GuardOptions{Recorder: db})
+	g := NewGuard(narrow(cfg), GuardOptions{Recorder: db})
 	ctx := within(t, 5*time.Second)
 	cases := []struct {
 		req  Request
@@ -313,7 +300,7 @@ func TestGuardRefusals(t *testing.T) {
 	}
 	cfg2 := *cfg
 	cfg2.Power.Enabled = true
-	g.Update(&cfg2)
+	g.Update(narrow(&cfg2))
 	r := refusal(t, g.Check(ctx, Request{Target: "pve1", Action: configs.PowerOff, By: "bob", Via: "sms"}), "allow")
 	if want := "refused: bob may not ask for power actions; add them to [power] allow, or ask someone listed there"; r.Msg != want {
 		t.Fatalf("got %q\nwant %q", r.Msg, want)
@@ -323,7 +310,7 @@ func TestGuardRefusals(t *testing.T) {
 		t.Fatalf("got %q\nwant %q", r.Msg, want)
 	}
 	cfg2.Power.Automated = true
-	g.Update(&cfg2)
+	g.Update(narrow(&cfg2))
 	if err := g.Check(ctx, Request{Target: "pve1-bmc", Action: configs.PowerReset, By: "policy:ops", Automated: true}); err != nil {
 		t.Fatalf("automation allowed by config: %v", err)
 	}
@@ -356,7 +343,7 @@ func TestGuardQuorumWhenStatesAreNotKnown(t *testing.T) {
 		},
 	}
 	states := map[string]string{"pve2": "down"}
-	g := NewGuard(cfg, GuardOptions{Recorder: audit(t), State: func(n string) string { return states[n] }})
+	g := NewGuard(narrow(cfg), GuardOptions{Recorder: audit(t), State: func(n string) string { return states[n] }})
 	r := refusal(t, g.Check(context.Background(), Request{Target: "pve1", Action: configs.PowerSoft, By: "alice"}), "quorum")
 	want := "refused: pve1 is in quorum group hypervisors (2 of 3 needed), pve2 is already down, pve3 is not known to be up yet; shutting down pve1 would leave 0. Forcing is off ([power] allow_force = false); bring pve2 and pve3 back first"
 	if r.Msg != want {

@@ -39,3 +39,16 @@ func bmcTarget(name, host string, s *simtest.Sim) configs.Target {
 			Interface: "lanplus", CipherSuite: 3, Port: s.Port},
 	}
 }
+
+// narrow is the power part of cfg, as cmd builds it.
+func narrow(cfg *configs.Config) Config {
+	pc := Config{Power: cfg.Power, Groups: cfg.Groups}
+	for _, t := range cfg.Targets {
+		if t.Kind == "ipmi" {
+			pc.BMCs = append(pc.BMCs, t)
+		} else {
+			pc.Hosts = append(pc.Hosts, Host{Name: t.Name, BMC: t.BMC})
+		}
+	}
+	return pc
+}

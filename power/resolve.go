@@ -3,9 +3,6 @@ package power
 import (
 	"fmt"
 	"slices"
-	"strings"
-
-	"foghorn/configs"
 )
 
 // Target is what a name in a request stands for.
@@ -17,57 +14,49 @@ type Target struct {
 
 // canonical is the configured name for what a person typed: phones
 // capitalise the first word of a text ("Pve1").
-func canonical(cfg *configs.Config, name string) string {
-	if cfg.Target(name) != nil {
+func canonical(cfg *Config, name string) string {
+	if cfg.known(name) {
 		return name
 	}
-	found := ""
-	for _, t := range cfg.Targets {
-		if strings.EqualFold(t.Name, name) {
-			if found != "" {
-				return name // ambiguous: let the guard say it does not know it
-			}
-			found = t.Name
-		}
+	found := cfg.folded(name)
+	if len(found) != 1 {
+		return name // none, or ambiguous: let the guard say it does not know it
 	}
-	if found == "" {
-		return name
-	}
-	return found
+	return found[0]
 }
 
 // resolve finds the host and the BMC target from either name.
-func resolve(cfg *configs.Config, name string) (plan, *Refusal) {
-	t := cfg.Target(name)
+func resolve(cfg *Config, name string) (plan, *Refusal) {
+	if b := cfg.bmc(name); b != nil {
+		host := b.Host
+		if host == "" {
+			host = b.Name
+		}
+		return plan{host: host, bmc: b}, nil
+	}
+	t := cfg.host(name)
 	if t == nil {
 		return plan{host: name}, &Refusal{Rule: "target", Msg: fmt.Sprintf("refused: no target %q; name a host that has a bmc, or its ipmi target", name)}
-	}
-	if t.Kind == "ipmi" {
-		host := t.Host
-		if host == "" {
-			host = t.Name
-		}
-		return plan{host: host, bmc: t}, nil
 	}
 	if t.BMC == "" {
 		return plan{host: t.Name}, &Refusal{Rule: "target", Msg: fmt.Sprintf("refused: %s has no BMC; set bmc = \"<ipmi target>\" on it to allow power actions", t.Name)}
 	}
-	b := cfg.Target(t.BMC)
-	if b == nil || b.Kind != "ipmi" {
+	b := cfg.bmc(t.BMC)
+	if b == nil {
 		return plan{host: t.Name}, &Refusal{Rule: "target", Msg: fmt.Sprintf("refused: %s names bmc %q, which is not an ipmi target", t.Name, t.BMC)}
 	}
 	return plan{host: t.Name, bmc: b}, nil
 }
 
 // lookup is Target for a name as typed.
-func lookup(cfg *configs.Config, typed string) Target {
+func lookup(cfg *Config, typed string) Target {
 	name := canonical(cfg, typed)
 	p, _ := resolve(cfg, name)
 	t := Target{Name: name, Host: p.host}
 	if p.bmc != nil {
 		t.BMC = p.bmc.Name
-	} else if ct := cfg.Target(name); ct != nil {
-		t.BMC = ct.BMC
+	} else if h := cfg.host(name); h != nil {
+		t.BMC = h.BMC
 	}
 	return t
 }
@@ -87,7 +76,7 @@ type GroupStanding struct {
 	Up, Of, Need int
 }
 
-func standing(cfg *configs.Config, host string, state func(string) string) Standing {
+func standing(cfg *Config, host string, state func(string) string) Standing {
 	s := Standing{Host: host, HostDown: state(host) == "down"}
 	for _, gr := range cfg.Groups {
 		ms := gr.Members()

@@ -101,7 +101,7 @@ func (d *Desk) Automate(ctx context.Context, s Step) StepStatus {
 		}
 		return r.st
 	}
-	now := d.o.Now()
+	now := d.o.Clock.Now()
 	if d.steps == nil {
 		d.steps = map[int64]*stepRun{}
 	}

@@ -151,7 +151,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	// Power actions: CYCLE pve1 by SMS, the API, the dashboard, and the
 	// automated policy steps, all behind one guard; its rate limits
 	// replayed from the audit trail, so a restart resets nothing.
-	d.guard = power.New(cfg, power.Options{BMC: bmcs{d.pool}, Trail: db, State: d.targetState, BMCState: d.bmcState, Log: log})
+	d.guard = power.New(powerConfig(cfg), power.Options{BMC: bmcs{d.pool}, Trail: db, State: d.targetState, BMCState: d.bmcState, Log: log})
 	if err := d.guard.Remember(ctx); err != nil {
 		log.Error("cannot read recent power actions; rate limits start empty", "err", err)
 	}
@@ -281,7 +281,7 @@ func (d *daemon) reload(ctx context.Context) {
 	d.cfg.Store(cfg)
 	d.eng.SetConfig(cfg)
 	d.pool.Update(cfg)
-	d.guard.Update(cfg)
+	d.guard.Update(powerConfig(cfg))
 	d.beats.Configure(cfg.Targets)
 	d.sched.Update(cfg)
 	d.fds.checkFDs(d.log, cfg)
