@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // check runs SQLite's quick_check before anything is written: a database
@@ -39,4 +40,13 @@ func (db *DB) check(ctx context.Context) error {
 func (db *DB) damaged(why string) error {
 	return fmt.Errorf("store: %s is damaged (%s): foghorn will not overwrite it; restore it from a backup (or a %s.pre-v* copy), "+
 		"or move it away to start fresh; `sqlite3 %s .recover` may save its history", db.Path, why, File, db.Path)
+}
+
+// Watchdog notes in the store that the watchdog checked it at at: a write
+// as every incident and page needs, so a failing disk shows before a page
+// is lost.
+func (db *DB) Watchdog(ctx context.Context, at time.Time) error {
+	_, err := db.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('watchdog', ?)`,
+		at.UTC().Format(time.RFC3339))
+	return err
 }

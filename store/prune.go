@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"foghorn/clock"
 	"log/slog"
 	"time"
 )
@@ -128,7 +129,7 @@ type Pruner struct {
 	Retention func() time.Duration // read at each run: a reload applies
 	Every     time.Duration        // 0 is an hour
 	First     time.Duration        // delay before the first run; 0 is 10 s, past the start's busy moment
-	Now       func() time.Time     // nil is time.Now
+	Clock     clock.Clock          // for the cut-off; nil is the real one
 	Batch     int
 	Pause     time.Duration
 	Log       *slog.Logger
@@ -138,10 +139,7 @@ type Pruner struct {
 
 // Run prunes until ctx ends.
 func (pr *Pruner) Run(ctx context.Context) {
-	now, every, first := pr.Now, pr.Every, pr.First
-	if now == nil {
-		now = time.Now
-	}
+	clk, every, first := clock.Or(pr.Clock), pr.Every, pr.First
 	if every <= 0 {
 		every = time.Hour
 	}
@@ -157,7 +155,7 @@ func (pr *Pruner) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		start := time.Now()
-		p, err := pr.DB.Prune(ctx, now(), PruneOptions{Retention: pr.Retention(), Batch: pr.Batch, Pause: pr.Pause})
+		p, err := pr.DB.Prune(ctx, clk.Now(), PruneOptions{Retention: pr.Retention(), Batch: pr.Batch, Pause: pr.Pause})
 		switch {
 		case ctx.Err() != nil:
 			return

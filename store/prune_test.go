@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"foghorn/clock"
 	"testing"
 	"time"
 )
@@ -156,7 +157,7 @@ func TestPrunerRunsOnItsClock(t *testing.T) {
 	}
 	done := make(chan Pruned, 10)
 	pr := &Pruner{DB: db, Retention: func() time.Duration { return 24 * time.Hour },
-		Now: func() time.Time { return time.Now().Add(48 * time.Hour) }, First: time.Millisecond, Every: time.Millisecond,
+		Clock: clock.NewFake(time.Now().Add(48 * time.Hour)), First: time.Millisecond, Every: time.Millisecond,
 		Done: func(p Pruned, err error) {
 			if err != nil && ctx.Err() == nil {
 				t.Error(err)

@@ -90,8 +90,7 @@ func (d *daemon) checkStore(ctx context.Context) string {
 	if err := d.db.FileGone(); err != nil {
 		return "store: " + err.Error()
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('watchdog', ?)`,
-		time.Now().UTC().Format(time.RFC3339)); err != nil {
+	if err := d.db.Watchdog(ctx, time.Now()); err != nil {
 		return "store failing: " + err.Error() + " (incidents and acks cannot be recorded; check the disk under [server] data_dir)"
 	}
 	return ""
