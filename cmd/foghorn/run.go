@@ -165,7 +165,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	} else if n > 0 {
 		log.Warn("resending notifications interrupted by the last stop", "count", n)
 	}
-	if d.dash, err = dashboard.New(dashboard.Options{Engine: d.eng, Source: dashSource{d}, Config: d.cfg.Load, Log: log, Audit: db, Power: dashPower{d}}); err != nil {
+	if d.dash, err = dashboard.New(dashboard.Options{Engine: d.eng, Source: dashSource{d}, Config: func() *dashboard.Config { return dashConfig(d.cfg.Load()) }, Log: log, Audit: db, Power: dashPower{d}}); err != nil {
 		log.Error("cannot build the dashboard", "err", err)
 		return 1
 	}

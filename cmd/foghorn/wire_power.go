@@ -1,6 +1,7 @@
 package main
 
 import (
+	"foghorn/cmd/foghorn/dashboard"
 	"foghorn/configs"
 	"foghorn/power"
 )
@@ -17,4 +18,15 @@ func powerConfig(cfg *configs.Config) power.Config {
 		}
 	}
 	return pc
+}
+
+// dashConfig is the dashboard's part of cfg: who logs in, what it shows
+// (targets, groups, maintenance) and whether it offers power actions.
+func dashConfig(cfg *configs.Config) *dashboard.Config {
+	dc := &dashboard.Config{PublicURL: cfg.Server.PublicURL, People: cfg.People, Targets: cfg.Targets, Groups: cfg.Groups,
+		Maintenance: cfg.Maintenance, PowerEnabled: cfg.Power.Enabled, AllowForce: cfg.Power.AllowForce}
+	for _, t := range cfg.APITokens {
+		dc.Tokens = append(dc.Tokens, t.Name)
+	}
+	return dc
 }

@@ -60,7 +60,7 @@ func fingerprint(hash string) string {
 // current returns the logged-in user of r, if any.
 func (d *Dashboard) current(r *http.Request) (*user, bool) {
 	tok := cookie(r, cookieName(d.secure(r)))
-	ss, ok := d.sessions.get(tok, d.o.Now())
+	ss, ok := d.sessions.get(tok, d.o.Clock.Now())
 	if !ok {
 		return nil, false
 	}
@@ -89,29 +89,8 @@ func (d *Dashboard) page(h func(w http.ResponseWriter, r *http.Request, u *user)
 	})
 }
 
-// Act wraps a state-changing POST handler: it runs only for a logged-in
-// responder whose form carries the session's CSRF token. It is the hook
-// for actions added later (IPMI power actions): mount the handler with
-// mux.Handle("POST /hosts/{name}/power", dash.Act(h)) and put the token in
-// its form as the hidden field "csrf".
-func (d *Dashboard) Act(h http.Handler) http.Handler {
-	return d.act(func(w http.ResponseWriter, r *http.Request, u *user) {
-		h.ServeHTTP(w, r.WithContext(withWho(r.Context(), u.name)))
-	})
-}
-
-type whoKey struct{}
-
-func withWho(ctx context.Context, name string) context.Context {
-	return context.WithValue(ctx, whoKey{}, name)
-}
-
-// Who is the person an Act handler runs for.
-func Who(r *http.Request) string {
-	s, _ := r.Context().Value(whoKey{}).(string)
-	return s
-}
-
+// act wraps a state-changing POST handler: it runs only for a logged-in
+// responder whose form carries the session's CSRF token.
 func (d *Dashboard) act(h func(w http.ResponseWriter, r *http.Request, u *user)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -168,7 +147,7 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 			"Reload the login page and try again.")
 		return
 	}
-	now := d.o.Now()
+	now := d.o.Clock.Now()
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	ip := d.o.ClientIP(r)
 	nameKey := "name:" + strings.ToLower(truncate(name, 64))
@@ -181,7 +160,7 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	p, reason, err := d.checkCapped(r.Context(), cfg, name, r.PostFormValue("password"))
 	if err != nil {
 		// Not checked at all: the guess does not count.
-		d.limit.end(d.o.Now(), false, keys...)
+		d.limit.end(d.o.Clock.Now(), false, keys...)
 		d.log.Warn("login not checked: too many logins being checked at once", "name", name, "ip", ip, "err", err)
 		w.Header().Set("Retry-After", "10")
 		d.refuse(w, r, nil, http.StatusServiceUnavailable, "Too many logins at once",
@@ -189,7 +168,7 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p == nil {
-		locked, until := d.limit.end(d.o.Now(), true, keys...)
+		locked, until := d.limit.end(d.o.Clock.Now(), true, keys...)
 		d.log.Warn("login failed", "name", name, "ip", ip, "reason", reason)
 		for _, k := range locked {
 			// One line when a lock starts; each refused try logs its own.
@@ -200,7 +179,7 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 		d.renderLogin(w, r, http.StatusUnauthorized, name, "Wrong name or password.")
 		return
 	}
-	d.limit.end(d.o.Now(), false, keys...)
+	d.limit.end(d.o.Clock.Now(), false, keys...)
 	if old := cookie(r, cookieName(d.secure(r))); old != "" {
 		d.sessions.drop(old) // a fresh id at every login: no session fixation
 	}
@@ -250,7 +229,7 @@ const bcryptWait = 10 * time.Second
 
 // checkCapped is check in one of the bcrypt slots; err if no slot came
 // free in time or the client went away.
-func (d *Dashboard) checkCapped(ctx context.Context, cfg *configs.Config, name, pw string) (*configs.Person, string, error) {
+func (d *Dashboard) checkCapped(ctx context.Context, cfg *Config, name, pw string) (*configs.Person, string, error) {
 	t := time.NewTimer(bcryptWait)
 	defer t.Stop()
 	select {
@@ -267,7 +246,7 @@ func (d *Dashboard) checkCapped(ctx context.Context, cfg *configs.Config, name, 
 
 // check returns the person if pw is theirs, else why not (for the log
 // only: the page says the same for every failure).
-func (d *Dashboard) check(cfg *configs.Config, name, pw string) (*configs.Person, string) {
+func (d *Dashboard) check(cfg *Config, name, pw string) (*configs.Person, string) {
 	p := cfg.Person(name)
 	if p == nil || p.PasswordHash == "" {
 		// Spend the same time as a real check, so response times do not
@@ -294,7 +273,7 @@ var dummies sync.Map // cost -> []byte
 
 // dummyHash is a hash of nothing anyone types, at the cost the config's
 // own hashes use, so a failed lookup takes as long as a wrong password.
-func dummyHash(cfg *configs.Config) []byte {
+func dummyHash(cfg *Config) []byte {
 	cost := hashCost
 	for _, p := range cfg.People {
 		if c, err := bcrypt.Cost([]byte(p.PasswordHash)); err == nil {

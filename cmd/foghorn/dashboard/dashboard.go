@@ -19,7 +19,7 @@ import (
 	"net/url"
 	"time"
 
-	"foghorn/configs"
+	fclock "foghorn/clock"
 	"foghorn/escalation"
 )
 
@@ -95,7 +95,7 @@ type Options struct {
 	Source Source
 	// Config returns the config in force; it is called per request so a
 	// reload (new people, roles, passwords, targets) applies at once.
-	Config func() *configs.Config
+	Config func() *Config
 	Log    *slog.Logger
 	// ClientIP names the client for the login rate limit. The default is
 	// the connection's address; behind a reverse proxy, return the
@@ -104,8 +104,9 @@ type Options struct {
 	// SessionTTL is how long a session lasts without use (default 7 days:
 	// someone on call for a week should not type a password when woken).
 	SessionTTL time.Duration
-	// Now is the clock; tests move it.
-	Now func() time.Time
+	// Clock is the clock (sessions, lockouts, what "now" is on a page);
+	// nil is the real one.
+	Clock fclock.Clock
 	// Audit reads the audit trail for the audit page (nil: the page says
 	// it has none).
 	Audit Audit
@@ -133,9 +134,7 @@ func New(o Options) (*Dashboard, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Clock = fclock.Or(o.Clock)
 	if o.ClientIP == nil {
 		o.ClientIP = remoteIP
 	}
@@ -147,7 +146,7 @@ func New(o Options) (*Dashboard, error) {
 		return nil, err
 	}
 	xo := http.NewCrossOriginProtection()
-	if u, err := url.Parse(o.Config().Server.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+	if u, err := url.Parse(o.Config().PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		// Behind a proxy the Host header may not be the public name.
 		if err := xo.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
 			return nil, fmt.Errorf("dashboard: public_url: %w", err)

@@ -25,7 +25,7 @@ var (
 // storm is grouped into few incidents, and each has its own page anyway.
 const timelines = 20
 
-func (d *Dashboard) clock(u *user) clock { return clock{loc: u.loc, now: d.o.Now()} }
+func (d *Dashboard) clock(u *user) clock { return clock{loc: u.loc, now: d.o.Clock.Now()} }
 
 func (d *Dashboard) index(w http.ResponseWriter, r *http.Request, u *user) {
 	ctx := r.Context()
@@ -80,7 +80,7 @@ func (d *Dashboard) index(w http.ResponseWriter, r *http.Request, u *user) {
 	d.render(w, http.StatusOK, "index", v)
 }
 
-func targetNames(cfg *configs.Config) []string {
+func targetNames(cfg *Config) []string {
 	out := make([]string, 0, len(cfg.Targets))
 	for _, t := range cfg.Targets {
 		out = append(out, t.Name)
@@ -91,7 +91,7 @@ func targetNames(cfg *configs.Config) []string {
 
 // groups lays the config's targets out by site and group, with what the
 // probes last said about each; groups with something down come first.
-func (d *Dashboard) groups(cfg *configs.Config, c clock, ss []escalation.Silence) []groupView {
+func (d *Dashboard) groups(cfg *Config, c clock, ss []escalation.Silence) []groupView {
 	live := map[string]Target{}
 	for _, t := range d.o.Source.Targets() {
 		live[t.Name] = t
@@ -216,7 +216,7 @@ func (c clock) maintenance(ms []configs.Maintenance) []silenceView {
 
 // quiet says until when a silence or maintenance window covers a target
 // with labels ls now; "" when none does.
-func (c clock) quiet(cfg *configs.Config, ss []escalation.Silence, ls map[string]string) string {
+func (c clock) quiet(cfg *Config, ss []escalation.Silence, ls map[string]string) string {
 	for _, m := range cfg.Maintenance {
 		if end, ok := m.OpenAt(c.now); ok && configs.MatchAll(m.Matchers, ls) {
 			return "maintenance until " + c.at(end)
@@ -383,7 +383,7 @@ func (d *Dashboard) addSilence(w http.ResponseWriter, r *http.Request, u *user) 
 		return
 	}
 	dur, _ := time.ParseDuration(s)
-	now := d.o.Now()
+	now := d.o.Clock.Now()
 	comment := truncate(strings.TrimSpace(r.PostFormValue("comment")), 200)
 	if comment == "" {
 		comment = "from the dashboard"

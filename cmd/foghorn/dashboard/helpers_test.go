@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	fclock "foghorn/clock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -179,13 +180,6 @@ func (l *logBuf) String() string {
 	return l.buf.String()
 }
 
-// fakeNow is the dashboard's clock, so the rate limit's window can pass
-// in a test; the engine keeps real time.
-type fakeNow struct{ off atomic.Int64 }
-
-func (f *fakeNow) now() time.Time          { return time.Now().Add(time.Duration(f.off.Load())) }
-func (f *fakeNow) advance(d time.Duration) { f.off.Add(int64(d)) }
-
 // env is a running dashboard over the real engine and a real store,
 // behind a real HTTP server on loopback, with rt1 down and its incident
 // open and paged.
@@ -199,7 +193,7 @@ type env struct {
 	dash  *Dashboard
 	srv   *httptest.Server
 	logs  *logBuf
-	clock *fakeNow
+	clock *fclock.Fake // the dashboard's, so the rate limit's window can pass; the engine keeps real time
 	inc   *escalation.Incident
 }
 
@@ -214,7 +208,7 @@ func newEnv(t *testing.T, publicURL string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, db: db, rec: &recorder{}, logs: &logBuf{}, clock: &fakeNow{}}
+	e := &env{t: t, db: db, rec: &recorder{}, logs: &logBuf{}, clock: fclock.NewFake(time.Now())}
 	e.cfg.Store(cfg)
 	log := slog.New(slog.NewTextHandler(e.logs, nil))
 	e.eng = escalation.New(db, cfg, e.rec, escalation.Options{Log: log})
@@ -244,7 +238,7 @@ func newEnv(t *testing.T, publicURL string) *env {
 		},
 	}
 	e.dash, err = New(Options{
-		Engine: e.eng, Source: e.board, Config: func() *configs.Config { return e.cfg.Load() }, Log: log, Now: e.clock.now,
+		Engine: e.eng, Source: e.board, Config: func() *Config { return narrow(e.cfg.Load()) }, Log: log, Clock: e.clock,
 		// Tests speak for several addresses from one loopback socket.
 		ClientIP: func(r *http.Request) string {
 			if ip := r.Header.Get("X-Test-IP"); ip != "" {
@@ -405,4 +399,14 @@ func (r resp) has(t *testing.T, want ...string) {
 			t.Errorf("page lacks %q:\n%s", w, r.body)
 		}
 	}
+}
+
+// narrow is the dashboard's part of cfg, as cmd builds it.
+func narrow(cfg *configs.Config) *Config {
+	dc := &Config{PublicURL: cfg.Server.PublicURL, People: cfg.People, Targets: cfg.Targets, Groups: cfg.Groups,
+		Maintenance: cfg.Maintenance, PowerEnabled: cfg.Power.Enabled, AllowForce: cfg.Power.AllowForce}
+	for _, t := range cfg.APITokens {
+		dc.Tokens = append(dc.Tokens, t.Name)
+	}
+	return dc
 }

@@ -34,8 +34,8 @@ type powerForm struct {
 
 // powerFormFor offers the power action on an open incident about one of
 // our hosts, when power actions are on; the offered action comes first.
-func (d *Dashboard) powerFormFor(cfg *configs.Config, inc *escalation.Incident) *powerForm {
-	if d.o.Power == nil || !cfg.Power.Enabled || inc.Host == "" || inc.State == escalation.Resolved || cfg.Target(inc.Host) == nil {
+func (d *Dashboard) powerFormFor(cfg *Config, inc *escalation.Incident) *powerForm {
+	if d.o.Power == nil || !cfg.PowerEnabled || inc.Host == "" || inc.State == escalation.Resolved || cfg.Target(inc.Host) == nil {
 		return nil
 	}
 	f := &powerForm{Host: inc.Host}
@@ -132,7 +132,7 @@ func (d *Dashboard) powerPage(w http.ResponseWriter, r *http.Request, u *user) {
 		v.Verdict = "You are a viewer: you may look, not act."
 	} else if msg, err := d.o.Power.Power(ctx, inc.Host, act, u.name, false, true); err != nil {
 		v.Verdict = err.Error()
-		if cfg.Power.AllowForce && act.Disruptive() {
+		if cfg.AllowForce && act.Disruptive() {
 			_, ferr := d.o.Power.Power(ctx, inc.Host, act, u.name, true, true)
 			v.Forceable = ferr == nil
 		}
@@ -145,7 +145,7 @@ func (d *Dashboard) powerPage(w http.ResponseWriter, r *http.Request, u *user) {
 
 // quorum says, for each quorum group the host is in, how many members
 // are up now and how many would be after the action.
-func (d *Dashboard) quorum(cfg *configs.Config, host string, act configs.PowerAction) []string {
+func (d *Dashboard) quorum(cfg *Config, host string, act configs.PowerAction) []string {
 	state := map[string]string{}
 	for _, t := range d.o.Source.Targets() {
 		state[t.Name] = t.State

@@ -68,7 +68,7 @@ func withPower(t *testing.T, g *guardSeat) (*env, *escalation.Incident) {
 		t.Fatal(err)
 	}
 	e.cfg.Store(cfg)
-	e.dash, err = New(Options{Engine: e.eng, Source: e.board, Config: func() *configs.Config { return e.cfg.Load() },
+	e.dash, err = New(Options{Engine: e.eng, Source: e.board, Config: func() *Config { return narrow(e.cfg.Load()) },
 		Log: slog.New(slog.NewTextHandler(e.logs, nil)), Audit: e.db, Power: g})
 	if err != nil {
 		t.Fatal(err)

@@ -140,7 +140,7 @@ func loginCookieName(secure bool) string {
 // secure reports whether cookies must be Secure: the public URL is https,
 // or this request came over TLS.
 func (d *Dashboard) secure(r *http.Request) bool {
-	u := d.o.Config().Server.PublicURL
+	u := d.o.Config().PublicURL
 	return r.TLS != nil || len(u) >= 8 && u[:8] == "https://"
 }
 
