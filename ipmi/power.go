@@ -25,9 +25,6 @@ const (
 // Actions lists every action, for help texts.
 var Actions = configs.PowerActions
 
-// ParseAction reads an action ("cycle", "Power Cycle", "OFF").
-func ParseAction(s string) (Action, error) { return configs.ParsePowerAction(s) }
-
 func control(a Action) chassis.ChassisControl {
 	switch a {
 	case On:

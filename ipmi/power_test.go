@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"foghorn/configs"
 	"foghorn/ipmi/simtest"
 )
 
@@ -62,13 +63,15 @@ func TestIPMIPowerActions(t *testing.T) {
 	}
 }
 
+// ipmi's actions are configs' (ParsePowerAction reads them for the pager,
+// the API and the dashboard alike).
 func TestIPMIParseAction(t *testing.T) {
 	for in, want := range map[string]Action{"cycle": Cycle, "Power Cycle": Cycle, "OFF": Off, "shutdown": Soft, "status": Status, "poweron": On} {
-		if got, err := ParseAction(in); err != nil || got != want {
-			t.Errorf("ParseAction(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := configs.ParsePowerAction(in); err != nil || got != want {
+			t.Errorf("ParsePowerAction(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := ParseAction("diag"); err == nil {
+	if _, err := configs.ParsePowerAction("diag"); err == nil {
 		t.Error("diag parsed")
 	}
 }
