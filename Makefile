@@ -14,7 +14,7 @@ PKGVERSION ?= $(shell echo '$(VERSION)' | sed -e 's/^v//' -e '/^[0-9][0-9]*\.[0-
 PKGARCH    ?= $(shell $(GO) env GOARCH)
 DEB        := $(BIN)/foghorn_$(PKGVERSION)_$(PKGARCH).deb
 
-.PHONY: all build demo test vet fmt-check deps package bench soak fuzz clean
+.PHONY: all build demo test vet lint fmt-check deps package bench soak fuzz clean
 
 all: build
 
@@ -26,13 +26,20 @@ build:
 demo: build
 	$(BIN)/foghorn demo
 
-## test: the whole suite: the peers it needs (deps), format, vet, and every test with the race detector;
+## test: the whole suite: the peers it needs (deps), format, vet, lint, and every test with the race detector;
 ##       the full log is in bin/test.log, and the last lines say how many tests ran, failed and skipped
-test: deps fmt-check vet
+test: deps fmt-check vet lint
 	$(GO) run ./tools/testsum -log $(BIN)/test.log -- $(GO) test -race -count=1 -timeout 45m ./...
 
 vet:
 	$(GO) vet ./...
+
+## lint: staticcheck on the code outside tests, and deadcode (what neither main nor a test reaches);
+##       any finding fails. Both are pinned in go.mod as tools (go tool staticcheck, go tool deadcode).
+lint:
+	$(GO) tool staticcheck -tests=false ./...
+	@out=$$($(GO) tool deadcode -test ./...) || { echo "$$out"; exit 1; }; \
+	if [ -n "$$out" ]; then echo "deadcode: unreachable functions:"; echo "$$out"; exit 1; fi
 
 # A missing gofmt must fail, not pass as "nothing to format".
 fmt-check:
@@ -72,13 +79,15 @@ SOAKTIME ?= 6m
 soak:
 	$(GO) run ./soak -duration $(SOAKTIME)
 
-## fuzz: each fuzz target in turn for FUZZTIME (CI runs each for 10s)
+## fuzz: each fuzz target in turn for FUZZTIME (CI runs each for 10s); each input worth keeping is minimized
+##       for at most FUZZMINIMIZE (go test's 60s default ate a short run: the config fuzzer spent its 10s there)
 FUZZTIME ?= 60s
+FUZZMINIMIZE ?= 1s
 FUZZ     := ./configs:FuzzParse ./pager:FuzzParse ./pager:FuzzWebhooks ./probes:FuzzPerfdata ./escalation:FuzzAlertmanager
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz: $$fn in $$pkg for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 1 $$pkg; \
 	done
 
 clean:

@@ -59,9 +59,7 @@ func (d *Dashboard) auditPage(w http.ResponseWriter, r *http.Request, u *user) {
 	for _, p := range cfg.People {
 		v.People = append(v.People, p.Name)
 	}
-	for _, t := range cfg.Tokens {
-		v.People = append(v.People, t)
-	}
+	v.People = append(v.People, cfg.Tokens...)
 	v.People = append(v.People, "api", "automation", "sighup")
 	if d.o.Audit == nil {
 		v.Problem = "This foghorn has no audit trail wired to the dashboard."
