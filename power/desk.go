@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -13,14 +12,16 @@ import (
 	"time"
 
 	"foghorn/clock"
+	"foghorn/store"
 )
 
-// Trail is the audit trail: power writes every attempt there and reads it
-// back (actions of the last hour at start, automated steps already done).
-// *store.DB is one.
+// Trail is the audit trail: power writes every attempt there and reads
+// it back (actions allowed in the last hour at start, automated steps
+// already done). *store.DB is one.
 type Trail interface {
 	Recorder
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	PowerAllowed(ctx context.Context, since time.Time) ([]store.Allowed, error)
+	PowerStepDone(ctx context.Context, subject string) (bool, error)
 }
 
 // Options are what a Desk needs besides the config.
@@ -134,21 +135,14 @@ func (d *Desk) Remember(ctx context.Context) error {
 	if d.o.Trail == nil {
 		return nil
 	}
-	since := d.o.Clock.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
-	rows, err := d.o.Trail.QueryContext(ctx, `SELECT at, subject FROM events WHERE kind = 'power.allowed' AND at > ?`, since)
+	done, err := d.o.Trail.PowerAllowed(ctx, d.o.Clock.Now().Add(-time.Hour))
+	for _, a := range done {
+		d.guard.Remember(a.Host, a.At)
+	}
 	if err != nil {
 		return fmt.Errorf("power: reading recent power actions: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var at, host string
-		if rows.Scan(&at, &host) == nil {
-			if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
-				d.guard.Remember(host, t)
-			}
-		}
-	}
-	return rows.Err()
+	return nil
 }
 
 // Offer is a power action waiting for its confirmation code.

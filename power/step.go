@@ -280,11 +280,5 @@ func (d *Desk) stepDone(ctx context.Context, subject string) (bool, error) {
 	if d.o.Trail == nil {
 		return false, nil
 	}
-	rows, err := d.o.Trail.QueryContext(ctx, `SELECT 1 FROM events WHERE kind = 'power.step' AND subject = ? LIMIT 1`, subject)
-	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	found := rows.Next()
-	return found, rows.Err()
+	return d.o.Trail.PowerStepDone(ctx, subject)
 }

@@ -149,3 +149,44 @@ func ReadAudit(ctx context.Context, dir string, f AuditFilter) ([]AuditEntry, er
 	defer sqldb.Close()
 	return audit(ctx, sqldb, f)
 }
+
+// Allowed is a power action the guard let through: when, and on which host.
+type Allowed struct {
+	At   time.Time
+	Host string
+}
+
+// PowerAllowed lists the power actions allowed after since, for the
+// guard's rate limits to survive a restart (power.Desk.Remember). A row
+// whose time does not parse is left out.
+func (db *DB) PowerAllowed(ctx context.Context, since time.Time) ([]Allowed, error) {
+	rows, err := db.QueryContext(ctx, `SELECT at, subject FROM events WHERE kind = 'power.allowed' AND at > ?`,
+		since.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Allowed
+	for rows.Next() {
+		var at, host string
+		if rows.Scan(&at, &host) == nil {
+			if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+				out = append(out, Allowed{At: t, Host: host})
+			}
+		}
+	}
+	return out, rows.Err()
+}
+
+// PowerStepDone says whether the audit trail has an automated power step
+// for the incident subject (its number): one done before a restart is not
+// done again.
+func (db *DB) PowerStepDone(ctx context.Context, subject string) (bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT 1 FROM events WHERE kind = 'power.step' AND subject = ? LIMIT 1`, subject)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	found := rows.Next()
+	return found, rows.Err()
+}
