@@ -74,8 +74,8 @@ type BMCWord struct {
 	Findings []string
 }
 
-// fault reports whether the BMC answered and says something is wrong.
-func (w *BMCWord) fault() bool {
+// Fault reports whether the BMC answered and says something is wrong.
+func (w *BMCWord) Fault() bool {
 	return w != nil && w.Answered && (!w.PowerOn || len(w.Findings) > 0)
 }
 

@@ -1,9 +1,10 @@
-package probes
+package classify
 
 import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/probes"
 )
 
 // State is what rise/fall make of a target's recent results.
@@ -23,14 +24,14 @@ type Change struct {
 	Target string
 	From   State
 	To     State
-	Result Result
+	Result probes.Result
 	Memory map[string]string
 }
 
-// good reports whether a result counts toward up. A Warning is a working
-// target with something to say, not a dead one; Unknown (a problem on our
+// good reports whether a result counts toward up. A probes.Warning is a working
+// target with something to say, not a dead one; probes.Unknown (a problem on our
 // side) counts as bad so that a check that can never run still gets seen.
-func good(s Status) bool { return s == OK || s == Warning }
+func good(s probes.Status) bool { return s == probes.OK || s == probes.Warning }
 
 // track is one target's (or canary's) recent history and what the
 // classifier made of it.
@@ -42,13 +43,13 @@ type track struct {
 	since time.Time // when state began: the first result of the streak that made it
 	ok    int       // good results in a row
 	bad   int       // bad results in a row
-	warns int       // Warning results in a row
-	clean int       // OK (not Warning) results in a row
+	warns int       // probes.Warning results in a row
+	clean int       // probes.OK (not probes.Warning) results in a row
 
 	badSince  time.Time // start of the first result of the current bad streak
 	goodSince time.Time // start of the first result of the current good streak
 	lastGood  time.Time // start of the last good result
-	last      Result
+	last      probes.Result
 	flap      flap
 	downs     [flapDowns]time.Time // when it last went down, newest first
 
@@ -64,7 +65,7 @@ type track struct {
 
 // observe folds r into the counts and moves the state by rise and fall.
 // It returns the state before, and whether it changed.
-func (k *track) observe(r Result, rise, fall int) (State, bool) {
+func (k *track) observe(r probes.Result, rise, fall int) (State, bool) {
 	k.last = r
 	k.last.Perf = nil // not needed to judge or tell, and 10,000 of them add up
 	from := k.state
@@ -74,7 +75,7 @@ func (k *track) observe(r Result, rise, fall int) (State, bool) {
 		}
 		k.ok, k.bad = k.ok+1, 0
 		k.lastGood = r.Start
-		if r.Status == Warning {
+		if r.Status == probes.Warning {
 			k.warns, k.clean = k.warns+1, 0
 		} else {
 			k.warns, k.clean = 0, k.clean+1

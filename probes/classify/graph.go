@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"slices"
@@ -27,7 +27,7 @@ type graph struct {
 	targets  int
 }
 
-func newGraph(cfg *configs.Config) *graph {
+func newGraph(cfg *Config) *graph {
 	g := &graph{
 		parent:   map[string]string{},
 		children: map[string][]string{},
