@@ -59,7 +59,6 @@ func (s *states) get(name string) string {
 func desk(t *testing.T, cfg *configs.Config, st, bmc *states, o Options) (*Desk, *fakeClock) {
 	t.Helper()
 	pool := ipmi.NewPool()
-	pool.Update(cfg)
 	clock := &fakeClock{t: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)}
 	o.BMC, o.Trail, o.State, o.Now = pooled{pool}, audit(t), st.get, clock.Now
 	if bmc != nil {
