@@ -90,7 +90,7 @@ func (m *metrics) testPage(answered bool) {
 
 // live reads, at scrape time, what the daemon's parts know: open incidents
 // by severity and state, how far the engine lags, whether foghorn is blind,
-// and each target's state, from the scheduler that owns it (restored
+// and each target's state, from the classifier that owns it (restored
 // states included: a target down before a restart is 0 at once after it).
 type live struct{ d *daemon }
 

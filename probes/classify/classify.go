@@ -94,10 +94,11 @@ type Options struct {
 	OnChange func(Change)
 	// Probes is asked for re-checks and memory; see Attach.
 	Probes Probes
-	// Store, when set, is where target state is restored from (at the
-	// first Configure) and saved to, in batches (changes each second,
-	// memory at each checkpoint) by the loop Start runs, except that what
-	// an alert is about is written before the alert leaves.
+	// Store, when set, is where target state (with the kinds' memory)
+	// is restored from, at the first Configure, and saved to: in batches
+	// by the loop Start runs (changes each second, memory at each
+	// checkpoint), except that what an alert is about is written before
+	// the alert leaves.
 	Store *store.DB
 	// Checkpoint is how often probe memory is saved when it changed
 	// without a state change; default 1m.
@@ -123,8 +124,8 @@ type Config struct {
 	Power bool
 }
 
-// Group is the named group, or nil.
-func (c *Config) Group(name string) *configs.Group {
+// group is the named group, or nil.
+func (c *Config) group(name string) *configs.Group {
 	for i := range c.Groups {
 		if c.Groups[i].Name == name {
 			return &c.Groups[i]
@@ -142,7 +143,7 @@ func New(o Options) *Classifier {
 		o.Checkpoint = time.Minute
 	}
 	c := &Classifier{
-		clock: clock.Or(o.Clock), log: o.Log, onEvent: o.OnEvent, o: o, probes: o.Probes,
+		clock: clock.Or(o.Clock), log: o.Log, onEvent: o.OnEvent, onChange: o.OnChange, o: o, probes: o.Probes,
 		cfg:  &Config{},
 		g:    newGraph(&Config{}),
 		ts:   map[string]*track{},
@@ -163,9 +164,6 @@ func New(o Options) *Classifier {
 			}
 			o.OnEvent(ev)
 		}
-	}
-	if o.OnChange != nil {
-		c.onChange = c.change
 	}
 	return c
 }
@@ -223,7 +221,7 @@ func (c *Classifier) configure(cfg *Config) {
 		}
 	}
 	for key, inc := range c.incs {
-		if inc.kind == incGroup && cfg.Group(inc.lead) == nil {
+		if inc.kind == incGroup && cfg.group(inc.lead) == nil {
 			c.resolve(c.incs[key])
 		}
 	}
@@ -894,16 +892,6 @@ func (c *Classifier) saved(all bool, names ...string) []Saved {
 		}
 	}
 	return out
-}
-
-// row is the persisted state of one target.
-func (c *Classifier) row(name string) (Saved, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if k := c.ts[name]; k != nil {
-		return k.saved(), true
-	}
-	return Saved{}, false
 }
 
 func (k *track) saved() Saved {

@@ -93,20 +93,6 @@ func (c *Classifier) memory(name string) (map[string]string, bool) {
 	return p.Memory(name)
 }
 
-// change passes a change on, with the memory to persist.
-func (c *Classifier) change(ch Change) {
-	m, _ := c.memory(ch.Target)
-	if m == nil {
-		m = map[string]string{}
-	}
-	if row, ok := c.row(ch.Target); ok {
-		row.Memory = m
-		m = row.row()
-	}
-	ch.Memory = m
-	c.o.OnChange(ch)
-}
-
 // restore loads the persisted state, and gives the kinds' memory to the
 // scheduler for the runs about to start.
 func (c *Classifier) restore() {

@@ -37,7 +37,7 @@ func (c *Classifier) render(inc *incident) Event {
 func (c *Classifier) severity(inc *incident) configs.Severity {
 	switch inc.kind {
 	case incGroup:
-		if gr := c.cfg.Group(inc.lead); gr != nil {
+		if gr := c.cfg.group(inc.lead); gr != nil {
 			return groupSeverity(gr, c.groupState(gr))
 		}
 		return "info"
@@ -204,7 +204,7 @@ func (c *Classifier) renderStorm(inc *incident, ev *Event) {
 // rt1, rt2 — no route into the site"; "hypervisors lost quorum: 1 of 3
 // up, 2 needed".
 func (c *Classifier) renderGroup(inc *incident, ev *Event) {
-	gr := c.cfg.Group(inc.lead)
+	gr := c.cfg.group(inc.lead)
 	if gr == nil {
 		ev.Summary = inc.lead + ": group removed from the config"
 		return

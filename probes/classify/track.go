@@ -17,15 +17,12 @@ const (
 	Down    State = "down"
 )
 
-// Change is a target entering a new state, with the result that did it
-// and a copy of the memory to persist with it (the kind's, plus the
-// classifier's own "probes.*" keys).
+// Change is a target entering a new state, with the result that did it.
 type Change struct {
 	Target string
 	From   State
 	To     State
 	Result probes.Result
-	Memory map[string]string
 }
 
 // good reports whether a result counts toward up. A probes.Warning is a working
