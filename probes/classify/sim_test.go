@@ -13,7 +13,7 @@ import (
 	"foghorn/probes"
 )
 
-// sim drives a Classifier on a fake clock the way the probes.Scheduler would:
+// sim drives a Classifier on a fake clock the way the Scheduler would:
 // every target and canary is probed at its interval (re-checked soon when
 // the classifier says so, at once when it asks), and the world map says
 // what each answers. Minutes of outage run in microseconds, and every

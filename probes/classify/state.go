@@ -19,7 +19,7 @@ type Saved struct {
 	Target string
 	State  State
 	Since  time.Time
-	Last   probes.Result // probes.Status, Msg and Start are kept
+	Last   probes.Result // Status, Msg and Start are kept
 	Memory map[string]string
 
 	class, key, flap string

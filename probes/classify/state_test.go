@@ -12,7 +12,7 @@ import (
 	"foghorn/store"
 )
 
-// counter is a kind that remembers how often it ran, to see probes.Memory survive
+// counter is a kind that remembers how often it ran, to see Memory survive
 // a restart.
 func counter(_ context.Context, t *configs.Target, mem *probes.Memory) probes.Result {
 	v, _ := mem.Get("counter.n")

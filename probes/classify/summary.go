@@ -313,7 +313,7 @@ func (c *Classifier) resolvedWords(inc *incident) string {
 	case incFlap:
 		return inc.lead + " stopped flapping"
 	case incWarn:
-		return inc.lead + " probes.OK again"
+		return inc.lead + " OK again"
 	case incGroup:
 		return inc.lead + ": no member down any more"
 	case incBMC:

@@ -19,7 +19,7 @@ type TargetState struct {
 	State  State     // Pending until rise or fall decide, unless restored
 	Since  time.Time // when State began: the first result of the streak that made it
 	// Last is the latest result: this run's, or the one restored with the
-	// state (probes.Status, Msg and Start only, no Duration). Its Start is zero
+	// state (Status, Msg and Start only, no Duration). Its Start is zero
 	// while nothing was heard of the target.
 	Last probes.Result
 }

@@ -25,8 +25,8 @@ type Change struct {
 	Result probes.Result
 }
 
-// good reports whether a result counts toward up. A probes.Warning is a working
-// target with something to say, not a dead one; probes.Unknown (a problem on our
+// good reports whether a result counts toward up. A Warning is a working
+// target with something to say, not a dead one; Unknown (a problem on our
 // side) counts as bad so that a check that can never run still gets seen.
 func good(s probes.Status) bool { return s == probes.OK || s == probes.Warning }
 
@@ -40,8 +40,8 @@ type track struct {
 	since time.Time // when state began: the first result of the streak that made it
 	ok    int       // good results in a row
 	bad   int       // bad results in a row
-	warns int       // probes.Warning results in a row
-	clean int       // probes.OK (not probes.Warning) results in a row
+	warns int       // Warning results in a row
+	clean int       // OK (not Warning) results in a row
 
 	badSince  time.Time // start of the first result of the current bad streak
 	goodSince time.Time // start of the first result of the current good streak
