@@ -55,15 +55,14 @@ func targetName(t *configs.Target) string {
 	return fmt.Sprintf("%q", t.Name)
 }
 
-// Update follows a config (re)load: clients of targets that are gone, are
-// no longer of kind ipmi, or changed settings are closed. Clients for new
-// targets are made on first use.
-func (p *Pool) Update(cfg *configs.Config) {
+// Update follows a config (re)load, given the BMC targets (kind ipmi)
+// in force: clients of targets that are gone, are no longer BMCs, or
+// changed settings are closed. Clients for new targets are made on first
+// use.
+func (p *Pool) Update(bmcs []*configs.Target) {
 	want := map[string]Options{}
-	for i := range cfg.Targets {
-		if t := &cfg.Targets[i]; t.Kind == "ipmi" {
-			want[t.Name] = OptionsFor(t)
-		}
+	for _, t := range bmcs {
+		want[t.Name] = OptionsFor(t)
 	}
 	var stale []*BMC
 	p.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"foghorn/escalation"
+	"foghorn/configs"
 	"foghorn/ipmi"
 	"foghorn/power"
 )
@@ -132,7 +133,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Parse(%q) = %+v", s, cmd)
 			}
 		case VerbPower:
-			if _, err := ipmi.ParseAction(string(cmd.Action)); err != nil || !hostName(cmd.Target) || cmd.Short != 0 ||
+			if _, err := configs.ParsePowerAction(string(cmd.Action)); err != nil || !hostName(cmd.Target) || cmd.Short != 0 ||
 				(cmd.Force && cmd.Action == ipmi.Status) {
 				t.Fatalf("Parse(%q) = %+v", s, cmd)
 			}

@@ -156,7 +156,6 @@ func powerWorld(t *testing.T, policy, section string, sims ...*simtest.Sim) (*wo
 	w := newWorld(t, siteConfig(t, policy, section, sims...))
 	st := &states{}
 	pool := ipmi.NewPool()
-	pool.Update(w.cfg)
 	desk := newDesk(w, pool, st)
 	w.p.SetPower(desk)
 	// Before the world's cleanup (registered earlier, run later) closes
@@ -510,7 +509,6 @@ func TestPowerStepAutomated(t *testing.T) {
 	// A restart forgets the run in memory; the audit trail remembers: a
 	// new desk over the same trail does nothing, and nobody hears of it.
 	pool2 := ipmi.NewPool()
-	pool2.Update(w.cfg)
 	desk2 := newDesk(w, pool2, st)
 	t.Cleanup(func() { desk2.Close(); pool2.Close() })
 	w.eng = escalation.New(w.db, w.cfg, route(desk2, w.p), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})

@@ -60,7 +60,6 @@ func (s *states) get(name string) string {
 func desk(t *testing.T, cfg *configs.Config, st, bmc *states, o Options) (*Desk, *clock.Fake) {
 	t.Helper()
 	pool := ipmi.NewPool()
-	pool.Update(cfg)
 	clock := clock.NewFake(time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC))
 	o.BMC, o.Trail, o.State, o.Clock = pooled{pool}, audit(t), st.get, clock
 	if bmc != nil {

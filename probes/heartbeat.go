@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"foghorn/clock"
 	"foghorn/configs"
 	"foghorn/store"
 )
@@ -42,8 +43,8 @@ var (
 //
 // The zero value is ready to use and it is safe for concurrent use.
 type Heartbeats struct {
-	// Now is the clock; nil means time.Now. Tests set it to not sleep.
-	Now func() time.Time
+	// Clock is the clock; nil is the real one. Tests set a fake to not sleep.
+	Clock clock.Clock
 	// Store, when set, makes every push durable before Push returns (the
 	// push URL answers 204 only then), and gives Configure the pushes
 	// received before a restart: a kill cannot lose an acknowledged push
@@ -56,12 +57,7 @@ type Heartbeats struct {
 	since  map[string]time.Time // when we began to wait for a target
 }
 
-func (h *Heartbeats) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
+func (h *Heartbeats) now() time.Time { return clock.Or(h.Clock).Now() }
 
 // Configure takes the heartbeat targets and their tokens from a (re)loaded
 // config. Pushes already received are kept for targets that remain.

@@ -9,26 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"foghorn/clock"
 	"foghorn/configs"
 )
-
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func beatTarget(name, token string, interval, grace time.Duration) configs.Target {
 	return configs.Target{
@@ -40,8 +23,8 @@ func beatTarget(name, token string, interval, grace time.Duration) configs.Targe
 
 func TestHeartbeat(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)}
-	h := &Heartbeats{Now: clock.Now}
+	clk := clock.NewFake(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC))
+	h := &Heartbeats{Clock: clk}
 	backup := beatTarget("backup", "s3cret", 10*time.Minute, 0)
 	h.Configure([]configs.Target{backup, {Name: "web", Kind: "http"}})
 	probe := h.Prober()
@@ -50,32 +33,32 @@ func TestHeartbeat(t *testing.T) {
 		t.Helper()
 		r := probe(context.Background(), &backup, &mem)
 		if r.Status != want || r.Msg != msg {
-			t.Fatalf("at %s: got %v %q, want %v %q", clock.Now().Format(time.TimeOnly), r.Status, r.Msg, want, msg)
+			t.Fatalf("at %s: got %v %q, want %v %q", clk.Now().Format(time.TimeOnly), r.Status, r.Msg, want, msg)
 		}
-		if r.Target != "backup" || r.Kind != "heartbeat" || !r.Start.Equal(clock.Now()) {
+		if r.Target != "backup" || r.Kind != "heartbeat" || !r.Start.Equal(clk.Now()) {
 			t.Errorf("result not labelled: %+v", r)
 		}
 	}
 
 	check(OK, "waiting for the first heartbeat, due by 10:15:00")
-	clock.Add(15*time.Minute + time.Second)
+	clk.Add(15*time.Minute + time.Second)
 	check(Critical, "no heartbeat since 10:00:00 (when watching began), grace 5m0s")
 
 	if err := h.Push("backup", "s3cret", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	check(OK, "last heartbeat 0s ago at 10:15:01")
-	clock.Add(15 * time.Minute)
+	clk.Add(15 * time.Minute)
 	check(OK, "last heartbeat 15m0s ago at 10:15:01")
-	clock.Add(time.Second)
+	clk.Add(time.Second)
 	check(Critical, "no heartbeat since 10:15:01, grace 5m0s")
 
 	// A late push with an older time must not move the clock backwards.
-	if err := h.Push("backup", "s3cret", clock.Now().Add(-time.Minute)); err != nil {
+	if err := h.Push("backup", "s3cret", clk.Now().Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	check(OK, "last heartbeat 1m0s ago at 10:29:02")
-	if err := h.Push("backup", "s3cret", clock.Now().Add(-time.Hour)); err != nil {
+	if err := h.Push("backup", "s3cret", clk.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	check(OK, "last heartbeat 1m0s ago at 10:29:02")
@@ -119,19 +102,19 @@ func TestHeartbeatPushErrors(t *testing.T) {
 // scheduler persists, so a restarted foghorn still knows it is overdue.
 func TestHeartbeatSurvivesRestart(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC))
 	tg := beatTarget("backup", "s3cret", time.Minute, time.Minute)
-	before := &Heartbeats{Now: clock.Now}
+	before := &Heartbeats{Clock: clk}
 	before.Configure([]configs.Target{tg})
 	var mem Memory
-	if err := before.Push("backup", "s3cret", clock.Now()); err != nil {
+	if err := before.Push("backup", "s3cret", clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	before.Prober()(context.Background(), &tg, &mem)
 
 	saved := mem.Snapshot()
-	clock.Add(5 * time.Minute)
-	after := &Heartbeats{Now: clock.Now}
+	clk.Add(5 * time.Minute)
+	after := &Heartbeats{Clock: clk}
 	after.Configure([]configs.Target{tg})
 	var restored Memory
 	for k, v := range saved {
@@ -147,14 +130,14 @@ func TestHeartbeatSurvivesRestart(t *testing.T) {
 // stay and forgets removed ones.
 func TestHeartbeatReconfigure(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)}
-	h := &Heartbeats{Now: clock.Now}
+	clk := clock.NewFake(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC))
+	h := &Heartbeats{Clock: clk}
 	a, b := beatTarget("a", "ta", time.Minute, 0), beatTarget("b", "tb", time.Minute, 0)
 	h.Configure([]configs.Target{a, b})
 	if err := h.Push("a", "ta", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(time.Minute)
+	clk.Add(time.Minute)
 	a.Heartbeat.Token = configs.NewSecret("rotated")
 	h.Configure([]configs.Target{a})
 	if err := h.Push("b", "tb", time.Time{}); !errors.Is(err, ErrUnknownHeartbeat) {

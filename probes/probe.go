@@ -1,6 +1,7 @@
 // Package probes is foghorn's eyes: one small file per probe kind, all with
-// the Prober shape, a scheduler that runs them, and (later) classification.
-// It knows targets and results, never people or channels.
+// the Prober shape, and a scheduler that runs them and hands each result
+// to an Observer (classification, in probes/classify, wired in cmd). It
+// knows targets and results, never people or channels.
 package probes
 
 import (
@@ -74,8 +75,8 @@ type BMCWord struct {
 	Findings []string
 }
 
-// fault reports whether the BMC answered and says something is wrong.
-func (w *BMCWord) fault() bool {
+// Fault reports whether the BMC answered and says something is wrong.
+func (w *BMCWord) Fault() bool {
 	return w != nil && w.Answered && (!w.PowerOn || len(w.Findings) > 0)
 }
 
@@ -85,7 +86,9 @@ func (w *BMCWord) fault() bool {
 type Prober func(ctx context.Context, t *configs.Target, mem *Memory) Result
 
 // Memory is per-target state a probe kind keeps between runs, such as the
-// last sysUpTime or SEL record ID. The scheduler persists it.
+// last sysUpTime or SEL record ID. The scheduler keeps it across reloads
+// and hands it out (Scheduler.Memory, Resume) to be saved with the
+// target's state.
 type Memory struct {
 	mu sync.Mutex
 	m  map[string]string

@@ -3,8 +3,6 @@ package probes
 import (
 	"container/heap"
 	"context"
-	"encoding/json"
-	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"reflect"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"foghorn/configs"
-	"foghorn/store"
 )
 
 // Scheduler runs every target (and foghorn's canaries) at its interval,
@@ -27,17 +24,13 @@ import (
 // only while it runs. 10,000 targets cost a heap entry each, not a
 // goroutine and a timer each.
 //
-// Results go to a Classifier, which the scheduler owns: Options.OnEvent
-// receives its incident events, OnChange its up/down changes. With
-// Options.Store, state is restored on the first Update (and reconciled
-// with Options.Open) and saved in batches (changes each second, memory at
-// each checkpoint), except that what an alert is about is written before
-// the alert leaves.
+// Each result goes to Options.Observer (the classifier, wired in cmd),
+// which says whether to look again soon. The scheduler holds the kinds'
+// memory; what a target's state is belongs to the observer.
 type Scheduler struct {
 	log *slog.Logger
 	o   Options
 	sem chan struct{}
-	cls *Classifier
 
 	upd      sync.Mutex // one Update at a time
 	mu       sync.Mutex
@@ -45,17 +38,23 @@ type Scheduler struct {
 	canaries map[string]*run // canaries by address
 	h        runHeap
 	loaded   bool
-	restored map[string]map[string]string // memory from the store, by target
-	lastMem  map[string]string            // memory as last written, by target
-	forget   []string                     // targets gone from the config, whose rows to delete
-	saving   chan struct{}                // one save at a time, snapshot to commit: a later one never lands first
+	restored map[string]map[string]string // memory from the store, by target, until its run starts
 
 	wake   chan struct{}
 	quit   chan struct{}
-	loops  sync.WaitGroup // the dispatcher and the ticker
+	loops  sync.WaitGroup // the dispatcher
 	probes sync.WaitGroup // probes in flight
 	stop   sync.Once
 	late   lateness
+}
+
+// Observer takes the results: Observe those of targets, ObserveCanary
+// those of the canaries. Each returns whether to probe again soon rather
+// than at the next interval (a failure not yet confirmed). Called on the
+// probe's goroutine.
+type Observer interface {
+	Observe(r Result) (retry bool)
+	ObserveCanary(addr string, r Result) (retry bool)
 }
 
 // Options configure a Scheduler; nil callbacks are skipped.
@@ -65,26 +64,20 @@ type Options struct {
 	// silent target holds a slot for its whole timeout: size it above the
 	// sum over failing targets of timeout/interval, or they delay the rest.
 	Limit    int
-	OnResult func(Result) // every result; called on the probe's goroutine
-	OnChange func(Change) // a target went up or down (rise/fall)
-	OnEvent  func(Event)  // incident events, in order; see Classifier
+	OnResult func(Result) // every target result; called on the probe's goroutine
+	// Observer receives every result after OnResult; nil drops them.
+	Observer Observer
 	// Heartbeats receives pushes for heartbeat targets.
 	Heartbeats *Heartbeats
 	// Kinds adds probers for kinds not in the built-in table, e.g.
 	// "ipmi": IPMIProber(pool).
 	Kinds map[string]Prober
-	// Store, when set, is where target state is restored from (on the
-	// first Update) and saved to.
-	Store *store.DB
-	// Checkpoint is how often probe memory is saved when it changed
-	// without a state change; default 1m.
-	Checkpoint time.Duration
-	// Open, with Store, lists the keys of the incidents the escalation
-	// engine has open from probes. It is asked once, at the restore, and
-	// the classifier reconciles its restored state with them (see
-	// Classifier.Reconcile): an incident opened after the state was last
-	// written still resolves once its targets are up.
-	Open func() ([]string, error)
+}
+
+// Config is the scheduler's part of the config: what to probe.
+type Config struct {
+	Targets   []configs.Target
+	SelfCheck configs.SelfCheck // its canaries, probed like targets
 }
 
 // NewScheduler makes a scheduler with no targets; call Update.
@@ -95,35 +88,13 @@ func NewScheduler(o Options) *Scheduler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if o.Checkpoint <= 0 {
-		o.Checkpoint = time.Minute
-	}
 	s := &Scheduler{
 		log: o.Log, o: o, sem: make(chan struct{}, o.Limit),
-		runs: map[string]*run{}, canaries: map[string]*run{}, lastMem: map[string]string{},
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), saving: make(chan struct{}, 1),
+		runs: map[string]*run{}, canaries: map[string]*run{},
+		wake: make(chan struct{}, 1), quit: make(chan struct{}),
 	}
-	onEvent := o.OnEvent
-	if o.Store != nil && onEvent != nil {
-		onEvent = func(ev Event) {
-			// Write through: the transition that opens, changes or
-			// resolves an incident is in the store before its alert
-			// leaves, so a kill right after the page cannot restore a
-			// state that predates it. Transitions are rare; the batch
-			// stays for memory.
-			if !ev.Notice {
-				s.saveWithin(false, writeThrough)
-			}
-			o.OnEvent(ev)
-		}
-	}
-	s.cls = NewClassifier(ClassifierOptions{
-		Log: o.Log, OnEvent: onEvent, OnChange: s.change,
-		Recheck: func(targets []string, canaries bool) { s.recheck(targets, canaries) },
-	})
-	s.loops.Add(2)
+	s.loops.Add(1)
 	go s.dispatch()
-	go s.tick()
 	return s
 }
 
@@ -149,29 +120,30 @@ type run struct {
 	again bool // probe again as soon as the one in flight is done
 }
 
-func (r *run) interval() time.Duration { return interval(r.t) }
+func (r *run) interval() time.Duration { return Interval(r.t) }
 
-func interval(t *configs.Target) time.Duration {
+// Interval is how often t is probed: its own, or the default.
+func Interval(t *configs.Target) time.Duration {
 	if d := t.Interval.Duration; d > 0 {
 		return d
 	}
 	return configs.DefaultInterval
 }
 
-// timeout is the target's, or what the loader would default it to.
-func timeout(t *configs.Target) time.Duration {
+// Timeout bounds one probe of t: its own, or what the loader would
+// default it to.
+func Timeout(t *configs.Target) time.Duration {
 	if d := t.Timeout.Duration; d > 0 {
 		return d
 	}
-	return min(configs.DefaultTimeout, interval(t)/2)
+	return min(configs.DefaultTimeout, Interval(t)/2)
 }
 
 // Update makes the running targets match cfg: new ones start, removed
 // ones stop (their probes cancelled and returned before Update returns),
 // changed ones restart with their memory. Unchanged targets keep their
-// schedule and state. The first Update restores state from the store.
-// After Stop, Update does nothing.
-func (s *Scheduler) Update(cfg *configs.Config) {
+// schedule and memory. After Stop, Update does nothing.
+func (s *Scheduler) Update(cfg Config) {
 	s.upd.Lock()
 	defer s.upd.Unlock()
 	select {
@@ -179,14 +151,9 @@ func (s *Scheduler) Update(cfg *configs.Config) {
 		return
 	default:
 	}
-	s.cls.Configure(cfg)
 	s.mu.Lock()
-	first := !s.loaded
 	s.loaded = true
 	s.mu.Unlock()
-	if first && s.o.Store != nil {
-		s.restore()
-	}
 
 	want := map[string]*configs.Target{}
 	for i := range cfg.Targets {
@@ -194,7 +161,7 @@ func (s *Scheduler) Update(cfg *configs.Config) {
 	}
 	cans := map[string]*configs.Target{}
 	for _, a := range cfg.SelfCheck.Canaries {
-		cans[a] = canaryTarget(cfg.SelfCheck, a)
+		cans[a] = CanaryTarget(cfg.SelfCheck, a)
 	}
 
 	// Stop what went or changed, and wait for its probes, before starting
@@ -210,9 +177,6 @@ func (s *Scheduler) Update(cfg *configs.Config) {
 		}
 		if ok && t.Kind == r.t.Kind {
 			mems[name] = r.mem
-		}
-		if !ok && s.o.Store != nil {
-			s.forget = append(s.forget, name)
 		}
 		s.drop(r)
 		stopped = append(stopped, r)
@@ -268,12 +232,16 @@ func (s *Scheduler) Update(cfg *configs.Config) {
 	s.poke()
 }
 
-// canaryTarget is how a canary is probed: one echo or one connect, with
+// CanaryFall is how many failures in a row make a canary count as down:
+// one lost packet must not blind foghorn, and blindness holds every page.
+const CanaryFall = 2
+
+// CanaryTarget is how a canary is probed: one echo or one connect, with
 // quick re-checks doing what more pings per probe would.
-func canaryTarget(sc configs.SelfCheck, addr string) *configs.Target {
+func CanaryTarget(sc configs.SelfCheck, addr string) *configs.Target {
 	t := &configs.Target{
 		Name: "canary " + addr, Kind: sc.Kind, Address: addr,
-		Interval: sc.Interval, Timeout: sc.Timeout, Rise: 1, Fall: canaryFall, Severity: "info",
+		Interval: sc.Interval, Timeout: sc.Timeout, Rise: 1, Fall: CanaryFall, Severity: "info",
 	}
 	if t.Kind == "" {
 		t.Kind = "icmp"
@@ -297,7 +265,7 @@ func (s *Scheduler) prober(kind string) (Prober, bool) {
 func newRun(t *configs.Target, p Prober, mem *Memory, canary bool, now time.Time) *run {
 	r := &run{t: t, p: p, mem: mem, canary: canary, idx: -1}
 	r.slot = offset(t.Name, r.interval())
-	r.due = firstDue(now, r.interval(), timeout(t), r.slot)
+	r.due = firstDue(now, r.interval(), Timeout(t), r.slot)
 	return r
 }
 
@@ -315,7 +283,8 @@ func (s *Scheduler) drop(r *run) {
 	}
 }
 
-// Stop stops every probe, waits for them to return, and saves state.
+// Stop stops every probe and waits for them to return. The runs' memory
+// stays readable (Memory), for a last save.
 func (s *Scheduler) Stop() {
 	s.stop.Do(func() {
 		close(s.quit)
@@ -329,13 +298,37 @@ func (s *Scheduler) Stop() {
 		}
 		s.mu.Unlock()
 		s.probes.Wait()
-		s.save(true)
 	})
 }
 
 // Recheck probes the named targets now (or as soon as their probe in
-// flight returns), e.g. for a "check now" button.
+// flight returns), e.g. for a "check now" button, or the proof a held
+// target waits for.
 func (s *Scheduler) Recheck(targets ...string) { s.recheck(targets, false) }
+
+// RecheckCanaries probes the canaries now: is it foghorn that is blind?
+func (s *Scheduler) RecheckCanaries() { s.recheck(nil, true) }
+
+// Memory is a copy of the kind's memory of a target; false if it is not
+// scheduled.
+func (s *Scheduler) Memory(target string) (map[string]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.runs[target]; r != nil {
+		return r.mem.Snapshot(), true
+	}
+	return nil, false
+}
+
+// Resume gives the memory restored from the store, by target, to the
+// runs the first Update starts; after it, Resume does nothing.
+func (s *Scheduler) Resume(mems map[string]map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded {
+		s.restored = mems
+	}
+}
 
 func (s *Scheduler) recheck(targets []string, canaries bool) {
 	s.mu.Lock()
@@ -421,7 +414,7 @@ func (s *Scheduler) probe(r *run, t *configs.Target, due time.Time) {
 	defer r.wg.Done()
 	start := time.Now()
 	s.late.add(start.Sub(due))
-	to := timeout(t)
+	to := Timeout(t)
 	ctx, cancel := context.WithTimeout(context.Background(), to)
 	s.mu.Lock()
 	r.stop = cancel
@@ -445,13 +438,18 @@ func (s *Scheduler) probe(r *run, t *configs.Target, due time.Time) {
 		res.Start = start
 	}
 	var retry bool
-	if r.canary {
-		retry = s.cls.ObserveCanary(t.Address, res)
-	} else {
+	switch {
+	case r.canary:
+		if s.o.Observer != nil {
+			retry = s.o.Observer.ObserveCanary(t.Address, res)
+		}
+	default:
 		if s.o.OnResult != nil {
 			s.o.OnResult(res)
 		}
-		retry = s.cls.Observe(res)
+		if s.o.Observer != nil {
+			retry = s.o.Observer.Observe(res)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -476,15 +474,15 @@ func (s *Scheduler) probe(r *run, t *configs.Target, due time.Time) {
 func (r *run) next(due, start, now time.Time, retry bool) time.Time {
 	iv := r.interval()
 	if retry {
-		return later(now, start.Add(recheckDelay(iv)))
+		return later(now, start.Add(RecheckDelay(iv)))
 	}
 	return slotAfter(later(due.Add(iv/2), now), iv, r.slot)
 }
 
-// recheckDelay is how soon a failing target is looked at again: a tenth
+// RecheckDelay is how soon a failing target is looked at again: a tenth
 // of its interval, 1s to 10s. With a 10s interval and fall 3, a dead
 // target is confirmed about 2s after its first failure.
-func recheckDelay(iv time.Duration) time.Duration {
+func RecheckDelay(iv time.Duration) time.Duration {
 	return min(max(iv/10, time.Second), 10*time.Second, max(iv, time.Second))
 }
 
@@ -537,25 +535,6 @@ func firstDue(now time.Time, iv, to, off time.Duration) time.Time {
 	return now.Add(time.Duration(float64(wait) * float64(span) / float64(iv)))
 }
 
-// change passes a classifier change on, with the memory to persist.
-func (s *Scheduler) change(c Change) {
-	if s.o.OnChange == nil {
-		return
-	}
-	m := map[string]string{}
-	s.mu.Lock()
-	if r := s.runs[c.Target]; r != nil {
-		m = r.mem.Snapshot()
-	}
-	s.mu.Unlock()
-	if row, ok := s.cls.row(c.Target); ok {
-		row.Memory = m
-		m = row.row()
-	}
-	c.Memory = m
-	s.o.OnChange(c)
-}
-
 // Stats reports the scheduler's figures.
 func (s *Scheduler) Stats() Stats {
 	s.mu.Lock()
@@ -564,159 +543,7 @@ func (s *Scheduler) Stats() Stats {
 	st.Probes = s.late.probes.Load()
 	st.LateP50, st.LateP99 = s.late.quantile(0.5), s.late.quantile(0.99)
 	st.LateMax = time.Duration(s.late.max.Load())
-	st.Blind, st.BlindSince = s.cls.Blind()
 	return st
-}
-
-// tick drives the classifier's clock work and the batched saving.
-func (s *Scheduler) tick() {
-	defer s.loops.Done()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	last := time.Now()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-t.C:
-		}
-		s.cls.Tick()
-		full := time.Since(last) >= s.o.Checkpoint
-		if full {
-			last = time.Now()
-		}
-		s.save(full)
-	}
-}
-
-// restore loads the persisted state into the classifier, and the kinds'
-// memory for the runs about to start.
-func (s *Scheduler) restore() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rows, err := LoadStates(ctx, s.o.Store)
-	if err != nil {
-		s.log.Error("cannot restore target state; starting fresh (targets already down will page again)", "err", err)
-		s.reconcile()
-		return
-	}
-	mems := map[string]map[string]string{}
-	var gone []string
-	for _, r := range rows {
-		if len(r.Memory) > 0 {
-			mems[r.Target] = r.Memory
-		}
-		s.lastMem[r.Target] = memJSON(r.Memory)
-		if !s.cls.knows(r.Target) {
-			gone = append(gone, r.Target)
-		}
-	}
-	s.mu.Lock()
-	s.restored = mems
-	s.forget = append(s.forget, gone...)
-	s.mu.Unlock()
-	s.cls.Restore(rows)
-	s.log.Info("target state restored", "targets", len(rows))
-	s.reconcile()
-}
-
-// reconcile gives the classifier the incidents open downstream, if told
-// how to list them.
-func (s *Scheduler) reconcile() {
-	if s.o.Open == nil {
-		return
-	}
-	open, err := s.o.Open()
-	if err != nil {
-		s.log.Error("cannot list the open incidents to reconcile the restored state with; an incident opened just before the stop may stay open until resolved by hand",
-			"err", err)
-		return
-	}
-	s.cls.Reconcile(open)
-}
-
-// writeThrough bounds a save on the way of an alert, the wait for a save
-// in progress included: a store that hangs must not hold the page for
-// long (it is logged, and the rows are written at a later save).
-const writeThrough = 5 * time.Second
-
-// save writes the targets whose state changed and, when full, those whose
-// memory changed since last written, in one transaction.
-func (s *Scheduler) save(full bool) { s.saveWithin(full, 30*time.Second) }
-
-func (s *Scheduler) saveWithin(full bool, limit time.Duration) {
-	if s.o.Store == nil {
-		return
-	}
-	deadline := time.Now().Add(limit)
-	wait := time.NewTimer(limit)
-	defer wait.Stop()
-	select {
-	case s.saving <- struct{}{}:
-		defer func() { <-s.saving }()
-	case <-wait.C:
-		s.log.Error("target state not saved: an earlier save is stuck in the store; will try again", "waited", limit)
-		return
-	}
-	var names []string
-	mems := map[string]map[string]string{}
-	s.mu.Lock()
-	for name, r := range s.runs {
-		if !full {
-			break
-		}
-		m := r.mem.Snapshot()
-		if j := memJSON(m); j != s.lastMem[name] {
-			names = append(names, name)
-		}
-	}
-	s.mu.Unlock()
-	rows := s.cls.saved(false, names...)
-	s.mu.Lock()
-	gone := s.forget
-	s.forget = nil
-	if len(rows) == 0 && len(gone) == 0 {
-		s.mu.Unlock()
-		return
-	}
-	for i := range rows {
-		if r := s.runs[rows[i].Target]; r != nil {
-			rows[i].Memory = r.mem.Snapshot()
-		}
-		mems[rows[i].Target] = rows[i].Memory
-	}
-	s.mu.Unlock()
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	if err := SaveStates(ctx, s.o.Store, rows, gone...); err != nil {
-		s.log.Error("cannot save target state; will try again", "targets", len(rows), "err", err)
-		for _, r := range rows {
-			s.cls.unsave(r.Target)
-		}
-		s.mu.Lock()
-		s.forget = append(s.forget, gone...)
-		s.mu.Unlock()
-		return
-	}
-	s.mu.Lock()
-	for name, m := range mems {
-		s.lastMem[name] = memJSON(m)
-	}
-	for _, name := range gone {
-		delete(s.lastMem, name)
-	}
-	s.mu.Unlock()
-}
-
-func memJSON(m map[string]string) string {
-	if len(m) == 0 {
-		return "{}"
-	}
-	j, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Sprint(m)
-	}
-	return string(j)
 }
 
 // runHeap orders runs by due time.

@@ -24,7 +24,7 @@ func TestICMPSendErrorIsAFailure(t *testing.T) {
 	t.Parallel()
 	needRoot(t)
 	canary := func(addr string) *configs.Target {
-		return canaryTarget(configs.SelfCheck{Kind: "icmp", Timeout: configs.Duration{Duration: time.Second}}, addr)
+		return CanaryTarget(configs.SelfCheck{Kind: "icmp", Timeout: configs.Duration{Duration: time.Second}}, addr)
 	}
 	check := func(t *testing.T, r Result, errText string) {
 		t.Helper()

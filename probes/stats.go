@@ -15,9 +15,6 @@ type Stats struct {
 	// Lateness of probe starts against their schedule: quantiles are the
 	// upper bound of the histogram bucket they fall in; Max is exact.
 	LateP50, LateP99, LateMax time.Duration
-	// Blind is true while foghorn's canaries do not answer (since BlindSince).
-	Blind      bool
-	BlindSince time.Time
 }
 
 // lateBounds are the histogram's bucket upper bounds, 1-2-5 steps.

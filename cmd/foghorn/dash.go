@@ -8,7 +8,7 @@ import (
 	"foghorn/cmd/foghorn/dashboard"
 )
 
-// dashSource feeds the dashboard from the daemon: the scheduler's targets and
+// dashSource feeds the dashboard from the daemon: the classifier's targets and
 // foghorn's word on itself.
 type dashSource struct{ d *daemon }
 

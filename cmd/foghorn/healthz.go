@@ -144,9 +144,9 @@ func (d *daemon) checkProbes(now time.Time) string {
 // checkBlind says when foghorn's own canaries fail: it judges no target
 // then, so it pages nobody about the site.
 func (d *daemon) checkBlind() string {
-	if st := d.sched.Stats(); st.Blind {
+	if blind, since := d.cls.Blind(); blind {
 		return fmt.Sprintf("blind since %s UTC: fewer than [self_check] min_up canaries answer, so no target is judged",
-			st.BlindSince.UTC().Format(time.TimeOnly))
+			since.UTC().Format(time.TimeOnly))
 	}
 	return ""
 }

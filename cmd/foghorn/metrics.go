@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"foghorn/probes"
+	"foghorn/probes/classify"
 )
 
 // metrics are foghorn's counters on /metrics. A registry of our own keeps
@@ -89,7 +90,7 @@ func (m *metrics) testPage(answered bool) {
 
 // live reads, at scrape time, what the daemon's parts know: open incidents
 // by severity and state, how far the engine lags, whether foghorn is blind,
-// and each target's state, from the scheduler that owns it (restored
+// and each target's state, from the classifier that owns it (restored
 // states included: a target down before a restart is 0 at once after it).
 type live struct{ d *daemon }
 
@@ -131,17 +132,17 @@ func (l live) Collect(ch chan<- prometheus.Metric) {
 	}
 	st := l.d.sched.Stats()
 	blind := 0.0
-	if st.Blind {
+	if b, _ := l.d.cls.Blind(); b {
 		blind = 1
 	}
 	ch <- prometheus.MustNewConstMetric(blindDesc, prometheus.GaugeValue, blind)
 	ch <- prometheus.MustNewConstMetric(lateDesc, prometheus.GaugeValue, st.LateP99.Seconds())
-	for _, t := range l.d.sched.Targets() {
+	for _, t := range l.d.cls.Targets() {
 		v := 0.0
 		switch t.State {
-		case probes.Up:
+		case classify.Up:
 			v = 1
-		case probes.Down:
+		case classify.Down:
 		default:
 			continue // not judged yet: no sample, as before a first rise or fall
 		}

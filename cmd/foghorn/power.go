@@ -11,7 +11,7 @@ import (
 	"foghorn/escalation"
 	"foghorn/ipmi"
 	"foghorn/power"
-	"foghorn/probes"
+	"foghorn/probes/classify"
 )
 
 // bmcs is the ipmi pool as the power desk's BMC: power knows no ipmi.
@@ -46,7 +46,7 @@ func powerRoute(desk *power.Desk, next escalation.Notifier) escalation.Notifier 
 // and a state restored after a restart carries no BMC word: not known.
 func (d *daemon) bmcState(name string) string {
 	s := d.states.Load()
-	if s == nil || s.State(name) != probes.Down {
+	if s == nil || s.State(name) != classify.Down {
 		return ""
 	}
 	for _, t := range s.Targets() {

@@ -6,9 +6,9 @@ import (
 )
 
 // openProbeKeys lists the keys of the incidents the engine has open from
-// probes. The scheduler asks once, at its restore: the probes' state in
+// probes. The classifier asks once, at its restore: the probes' state in
 // the store may predate an incident (foghorn killed right after a page),
-// and an incident its classifier does not know of would never resolve.
+// and an incident it does not know of would never resolve.
 func (d *daemon) openProbeKeys(ctx context.Context) ([]string, error) {
 	incs, err := d.eng.Open(ctx)
 	if err != nil {

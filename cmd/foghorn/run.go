@@ -24,6 +24,7 @@ import (
 	"foghorn/pager/twiliosim"
 	"foghorn/power"
 	"foghorn/probes"
+	"foghorn/probes/classify"
 	"foghorn/store"
 )
 
@@ -83,12 +84,13 @@ type daemon struct {
 	cfg    atomic.Pointer[configs.Config]
 	db     *store.DB
 	sched  *probes.Scheduler
+	cls    *classify.Classifier // target state's one owner (wire_probes.go)
 	eng    *escalation.Engine
 	beats  *probes.Heartbeats
 	pushes pushLimiter // refused heartbeat pushes per source (pushlimit.go)
-	// states is sched, target state's one owner (targets.go), for readers
+	// states is cls, target state's one owner (targets.go), for readers
 	// that start before it exists: the guard, the engine's power steps.
-	states atomic.Pointer[probes.Scheduler]
+	states atomic.Pointer[classify.Classifier]
 	probed atomic.Int64 // when the newest result of this run started, Unix ns (healthz.go)
 	m      *metrics
 	dash   *dashboard.Dashboard
@@ -97,7 +99,7 @@ type daemon struct {
 	sim    *twiliosim.Sim
 	pool   *ipmi.Pool
 	guard  *power.Desk
-	events chan probes.Event
+	events chan classify.Event
 	fds    fdBudget // how file descriptors are shared between probes and HTTP
 
 	armed armedCheck // the last verdict of /healthz (healthz.go)
@@ -147,7 +149,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	// Pages, plus policy steps with power = "cycle"; each hand-over stamped
 	// in the store, and looked up in Twilio's lists by Recover after a kill.
 	d.pool = ipmi.NewPool()
-	d.pool.Update(cfg)
+	d.pool.Update(bmcTargets(cfg))
 	// Power actions: CYCLE pve1 by SMS, the API, the dashboard, and the
 	// automated policy steps, all behind one guard; its rate limits
 	// replayed from the audit trail, so a restart resets nothing.
@@ -175,22 +177,16 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		defer close(engDone)
 		d.eng.Run(ctx)
 	}()
-	d.events = make(chan probes.Event, 4096)
+	d.events = make(chan classify.Event, 4096)
 	evDone := make(chan struct{})
 	go func() {
 		defer close(evDone)
 		d.eventLoop()
 	}()
-	d.sched = probes.NewScheduler(probes.Options{
-		Log: log, OnResult: d.result, OnChange: d.change, OnEvent: d.queueEvent, Heartbeats: d.beats,
-		Store: db, Kinds: map[string]probes.Prober{"ipmi": probes.IPMIProber(d.pool)},
-		Open: func() ([]string, error) { return d.openProbeKeys(ctx) },
-	})
-	d.states.Store(d.sched)
-	// The first Update restores the saved target state: before the
+	d.newProbes(func() ([]string, error) { return d.openProbeKeys(ctx) })
+	// The first update restores the saved target state: before the
 	// listener, so no webhook (a CYCLE by SMS) sees every target pending.
-	d.beats.Configure(cfg.Targets)
-	d.sched.Update(cfg)
+	d.updateProbes(cfg)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -243,7 +239,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	if sim != nil {
 		sim.Close()
 	}
-	d.sched.Stop()
+	d.stopProbes()
 	close(d.events)
 	<-evDone
 	d.guard.Close()
@@ -280,10 +276,9 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	d.cfg.Store(cfg)
 	d.eng.SetConfig(cfg)
-	d.pool.Update(cfg)
+	d.pool.Update(bmcTargets(cfg))
 	d.guard.Update(powerConfig(cfg))
-	d.beats.Configure(cfg.Targets)
-	d.sched.Update(cfg)
+	d.updateProbes(cfg)
 	d.fds.checkFDs(d.log, cfg)
 	d.m.reload(true)
 	d.health.update(func(h *dashboard.Health) { h.Reloaded, h.ReloadErr = time.Now(), "" })
@@ -300,9 +295,9 @@ func (d *daemon) result(r probes.Result) {
 	d.log.Debug("probe", "target", r.Target, "status", r.Status.String(), "detail", r.Msg, "took", r.Duration)
 }
 
-func (d *daemon) change(c probes.Change) {
+func (d *daemon) change(c classify.Change) {
 	lv := slog.LevelInfo
-	if c.To == probes.Down {
+	if c.To == classify.Down {
 		lv = slog.LevelWarn
 	}
 	d.log.Log(context.Background(), lv, "target "+string(c.To), "target", c.Target, "from", string(c.From),
@@ -311,7 +306,7 @@ func (d *daemon) change(c probes.Change) {
 
 // queueEvent hands a classifier event to the engine's goroutine; it is
 // called on probe goroutines, which must not wait on the store.
-func (d *daemon) queueEvent(ev probes.Event) { d.events <- ev }
+func (d *daemon) queueEvent(ev classify.Event) { d.events <- ev }
 
 // eventLoop feeds incident events to the escalation engine, in order.
 func (d *daemon) eventLoop() {
@@ -330,7 +325,7 @@ func (d *daemon) eventLoop() {
 }
 
 // alertFor turns a classifier event into the engine's input.
-func alertFor(ev probes.Event) escalation.Alert {
+func alertFor(ev classify.Event) escalation.Alert {
 	src := "probe"
 	if ev.Key == "self" {
 		src = "self"

@@ -3,23 +3,23 @@ package main
 import (
 	"time"
 
-	"foghorn/probes"
+	"foghorn/probes/classify"
 )
 
-// Target state has one owner, the scheduler (probes.Scheduler.Targets):
+// Target state has one owner, the classifier (classify.Classifier.Targets):
 // it judges rise and fall and restores what the store holds at its first
-// Update. cmd keeps no copy; /status, the API, the dashboard, /healthz
+// Configure. cmd keeps no copy; /status, the API, the dashboard, /healthz
 // and the power guard read it here.
 
 // targetState is what is known of a target now ("up", "down",
 // "pending"), for the power guard's quorum check. After a restart a
 // member that was down counts as down at once, one that was up as up.
-// The guard is wired before the scheduler exists: until it does, nothing
+// The guard is wired before the classifier exists: until it does, nothing
 // is known.
 func (d *daemon) targetState(name string) string {
 	s := d.states.Load()
 	if s == nil {
-		return string(probes.Pending)
+		return string(classify.Pending)
 	}
 	return string(s.State(name))
 }

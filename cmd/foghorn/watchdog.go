@@ -77,7 +77,7 @@ const maxLag = 2 * time.Minute
 func (d *daemon) unhealthy(ctx context.Context) string {
 	down, _ := d.checkChannels()
 	blind := ""
-	if st := d.sched.Stats(); st.Blind && time.Since(st.BlindSince) > 2*d.cfg.Load().SelfCheck.HeartbeatInterval.Duration {
+	if b, since := d.cls.Blind(); b && time.Since(since) > 2*d.cfg.Load().SelfCheck.HeartbeatInterval.Duration {
 		blind = d.checkBlind()
 	}
 	for _, reason := range []string{d.checkStore(ctx), d.checkLag(ctx), down, blind} {

@@ -193,7 +193,7 @@ func (b *bench) run() error {
 	fmt.Printf("foghorn ipmi benchmark: %d BMCs (ipmi_sim) on loopback, interval %s, timeout %s, cipher suite %d, GOMAXPROCS=%d, %d CPUs%s\n",
 		b.n, b.iv, b.to, b.suite, runtime.GOMAXPROCS(0), runtime.NumCPU(), map[bool]string{true: ", prober pinned to CPU 0, sims to the rest"}[b.pin])
 	fmt.Printf("warm-up %s (the first round connects), then measuring %s\n", b.warm, b.measure)
-	sched.Update(cfg)
+	sched.Update(probes.Config{Targets: cfg.Targets})
 	time.Sleep(b.warm)
 
 	c0, p0, w0 := procstat.CPU(), sched.Stats().Probes, time.Now()

@@ -37,6 +37,7 @@ import (
 	"foghorn/bench/procstat"
 	"foghorn/configs"
 	"foghorn/probes"
+	"foghorn/probes/classify"
 )
 
 func main() {
@@ -122,7 +123,20 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 		detected  = map[string]time.Time{}
 		events    atomic.Int64
 	)
+	c := classify.New(classify.Options{
+		OnEvent: func(e classify.Event) {
+			events.Add(1)
+			if name, ok := strings.CutPrefix(e.Key, "target:v-"); ok && e.Firing {
+				mu.Lock()
+				if _, dup := detected[name]; !dup {
+					detected[name] = e.At
+				}
+				mu.Unlock()
+			}
+		},
+	})
 	s := probes.NewScheduler(probes.Options{
+		Observer: c,
 		OnResult: func(r probes.Result) {
 			if roundDone.Load() {
 				return
@@ -134,23 +148,17 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 				roundDone.Store(true)
 			}
 		},
-		OnEvent: func(e probes.Event) {
-			events.Add(1)
-			if name, ok := strings.CutPrefix(e.Key, "target:v-"); ok && e.Firing {
-				mu.Lock()
-				if _, dup := detected[name]; !dup {
-					detected[name] = e.At
-				}
-				mu.Unlock()
-			}
-		},
 	})
+	c.Attach(s)
+	c.Start()
+	defer c.Stop()
 	defer s.Stop()
 
 	fmt.Printf("foghorn scheduler benchmark: %d TCP targets on loopback, interval %s, timeout %s, %.0f%% silently dropping, GOMAXPROCS=%d, %d CPUs\n",
 		n, iv, to, drop*100, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	start := time.Now()
-	s.Update(cfg)
+	c.Configure(classify.Config{Targets: cfg.Targets, SelfCheck: cfg.SelfCheck, StormWindow: cfg.Escalation.StormWindow.Duration})
+	s.Update(probes.Config{Targets: cfg.Targets, SelfCheck: cfg.SelfCheck})
 	for !roundDone.Load() {
 		if time.Since(start) > 3*iv {
 			return fmt.Errorf("no full round within %s", 3*iv)

@@ -1,4 +1,4 @@
-package probes
+package classify
 
 // storm is the open incident k should join rather than page on its own:
 // the newest down incident of the same policy, opened within the storm

@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"foghorn/probes"
 	"foghorn/store"
 )
 
@@ -18,7 +19,7 @@ type Saved struct {
 	Target string
 	State  State
 	Since  time.Time
-	Last   Result // Status, Msg and Start are kept
+	Last   probes.Result // Status, Msg and Start are kept
 	Memory map[string]string
 
 	class, key, flap string
@@ -81,7 +82,7 @@ func LoadStates(ctx context.Context, db *store.DB) ([]Saved, error) {
 }
 
 // SaveStates writes rows, and deletes the rows of gone targets, in one
-// transaction: the scheduler batches state changes and memory
+// transaction: the classifier batches state changes and memory
 // checkpoints, so 10,000 targets cost a few writes a second at most, not
 // one per probe.
 func SaveStates(ctx context.Context, db *store.DB, rows []Saved, gone ...string) error {
@@ -126,29 +127,13 @@ const upsertState = `
 		last_status = excluded.last_status, last_msg = excluded.last_msg,
 		last_at = excluded.last_at, memory = excluded.memory`
 
-// SaveState records one change. The Scheduler saves by itself when given
-// Options.Store; this stays for callers that persist changes their own
-// way. Change.Memory carries the classifier's keys too, so the row it
-// writes resumes just as well.
-func SaveState(ctx context.Context, db *store.DB, c Change) error {
-	m, err := json.Marshal(c.Memory)
-	if err != nil {
-		return fmt.Errorf("probes: save state of %s: %w", c.Target, err)
-	}
-	at := stampDB(c.Result.Start)
-	if _, err := db.ExecContext(ctx, upsertState, c.Target, string(c.To), at, c.Result.Status.String(), c.Result.Msg, at, string(m)); err != nil {
-		return fmt.Errorf("probes: save state of %s: %w", c.Target, err)
-	}
-	return nil
-}
-
 func stampDB(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-func parseStatus(s string) Status {
-	for _, st := range []Status{OK, Warning, Critical} {
+func parseStatus(s string) probes.Status {
+	for _, st := range []probes.Status{probes.OK, probes.Warning, probes.Critical} {
 		if st.String() == s {
 			return st
 		}
 	}
-	return Unknown
+	return probes.Unknown
 }

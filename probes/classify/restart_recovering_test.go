@@ -1,8 +1,10 @@
-package probes
+package classify
 
 import (
 	"testing"
 	"time"
+
+	"foghorn/probes"
 )
 
 // Found by the soak (soak/main.go): foghorn killed while targets that were
@@ -20,11 +22,11 @@ func TestClassifyRestartWhileRecovering(t *testing.T) {
 				cfg.Escalation.StormWindow.Duration = 0
 			}
 			s := newSim(t, cfg)
-			s.set(OK, "a", "b", "c")
+			s.set(probes.OK, "a", "b", "c")
 			s.run(30 * time.Second)
-			s.set(Critical, "a", "b")
+			s.set(probes.Critical, "a", "b")
 			s.run(time.Minute)
-			s.set(OK, "a", "b")
+			s.set(probes.OK, "a", "b")
 			s.run(15 * time.Second) // up again, within the resolve hold (2 intervals)
 			for _, e := range s.events {
 				if !e.Firing {
@@ -39,11 +41,11 @@ func TestClassifyRestartWhileRecovering(t *testing.T) {
 			}
 
 			s2 := newSim(t, cfg)
-			s2.clk.now = s.clk.now.Add(2 * time.Second)
+			s2.clk.Jump(s.clk.Now().Add(2 * time.Second))
 			s2.due = map[string]time.Time{}
 			s2.schedule()
 			s2.c.Restore(rows)
-			s2.set(OK, "a", "b", "c")
+			s2.set(probes.OK, "a", "b", "c")
 			s2.run(3 * time.Minute)
 			for _, e := range s.events {
 				resolved := false

@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"context"
@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/probes"
 	"foghorn/store"
 )
 
 // counter is a kind that remembers how often it ran, to see Memory survive
 // a restart.
-func counter(_ context.Context, t *configs.Target, mem *Memory) Result {
+func counter(_ context.Context, t *configs.Target, mem *probes.Memory) probes.Result {
 	v, _ := mem.Get("counter.n")
 	n, _ := strconv.Atoi(v)
 	mem.Set("counter.n", strconv.Itoa(n+1))
-	return Result{Target: t.Name, Kind: t.Kind, Start: time.Now(), Status: OK, Msg: "run " + strconv.Itoa(n+1)}
+	return probes.Result{Target: t.Name, Kind: t.Kind, Start: time.Now(), Status: probes.OK, Msg: "run " + strconv.Itoa(n+1)}
 }
 
 // A restart resumes from the store: a target already down stays down with
@@ -40,12 +41,12 @@ func TestSchedulerRestartResumes(t *testing.T) {
 		tcpTarget("mem", "", time.Second, 300*time.Millisecond),
 	}}
 	cfg.Targets[3].Kind = "counter"
-	kinds := map[string]Prober{"counter": counter}
+	kinds := map[string]probes.Prober{"counter": counter}
 
 	var rec1 recorder
 	o := rec1.opts()
-	o.Store, o.Kinds = db, kinds
-	s1 := NewScheduler(o)
+	o.Classifier.Store, o.Kinds = db, kinds
+	s1 := newWired(o)
 	s1.Update(cfg)
 	waitFor(t, 10*time.Second, "down and back paged", func() bool {
 		_, a := rec1.event("target:down", true)
@@ -87,16 +88,16 @@ func TestSchedulerRestartResumes(t *testing.T) {
 
 	var rec2 recorder
 	o = rec2.opts()
-	o.Store, o.Kinds = db, kinds
+	o.Classifier.Store, o.Kinds = db, kinds
 	var first string
-	o.OnResult = func(r Result) {
+	o.OnResult = func(r probes.Result) {
 		rec2.mu.Lock()
 		defer rec2.mu.Unlock()
 		if r.Target == "mem" && first == "" {
 			first = r.Msg
 		}
 	}
-	s2 := NewScheduler(o)
+	s2 := newWired(o)
 	defer s2.Stop()
 	s2.Update(cfg)
 	waitFor(t, 10*time.Second, "back resolved", func() bool { _, ok := rec2.event("target:back", false); return ok })
@@ -127,7 +128,7 @@ func TestStateRoundTrip(t *testing.T) {
 	var rows []Saved
 	for i := range 1000 {
 		rows = append(rows, Saved{Target: "t" + strconv.Itoa(i), State: Down, Since: at,
-			Last:   Result{Status: Critical, Msg: "refused", Start: at.Add(time.Second)},
+			Last:   probes.Result{Status: probes.Critical, Msg: "refused", Start: at.Add(time.Second)},
 			Memory: map[string]string{"snmp.uptime": "42"}, class: "down", key: "target:t0", flap: flap{bits: 5, n: 3}.String()})
 	}
 	start := time.Now()
@@ -143,7 +144,7 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Fatalf("%d rows", len(got))
 	}
 	g := got[0]
-	if g.State != Down || !g.Since.Equal(at) || g.Last.Status != Critical || g.Last.Msg != "refused" ||
+	if g.State != Down || !g.Since.Equal(at) || g.Last.Status != probes.Critical || g.Last.Msg != "refused" ||
 		g.class != "down" || g.key != "target:t0" || parseFlap(g.flap) != (flap{bits: 5, n: 3}) ||
 		len(g.Memory) != 1 || g.Memory["snmp.uptime"] != "42" {
 		t.Fatalf("round trip: %+v", g)

@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"foghorn/configs"
 	"foghorn/ipmi/simtest"
+	"foghorn/probes"
 )
 
 // hostPage is what a hung host's page is made of: the pager words it
@@ -31,16 +32,16 @@ func (p hostPage) String() string {
 func hungHost(t *testing.T, bmcFirst bool) (hostPage, *bmcSim) {
 	t.Helper()
 	bmc := simtest.Start(t)
-	probe := IPMIProber(ipmiPool(t))
+	probe := probes.IPMIProber(ipmiPool(t))
 	cfg := simConfig("pve1", "pve1-bmc")
 	cfg.Targets[0].BMC = "pve1-bmc"
 	cfg.Targets[1].Kind, cfg.Targets[1].Severity = "ipmi", "warning"
 	cfg.Power.Enabled = true
 	tg := ipmiTarget(bmc.Host, bmc.Port, cfg.Targets[1].Fall, 2*time.Second)
-	var mem Memory
+	var mem probes.Memory
 	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
-	s.bmc["pve1-bmc"] = func() Result { return probe(context.Background(), tg, &mem) }
-	s.set(OK, "pve1")
+	s.bmc["pve1-bmc"] = func() probes.Result { return probe(context.Background(), tg, &mem) }
+	s.set(probes.OK, "pve1")
 	s.run(30 * time.Second)
 	s.wantKeys()
 
@@ -53,9 +54,9 @@ func hungHost(t *testing.T, bmcFirst bool) (hostPage, *bmcSim) {
 			e.Severity != "warning" || e.Offer != "" || e.Host != "pve1" {
 			t.Fatalf("the BMC's report: %s\n%s", hostPage{e.Key, string(e.Severity), e.Summary, e.Host, e.Offer}, e.Detail)
 		}
-		s.set(Critical, "pve1")
+		s.set(probes.Critical, "pve1")
 	} else {
-		s.set(Critical, "pve1")
+		s.set(probes.Critical, "pve1")
 		bmc.Console(simtest.UncorrectableECC)
 	}
 	s.run(time.Minute)
@@ -128,13 +129,13 @@ func TestHostDoesNotJoinItsOwnBMCsStorm(t *testing.T) {
 	cfg.Targets[1].Kind = "ipmi"
 	cfg.Power.Enabled = true
 	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
-	s.set(OK, "pve1")
-	s.answer("pve1-bmc", OK, wordOn)
+	s.set(probes.OK, "pve1")
+	s.answer("pve1-bmc", probes.OK, wordOn)
 	s.run(30 * time.Second)
-	s.answer("pve1-bmc", Critical, nil)
+	s.answer("pve1-bmc", probes.Critical, nil)
 	s.run(30 * time.Second)
 	s.wantKeys("target:pve1-bmc F")
-	s.set(Critical, "pve1")
+	s.set(probes.Critical, "pve1")
 	s.run(30 * time.Second)
 	for _, e := range s.events {
 		if strings.Contains(e.Summary, "targets down") {
@@ -162,16 +163,16 @@ func TestGroupMemberBMCReportFirst(t *testing.T) {
 	cfg.Power.Enabled = true
 	group(cfg, "hypervisors", 2, true, "pve1", "pve2", "pve3")
 	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
-	s.set(OK, "pve1", "pve2", "pve3")
-	s.answer("pve1-bmc", OK, wordOn)
+	s.set(probes.OK, "pve1", "pve2", "pve3")
+	s.answer("pve1-bmc", probes.OK, wordOn)
 	s.run(30 * time.Second)
-	s.answer("pve1-bmc", Critical, wordECC)
+	s.answer("pve1-bmc", probes.Critical, wordECC)
 	s.run(40 * time.Second)
 	s.wantKeys("target:pve1 F")
 	if e := s.last("target:pve1"); e.Summary != "pve1's BMC reports SEL: DIMM A1 Uncorrectable ECC" || e.Severity != "warning" {
 		t.Fatalf("report %q %s", e.Summary, e.Severity)
 	}
-	s.set(Critical, "pve1")
+	s.set(probes.Critical, "pve1")
 	s.run(time.Minute)
 	s.wantKeys("target:pve1 F", "target:pve1 R", "group:hypervisors F")
 	e := s.last("group:hypervisors")
@@ -194,10 +195,10 @@ func TestBMCReportSurvivesRestart(t *testing.T) {
 	cfg.Targets[1].Kind, cfg.Targets[1].Severity = "ipmi", "warning"
 	cfg.Power.Enabled = true
 	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
-	s.set(OK, "pve1")
-	s.answer("pve1-bmc", OK, wordOn)
+	s.set(probes.OK, "pve1")
+	s.answer("pve1-bmc", probes.OK, wordOn)
 	s.run(30 * time.Second)
-	s.answer("pve1-bmc", Critical, wordECC)
+	s.answer("pve1-bmc", probes.Critical, wordECC)
 	s.run(40 * time.Second)
 	s.wantKeys("target:pve1 F")
 	rows := s.c.saved(true)
@@ -206,17 +207,17 @@ func TestBMCReportSurvivesRestart(t *testing.T) {
 	}
 
 	s2 := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
-	s2.clk.now = s.clk.now.Add(2 * time.Second)
+	s2.clk.Jump(s.clk.Now().Add(2 * time.Second))
 	s2.sim.due = map[string]time.Time{}
 	s2.schedule()
 	delete(s2.sim.due, "pve1-bmc")
 	s2.c.Restore(rows)
-	s2.set(OK, "pve1")
+	s2.set(probes.OK, "pve1")
 	s2.sim.run(15 * time.Second) // the host answers before the BMC is heard again
-	s2.answer("pve1-bmc", Critical, wordECC)
+	s2.answer("pve1-bmc", probes.Critical, wordECC)
 	s2.run(30 * time.Second)
 	s2.wantKeys()
-	s2.set(Critical, "pve1")
+	s2.set(probes.Critical, "pve1")
 	s2.run(time.Minute)
 	s2.wantKeys("target:pve1 F")
 	if e := s2.last("target:pve1"); e.Summary != "pve1 DOWN; "+bmcECC || e.Severity != "critical" || e.Offer != configs.PowerCycle {

@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"log/slog"
@@ -7,7 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"foghorn/clock"
 	"foghorn/configs"
+	"foghorn/probes"
+	"foghorn/store"
 )
 
 // Classifier decides what is really down and how bad it is, from probe
@@ -39,16 +42,17 @@ import (
 // It is safe for concurrent use. Callbacks run outside its lock, in the
 // order the events happened, one at a time; they must not block for long.
 type Classifier struct {
-	now      func() time.Time
+	clock    clock.Clock
 	log      *slog.Logger
 	onEvent  func(Event)
 	onChange func(Change)
-	recheck  func(targets []string, canaries bool)
+	o        Options
+	probes   Probes
 
 	emit sync.Mutex // serialises callbacks, in queue order
 
 	mu      sync.Mutex
-	cfg     *configs.Config
+	cfg     *Config
 	g       *graph
 	ts      map[string]*track
 	self    selfCheck
@@ -63,6 +67,8 @@ type Classifier struct {
 	queue   []output
 	asks    []string
 	askSelf bool
+
+	keep keeper // the store's copy of the state (persist.go)
 }
 
 type output struct {
@@ -70,43 +76,125 @@ type output struct {
 	ch *Change
 }
 
-// ClassifierOptions configure a Classifier; nil callbacks are skipped.
-type ClassifierOptions struct {
-	Now      func() time.Time // default time.Now
+// Probes is what the classifier asks of the scheduler that feeds it:
+// probes now (the proof a held target waits for), and the kinds' memory,
+// which is saved and restored with the target's state.
+type Probes interface {
+	Recheck(targets ...string)
+	RecheckCanaries()
+	Memory(target string) (map[string]string, bool)
+	Resume(mems map[string]map[string]string)
+}
+
+// Options configure a Classifier; nil callbacks are skipped.
+type Options struct {
+	Clock    clock.Clock // nil is the real clock
 	Log      *slog.Logger
 	OnEvent  func(Event)
 	OnChange func(Change)
-	// Recheck asks for targets (and, if canaries, the canaries) to be
-	// probed again now: the proof a held target waits for.
-	Recheck func(targets []string, canaries bool)
+	// Probes is asked for re-checks and memory; see Attach.
+	Probes Probes
+	// Store, when set, is where target state (with the kinds' memory)
+	// is restored from, at the first Configure, and saved to: in batches
+	// by the loop Start runs (changes each second, memory at each
+	// checkpoint), except that what an alert is about is written before
+	// the alert leaves.
+	Store *store.DB
+	// Checkpoint is how often probe memory is saved when it changed
+	// without a state change; default 1m.
+	Checkpoint time.Duration
+	// Open, with Store, lists the keys of the incidents the escalation
+	// engine has open from probes. It is asked once, at the restore, and
+	// the classifier reconciles its restored state with them (see
+	// Reconcile): an incident opened after the state was last written
+	// still resolves once its targets are up.
+	Open func() ([]string, error)
 }
 
-// NewClassifier makes a classifier; call Configure before Observe.
-func NewClassifier(o ClassifierOptions) *Classifier {
-	if o.Now == nil {
-		o.Now = time.Now
+// Config is the classifier's part of the config.
+type Config struct {
+	Targets   []configs.Target
+	Groups    []configs.Group
+	SelfCheck configs.SelfCheck
+	// StormWindow: targets failing within it (same policy) join the
+	// incident of the first.
+	StormWindow time.Duration
+	// Power is whether power actions are enabled: only then does a
+	// down host's page offer one.
+	Power bool
+}
+
+// group is the named group, or nil.
+func (c *Config) group(name string) *configs.Group {
+	for i := range c.Groups {
+		if c.Groups[i].Name == name {
+			return &c.Groups[i]
+		}
 	}
+	return nil
+}
+
+// New makes a classifier; call Configure before Observe.
+func New(o Options) *Classifier {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Classifier{
-		now: o.Now, log: o.Log, onEvent: o.OnEvent, onChange: o.OnChange, recheck: o.Recheck,
-		cfg:  &configs.Config{},
-		g:    newGraph(&configs.Config{}),
+	if o.Checkpoint <= 0 {
+		o.Checkpoint = time.Minute
+	}
+	c := &Classifier{
+		clock: clock.Or(o.Clock), log: o.Log, onEvent: o.OnEvent, onChange: o.OnChange, o: o, probes: o.Probes,
+		cfg:  &Config{},
+		g:    newGraph(&Config{}),
 		ts:   map[string]*track{},
 		self: selfCheck{cs: map[string]*track{}},
 		incs: map[string]*incident{}, held: map[*track]bool{}, watch: map[*track]bool{}, dirty: map[string]bool{},
 		unsaved: map[string]bool{}, storms: map[string]*incident{},
 	}
+	c.keep.init()
+	if o.Store != nil && o.OnEvent != nil {
+		c.onEvent = func(ev Event) {
+			// Write through: the transition that opens, changes or
+			// resolves an incident is in the store before its alert
+			// leaves, so a kill right after the page cannot restore a
+			// state that predates it. Transitions are rare; the batch
+			// stays for memory.
+			if !ev.Notice {
+				c.saveWithin(false, writeThrough)
+			}
+			o.OnEvent(ev)
+		}
+	}
+	return c
 }
+
+// Attach gives the classifier the scheduler that feeds it, when that is
+// built after it (the scheduler takes the classifier as its observer);
+// call it before the first Configure.
+func (c *Classifier) Attach(p Probes) {
+	c.mu.Lock()
+	c.probes = p
+	c.mu.Unlock()
+}
+
+func (c *Classifier) now() time.Time { return c.clock.Now() }
 
 // Configure takes a (re)loaded config: new targets start pending, removed
 // ones leave their incidents, and everything is judged again under the
-// new dependencies and groups.
-func (c *Classifier) Configure(cfg *configs.Config) {
+// new dependencies and groups. The first Configure, with Options.Store,
+// restores the saved state (and gives the scheduler its memory): call it
+// before the scheduler's first Update.
+func (c *Classifier) Configure(cfg Config) {
+	c.configure(&cfg)
+	if c.keep.first() && c.o.Store != nil {
+		c.restore()
+	}
+}
+
+func (c *Classifier) configure(cfg *Config) {
 	c.mu.Lock()
 	c.cfg, c.g = cfg, newGraph(cfg)
-	c.window = cfg.Escalation.StormWindow.Duration
+	c.window = cfg.StormWindow
 	want := map[string]bool{}
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
@@ -127,10 +215,13 @@ func (c *Classifier) Configure(cfg *configs.Config) {
 			delete(c.held, k)
 			delete(c.watch, k)
 			delete(c.ts, name)
+			if c.o.Store != nil {
+				c.keep.forget(name)
+			}
 		}
 	}
 	for key, inc := range c.incs {
-		if inc.kind == incGroup && cfg.Group(inc.lead) == nil {
+		if inc.kind == incGroup && cfg.group(inc.lead) == nil {
 			c.resolve(c.incs[key])
 		}
 	}
@@ -147,7 +238,7 @@ func (c *Classifier) Configure(cfg *configs.Config) {
 
 // Observe takes one probe result of a target. It returns whether the
 // target should be probed again soon rather than at its next interval.
-func (c *Classifier) Observe(r Result) (retry bool) {
+func (c *Classifier) Observe(r probes.Result) (retry bool) {
 	c.mu.Lock()
 	retry = c.observe(r)
 	busy := len(c.queue) > 0 || len(c.asks) > 0 || c.askSelf
@@ -158,7 +249,7 @@ func (c *Classifier) Observe(r Result) (retry bool) {
 	return retry
 }
 
-func (c *Classifier) observe(r Result) bool {
+func (c *Classifier) observe(r probes.Result) bool {
 	k := c.ts[r.Target]
 	if k == nil {
 		return false // removed by a reload while its probe ran
@@ -235,7 +326,7 @@ func (c *Classifier) flush() {
 	c.emit.Lock()
 	defer c.emit.Unlock()
 	c.mu.Lock()
-	q, asks, self := c.queue, c.asks, c.askSelf
+	q, asks, self, p := c.queue, c.asks, c.askSelf, c.probes
 	c.queue, c.asks, c.askSelf = nil, nil, false
 	c.mu.Unlock()
 	for _, o := range q {
@@ -246,8 +337,14 @@ func (c *Classifier) flush() {
 			c.onChange(*o.ch)
 		}
 	}
-	if (len(asks) > 0 || self) && c.recheck != nil {
-		c.recheck(asks, self)
+	if p == nil {
+		return
+	}
+	if len(asks) > 0 {
+		p.Recheck(asks...)
+	}
+	if self {
+		p.RecheckCanaries()
 	}
 }
 
@@ -495,13 +592,13 @@ func (c *Classifier) holdFor(k *track) time.Duration {
 	d := time.Duration(0)
 	for _, a := range c.g.ancestors(k.name) {
 		for _, ak := range c.via(a) {
-			to := timeout(ak.t)
-			d = max(d, time.Duration(max(ak.t.Fall, 1))*(to+recheckDelay(interval(ak.t)))+to)
+			to := probes.Timeout(ak.t)
+			d = max(d, time.Duration(max(ak.t.Fall, 1))*(to+probes.RecheckDelay(probes.Interval(ak.t)))+to)
 		}
 	}
 	if sc := c.cfg.SelfCheck; len(sc.Canaries) > 0 {
-		ct := canaryTarget(sc, "")
-		d = max(d, canaryFall*(timeout(ct)+recheckDelay(interval(ct)))+timeout(ct))
+		ct := probes.CanaryTarget(sc, "")
+		d = max(d, probes.CanaryFall*(probes.Timeout(ct)+probes.RecheckDelay(probes.Interval(ct)))+probes.Timeout(ct))
 	}
 	return min(d+time.Second, 5*time.Minute)
 }
@@ -795,16 +892,6 @@ func (c *Classifier) saved(all bool, names ...string) []Saved {
 		}
 	}
 	return out
-}
-
-// row is the persisted state of one target.
-func (c *Classifier) row(name string) (Saved, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if k := c.ts[name]; k != nil {
-		return k.saved(), true
-	}
-	return Saved{}, false
 }
 
 func (k *track) saved() Saved {

@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/probes"
 	"foghorn/store"
 )
 
@@ -26,17 +27,17 @@ func TestSchedulerTargetsRestoredAtOnce(t *testing.T) {
 	since := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
 	at := since.Add(50 * time.Minute)
 	if err := SaveStates(ctx, db, []Saved{
-		{Target: "pve1", State: Up, Since: since, Last: Result{Status: OK, Msg: "connected", Start: at}},
-		{Target: "pve3", State: Down, Since: since, Last: Result{Status: Critical, Msg: "connection refused", Start: at}},
+		{Target: "pve1", State: Up, Since: since, Last: probes.Result{Status: probes.OK, Msg: "connected", Start: at}},
+		{Target: "pve3", State: Down, Since: since, Last: probes.Result{Status: probes.Critical, Msg: "connection refused", Start: at}},
 	}); err != nil {
 		t.Fatal(err)
 	}
 
 	// A kind whose probes hang until cancelled: nothing the scheduler
 	// reports can come from a result of this run.
-	hang := func(ctx context.Context, _ *configs.Target, _ *Memory) Result {
+	hang := func(ctx context.Context, _ *configs.Target, _ *probes.Memory) probes.Result {
 		<-ctx.Done()
-		return Result{Status: Unknown, Msg: "cancelled"}
+		return probes.Result{Status: probes.Unknown, Msg: "cancelled"}
 	}
 	target := func(name string) configs.Target {
 		t := tcpTarget(name, "", time.Second, 500*time.Millisecond)
@@ -45,7 +46,7 @@ func TestSchedulerTargetsRestoredAtOnce(t *testing.T) {
 	}
 	cfg := &configs.Config{Targets: []configs.Target{target("pve1"), target("pve2"), target("pve3")}}
 	var results atomic.Int64
-	s := NewScheduler(Options{Store: db, Kinds: map[string]Prober{"hang": hang}, OnResult: func(Result) { results.Add(1) }})
+	s := newWired(wiring{Options: probes.Options{Kinds: map[string]probes.Prober{"hang": hang}, OnResult: func(probes.Result) { results.Add(1) }}, Classifier: Options{Store: db}})
 	defer s.Stop()
 	if got := s.Targets(); len(got) != 0 {
 		t.Fatalf("before the first Update: %+v, want none", got)
@@ -66,7 +67,7 @@ func TestSchedulerTargetsRestoredAtOnce(t *testing.T) {
 	}
 	p3 := got[2]
 	if p3.State != Down || !p3.Since.Equal(since) || p3.Kind != "hang" || p3.Last.Kind != "hang" ||
-		p3.Last.Status != Critical || p3.Last.Msg != "connection refused" || !p3.Last.Start.Equal(at) || !p3.Known() {
+		p3.Last.Status != probes.Critical || p3.Last.Msg != "connection refused" || !p3.Last.Start.Equal(at) || !p3.Known() {
 		t.Errorf("pve3 restored as %+v", p3)
 	}
 	if one, ok := s.Target("pve3"); !ok || one.State != Down || !one.Since.Equal(since) || one.Last.Msg != p3.Last.Msg {

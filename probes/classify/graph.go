@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"slices"
@@ -27,7 +27,7 @@ type graph struct {
 	targets  int
 }
 
-func newGraph(cfg *configs.Config) *graph {
+func newGraph(cfg *Config) *graph {
 	g := &graph{
 		parent:   map[string]string{},
 		children: map[string][]string{},
@@ -59,8 +59,8 @@ func newGraph(cfg *configs.Config) *graph {
 		case known[t.Parent]: // a target of that name wins over a group of it
 			g.parent[t.Name] = t.Parent
 			g.children[t.Parent] = append(g.children[t.Parent], t.Name)
-		case cfg.Group(t.Parent) != nil:
-			g.via[t.Parent] = cfg.Group(t.Parent)
+		case cfg.group(t.Parent) != nil:
+			g.via[t.Parent] = cfg.group(t.Parent)
 			g.parent[t.Name] = t.Parent
 			g.children[t.Parent] = append(g.children[t.Parent], t.Name)
 		}

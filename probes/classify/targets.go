@@ -1,14 +1,16 @@
-package probes
+package classify
 
 import (
 	"slices"
 	"strings"
 	"time"
+
+	"foghorn/probes"
 )
 
-// TargetState is what is known of one target now. The scheduler is the
+// TargetState is what is known of one target now. The classifier is the
 // one owner of it: rise and fall over the target's results, resumed from
-// the store at the first Update, so a target that was down before a
+// the store at the first Configure, so a target that was down before a
 // restart is down at once after it, and one that was up is up, without
 // waiting for a probe to change anything.
 type TargetState struct {
@@ -19,7 +21,7 @@ type TargetState struct {
 	// Last is the latest result: this run's, or the one restored with the
 	// state (Status, Msg and Start only, no Duration). Its Start is zero
 	// while nothing was heard of the target.
-	Last Result
+	Last probes.Result
 }
 
 // Known reports whether anything is known of the target: a result, or a
@@ -27,18 +29,8 @@ type TargetState struct {
 func (t TargetState) Known() bool { return t.State != Pending || !t.Last.Start.IsZero() }
 
 // Targets is the state of every configured target, by name. It is empty
-// before the first Update, which restores what the store holds.
-func (s *Scheduler) Targets() []TargetState { return s.cls.targets() }
-
-// State is what is known of one target now; Pending for a target not
-// judged yet, or not in the config.
-func (s *Scheduler) State(name string) State { return s.cls.state(name) }
-
-// Target is the state of one configured target; false if it is not in
-// the config (or before the first Update).
-func (s *Scheduler) Target(name string) (TargetState, bool) { return s.cls.target(name) }
-
-func (c *Classifier) targets() []TargetState {
+// before the first Configure, which restores what the store holds.
+func (c *Classifier) Targets() []TargetState {
 	c.mu.Lock()
 	out := make([]TargetState, 0, len(c.ts))
 	for _, k := range c.ts {
@@ -49,7 +41,9 @@ func (c *Classifier) targets() []TargetState {
 	return out
 }
 
-func (c *Classifier) target(name string) (TargetState, bool) {
+// Target is the state of one configured target; false if it is not in
+// the config (or before the first Configure).
+func (c *Classifier) Target(name string) (TargetState, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if k := c.ts[name]; k != nil {
@@ -58,7 +52,9 @@ func (c *Classifier) target(name string) (TargetState, bool) {
 	return TargetState{}, false
 }
 
-func (c *Classifier) state(name string) State {
+// State is what is known of one target now; Pending for a target not
+// judged yet, or not in the config.
+func (c *Classifier) State(name string) State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if k := c.ts[name]; k != nil {

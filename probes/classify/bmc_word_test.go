@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/ipmi"
 	"foghorn/ipmi/simtest"
+	"foghorn/probes"
 )
 
 // bmcSim is a sim where the BMC targets are not probed by the sim's
@@ -15,11 +17,11 @@ import (
 // results itself, with the ipmi probe's words.
 type bmcSim struct {
 	*sim
-	bmc map[string]func() Result // what each BMC answers from now on
+	bmc map[string]func() probes.Result // what each BMC answers from now on
 }
 
 func newBMCSim(t *testing.T, s *sim, bmcs ...string) *bmcSim {
-	b := &bmcSim{sim: s, bmc: map[string]func() Result{}}
+	b := &bmcSim{sim: s, bmc: map[string]func() probes.Result{}}
 	for _, n := range bmcs {
 		delete(s.due, n)
 	}
@@ -28,14 +30,14 @@ func newBMCSim(t *testing.T, s *sim, bmcs ...string) *bmcSim {
 
 // answer makes bmc answer st with w from now on, worded as the ipmi
 // probe words it (nil w: silent, with the probe's error).
-func (b *bmcSim) answer(bmc string, st Status, w *BMCWord) {
+func (b *bmcSim) answer(bmc string, st probes.Status, w *probes.BMCWord) {
 	msg := bmcSilentMsg
 	if w == nil {
-		w = &BMCWord{}
+		w = &probes.BMCWord{}
 	} else {
 		msg = bmcText(w)
 	}
-	b.bmc[bmc] = func() Result { return Result{Target: bmc, Kind: "ipmi", Status: st, Msg: msg, BMC: w} }
+	b.bmc[bmc] = func() probes.Result { return probes.Result{Target: bmc, Kind: "ipmi", Status: st, Msg: msg, BMC: w} }
 }
 
 // run runs the sim, probing the BMCs every 10 s as the scheduler would.
@@ -56,9 +58,9 @@ const (
 )
 
 var (
-	wordOn  = &BMCWord{Answered: true, PowerOn: true}
-	wordOff = &BMCWord{Answered: true}
-	wordECC = &BMCWord{Answered: true, PowerOn: true, Findings: []string{"SEL: DIMM A1 Uncorrectable ECC"}}
+	wordOn  = &probes.BMCWord{Answered: true, PowerOn: true}
+	wordOff = &probes.BMCWord{Answered: true}
+	wordECC = &probes.BMCWord{Answered: true, PowerOn: true, Findings: []string{"SEL: DIMM A1 Uncorrectable ECC"}}
 )
 
 // A host down while its BMC answers: the page says what the BMC says and
@@ -73,13 +75,13 @@ func TestClassifyHostDownBMCUp(t *testing.T) {
 	cfg.Escalation.StormWindow.Duration = 0
 	cfg.Power.Enabled = true
 	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
-	s.set(OK, "pve1")
-	s.answer("pve1-bmc", OK, wordOn)
+	s.set(probes.OK, "pve1")
+	s.answer("pve1-bmc", probes.OK, wordOn)
 	s.run(30 * time.Second)
 	s.wantKeys()
 
-	s.set(Critical, "pve1")
-	s.answer("pve1-bmc", Critical, wordECC)
+	s.set(probes.Critical, "pve1")
+	s.answer("pve1-bmc", probes.Critical, wordECC)
 	s.run(time.Minute)
 	s.wantKeys("target:pve1 F")
 	e := s.last("target:pve1")
@@ -94,7 +96,7 @@ func TestClassifyHostDownBMCUp(t *testing.T) {
 	}
 
 	// The BMC stops answering: same incident, new words, no offer.
-	s.answer("pve1-bmc", Critical, nil)
+	s.answer("pve1-bmc", probes.Critical, nil)
 	s.run(time.Minute)
 	s.wantKeys("target:pve1 F")
 	e = s.last("target:pve1")
@@ -106,8 +108,8 @@ func TestClassifyHostDownBMCUp(t *testing.T) {
 	}
 
 	// Back: the host's incident resolves; the BMC never had its own.
-	s.set(OK, "pve1")
-	s.answer("pve1-bmc", OK, wordOn)
+	s.set(probes.OK, "pve1")
+	s.answer("pve1-bmc", probes.OK, wordOn)
 	s.run(2 * time.Minute)
 	s.wantKeys("target:pve1 F", "target:pve1 R")
 }
@@ -118,7 +120,7 @@ func TestClassifyHostDownBMCOffers(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		enabled bool
-		word    *BMCWord
+		word    *probes.BMCWord
 		offer   configs.PowerAction
 	}{
 		{true, wordOff, configs.PowerOn},
@@ -129,11 +131,11 @@ func TestClassifyHostDownBMCOffers(t *testing.T) {
 		cfg.Escalation.StormWindow.Duration = 0
 		cfg.Power.Enabled = c.enabled
 		s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
-		s.set(OK, "pve1")
-		s.answer("pve1-bmc", OK, wordOn)
+		s.set(probes.OK, "pve1")
+		s.answer("pve1-bmc", probes.OK, wordOn)
 		s.run(30 * time.Second)
-		s.set(Critical, "pve1")
-		s.answer("pve1-bmc", Critical, c.word)
+		s.set(probes.Critical, "pve1")
+		s.answer("pve1-bmc", probes.Critical, c.word)
 		s.run(time.Minute)
 		e := s.last("target:pve1")
 		if e.Summary != "pve1 DOWN; "+bmcText(c.word) || e.Offer != c.offer || strings.Contains(e.Detail, "Reply") {
@@ -152,11 +154,11 @@ func TestClassifyGroupMemberDownBMCUp(t *testing.T) {
 	cfg.Power.Enabled = true
 	group(cfg, "hypervisors", 2, true, "pve1", "pve2", "pve3")
 	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
-	s.set(OK, "pve1", "pve2", "pve3")
-	s.answer("pve1-bmc", OK, wordOn)
+	s.set(probes.OK, "pve1", "pve2", "pve3")
+	s.answer("pve1-bmc", probes.OK, wordOn)
 	s.run(30 * time.Second)
-	s.set(Critical, "pve1")
-	s.answer("pve1-bmc", Critical, wordECC)
+	s.set(probes.Critical, "pve1")
+	s.answer("pve1-bmc", probes.Critical, wordECC)
 	s.run(time.Minute)
 	e := s.last("group:hypervisors")
 	if want := "hypervisors: pve1 (" + bmcECC + ") down, 2 of 3 up (quorum 2)"; e.Summary != want {
@@ -178,22 +180,22 @@ func TestClassifyGroupMemberDownBMCUp(t *testing.T) {
 func TestClassifyHostDownRealBMC(t *testing.T) {
 	t.Parallel()
 	bmc := simtest.Start(t)
-	probe := IPMIProber(ipmiPool(t))
+	probe := probes.IPMIProber(ipmiPool(t))
 	tg := ipmiTarget(bmc.Host, bmc.Port, 3, time.Second)
-	var mem Memory
+	var mem probes.Memory
 	cfg := simConfig("pve1", "pve1-bmc")
 	cfg.Targets[0].BMC = "pve1-bmc"
 	cfg.Targets[1].Kind = "ipmi"
 	cfg.Escalation.StormWindow.Duration = 0
 	cfg.Power.Enabled = true
 	s := newBMCSim(t, newSim(t, cfg), "pve1-bmc")
-	s.bmc["pve1-bmc"] = func() Result { return probe(context.Background(), tg, &mem) }
-	s.set(OK, "pve1")
+	s.bmc["pve1-bmc"] = func() probes.Result { return probe(context.Background(), tg, &mem) }
+	s.set(probes.OK, "pve1")
 	s.run(30 * time.Second)
 	s.wantKeys()
 
 	bmc.Console(simtest.UncorrectableECC)
-	s.set(Critical, "pve1")
+	s.set(probes.Critical, "pve1")
 	s.run(30 * time.Second)
 	s.wantKeys("target:pve1 F")
 	e := s.last("target:pve1")
@@ -212,4 +214,18 @@ func TestClassifyHostDownRealBMC(t *testing.T) {
 	if e := s.last("target:pve1"); e.Summary != "pve1 DOWN; BMC not answering either (network or power?)" {
 		t.Errorf("summary %q\n%s", e.Summary, e.Detail)
 	}
+}
+
+// ipmiTarget and ipmiPool are probes' test helpers (probes/ipmi_test.go).
+func ipmiTarget(host string, port int, fall int, timeout time.Duration) *configs.Target {
+	return &configs.Target{Name: "pve1-bmc", Kind: "ipmi", Address: host, Fall: fall,
+		Timeout: configs.Duration{Duration: timeout},
+		IPMI: &configs.IPMI{Username: simtest.User, Password: configs.NewSecret(simtest.Password),
+			Interface: "lanplus", CipherSuite: 3, Port: port}}
+}
+
+func ipmiPool(t *testing.T) *ipmi.Pool {
+	p := ipmi.NewPool()
+	t.Cleanup(func() { p.Close() })
+	return p
 }

@@ -1,10 +1,12 @@
-package probes
+package classify
 
 import (
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"foghorn/probes"
 )
 
 // All classification tests run on a fake clock with scripted answers
@@ -15,11 +17,11 @@ func TestClassifyRouterDownHostsUnreachable(t *testing.T) {
 	cfg := simConfig("rt1", "pve1<rt1", "pve2<rt1", "web<pve1", "other")
 	s := newSim(t, cfg)
 	all := []string{"rt1", "pve1", "pve2", "web", "other"}
-	s.set(OK, all...)
+	s.set(probes.OK, all...)
 	s.run(40 * time.Second)
 	s.wantKeys()
 
-	s.set(Critical, "rt1", "pve1", "pve2", "web")
+	s.set(probes.Critical, "rt1", "pve1", "pve2", "web")
 	s.run(time.Minute)
 	s.wantKeys("target:rt1 F")
 	e := s.last("target:rt1")
@@ -39,7 +41,7 @@ func TestClassifyRouterDownHostsUnreachable(t *testing.T) {
 		t.Errorf("detected after %s, want within 15s (interval 10s, fall 3)", d)
 	}
 
-	s.set(OK, all...)
+	s.set(probes.OK, all...)
 	s.run(time.Minute)
 	s.wantKeys("target:rt1 F", "target:rt1 R")
 }
@@ -50,7 +52,7 @@ func TestClassifyChildFirstIsHeld(t *testing.T) {
 	t.Parallel()
 	cfg := simConfig("rt1", "web<rt1")
 	s := newSim(t, cfg)
-	s.set(OK, "rt1", "web")
+	s.set(probes.OK, "rt1", "web")
 	s.run(30 * time.Second)
 	// Kill both just after web's probe ran... web fails first at its next slot,
 	// rt1 a moment later: either order must give one incident, rt1's.
@@ -58,9 +60,9 @@ func TestClassifyChildFirstIsHeld(t *testing.T) {
 	// another point of the 10s cycle.
 	for i := 0; i < 10; i++ {
 		s.run(time.Duration(i+1) * 1300 * time.Millisecond)
-		s.set(Critical, "rt1", "web")
+		s.set(probes.Critical, "rt1", "web")
 		s.run(30 * time.Second)
-		s.set(OK, "rt1", "web")
+		s.set(probes.OK, "rt1", "web")
 		s.run(16 * time.Minute)
 	}
 	for _, e := range s.events {
@@ -78,9 +80,9 @@ func TestClassifyChildDownParentUp(t *testing.T) {
 	t.Parallel()
 	cfg := simConfig("rt1", "web<rt1")
 	s := newSim(t, cfg)
-	s.set(OK, "rt1", "web")
+	s.set(probes.OK, "rt1", "web")
 	s.run(30 * time.Second)
-	s.set(Critical, "web")
+	s.set(probes.Critical, "web")
 	s.run(30 * time.Second)
 	s.wantKeys("target:web F")
 	if d := s.first("target:web").At.Sub(s.downAt["web"]); d > 15*time.Second {
@@ -93,10 +95,10 @@ func TestClassifyRouterPair(t *testing.T) {
 	cfg := simConfig("rt1", "rt2", "pve1<rt1", "pve2<rt2")
 	group(cfg, "routers", 1, false, "rt1", "rt2")
 	s := newSim(t, cfg)
-	s.set(OK, "rt1", "rt2", "pve1", "pve2")
+	s.set(probes.OK, "rt1", "rt2", "pve1", "pve2")
 	s.run(30 * time.Second)
 
-	s.set(Critical, "rt1")
+	s.set(probes.Critical, "rt1")
 	s.run(30 * time.Second)
 	s.wantKeys("group:routers F")
 	e := s.last("group:routers")
@@ -107,7 +109,7 @@ func TestClassifyRouterPair(t *testing.T) {
 		t.Errorf("labels %v", e.Labels)
 	}
 
-	s.set(Critical, "rt2", "pve1", "pve2")
+	s.set(probes.Critical, "rt2", "pve1", "pve2")
 	s.run(30 * time.Second)
 	s.wantKeys("group:routers F") // the same incident, now critical
 	e = s.last("group:routers")
@@ -118,7 +120,7 @@ func TestClassifyRouterPair(t *testing.T) {
 		t.Errorf("children %v", e.Children)
 	}
 
-	s.set(OK, "rt1", "rt2", "pve1", "pve2")
+	s.set(probes.OK, "rt1", "rt2", "pve1", "pve2")
 	s.run(time.Minute)
 	s.wantKeys("group:routers F", "group:routers R")
 }
@@ -129,16 +131,16 @@ func TestClassifyQuorum(t *testing.T) {
 	group(cfg, "hypervisors", 2, true, "pve1", "pve2", "pve3")
 	cfg.Groups[0].Severity = "warning" // a quorum loss is critical whatever the group says
 	s := newSim(t, cfg)
-	s.set(OK, "pve1", "pve2", "pve3")
+	s.set(probes.OK, "pve1", "pve2", "pve3")
 	s.run(30 * time.Second)
 
-	s.set(Critical, "pve1")
+	s.set(probes.Critical, "pve1")
 	s.run(30 * time.Second)
 	e := s.last("group:hypervisors")
 	if e.Severity != "warning" || e.Summary != "hypervisors: pve1 down, 2 of 3 up (quorum 2)" {
 		t.Errorf("one down: %s %q", e.Severity, e.Summary)
 	}
-	s.set(Critical, "pve2")
+	s.set(probes.Critical, "pve2")
 	s.run(30 * time.Second)
 	e = s.last("group:hypervisors")
 	if e.Severity != "critical" || e.Summary != "hypervisors lost quorum: 1 of 3 up, 2 needed; down: pve1, pve2" {
@@ -154,9 +156,9 @@ func TestClassifyQuorumBehindRouter(t *testing.T) {
 	cfg := simConfig("rt1", "rt2", "pve1<rt1", "pve2<rt1", "pve3<rt2")
 	group(cfg, "hypervisors", 2, true, "pve1", "pve2", "pve3")
 	s := newSim(t, cfg)
-	s.set(OK, "rt1", "rt2", "pve1", "pve2", "pve3")
+	s.set(probes.OK, "rt1", "rt2", "pve1", "pve2", "pve3")
 	s.run(30 * time.Second)
-	s.set(Critical, "rt1", "pve1", "pve2")
+	s.set(probes.Critical, "rt1", "pve1", "pve2")
 	s.run(time.Minute)
 	s.wantKeys("target:rt1 F")
 	if e := s.last("target:rt1"); !strings.Contains(e.Detail, "group hypervisors: 2 of 3 members unreachable") {
@@ -169,11 +171,11 @@ func TestClassifyBlind(t *testing.T) {
 	cfg := simConfig("a", "b", "c")
 	canaries(cfg, 1, "198.51.100.1:443", "198.51.100.2:443")
 	s := newSim(t, cfg)
-	s.set(OK, "a", "b", "c", "198.51.100.1:443", "198.51.100.2:443")
+	s.set(probes.OK, "a", "b", "c", "198.51.100.1:443", "198.51.100.2:443")
 	s.run(time.Minute)
 
 	// foghorn's own uplink dies: the canaries and every target fail.
-	s.set(Critical, "a", "b", "c", "198.51.100.1:443", "198.51.100.2:443")
+	s.set(probes.Critical, "a", "b", "c", "198.51.100.1:443", "198.51.100.2:443")
 	s.run(15 * time.Minute)
 	s.wantKeys()
 	if blind, _ := s.c.Blind(); !blind {
@@ -181,7 +183,7 @@ func TestClassifyBlind(t *testing.T) {
 	}
 
 	// Back: a and c answer, b really is down.
-	s.set(OK, "a", "c", "198.51.100.1:443", "198.51.100.2:443")
+	s.set(probes.OK, "a", "c", "198.51.100.1:443", "198.51.100.2:443")
 	s.run(2 * time.Minute)
 	s.wantKeys("self N", "target:b F")
 	n := s.last("self")
@@ -201,9 +203,9 @@ func TestClassifyOneCanaryDown(t *testing.T) {
 	cfg := simConfig("a")
 	canaries(cfg, 1, "198.51.100.1:443", "198.51.100.2:443")
 	s := newSim(t, cfg)
-	s.set(OK, "a", "198.51.100.1:443", "198.51.100.2:443")
+	s.set(probes.OK, "a", "198.51.100.1:443", "198.51.100.2:443")
 	s.run(time.Minute)
-	s.set(Critical, "a", "198.51.100.1:443")
+	s.set(probes.Critical, "a", "198.51.100.1:443")
 	s.run(time.Minute)
 	s.wantKeys("target:a F")
 	if d := s.first("target:a").At.Sub(s.downAt["a"]); d > 15*time.Second {
@@ -218,10 +220,10 @@ func TestClassifyCanaryCannotRun(t *testing.T) {
 	cfg := simConfig("a")
 	canaries(cfg, 1, "198.51.100.1:443")
 	s := newSim(t, cfg)
-	s.set(OK, "a")
-	s.set(Unknown, "198.51.100.1:443")
+	s.set(probes.OK, "a")
+	s.set(probes.Unknown, "198.51.100.1:443")
 	s.run(time.Minute)
-	s.set(Critical, "a")
+	s.set(probes.Critical, "a")
 	s.run(time.Minute)
 	s.wantKeys("target:a F")
 	if d := s.first("target:a").At.Sub(s.downAt["a"]); d > 15*time.Second {
@@ -235,13 +237,13 @@ func TestClassifyFlappingFast(t *testing.T) {
 	cfg := simConfig("x")
 	cfg.Targets[0].Rise, cfg.Targets[0].Fall = 1, 1
 	s := newSim(t, cfg)
-	s.set(OK, "x")
+	s.set(probes.OK, "x")
 	s.run(30 * time.Second)
 	for i := 0; i < 60; i++ { // ten minutes, a change every probe
 		if i%2 == 0 {
-			s.set(Critical, "x")
+			s.set(probes.Critical, "x")
 		} else {
-			s.set(OK, "x")
+			s.set(probes.OK, "x")
 		}
 		s.run(10 * time.Second)
 	}
@@ -250,7 +252,7 @@ func TestClassifyFlappingFast(t *testing.T) {
 	if e.Severity != "warning" || !strings.HasPrefix(e.Summary, "x FLAPPING: ") {
 		t.Errorf("while flapping: %s %q", e.Severity, e.Summary)
 	}
-	s.set(OK, "x")
+	s.set(probes.OK, "x")
 	s.run(20 * time.Minute)
 	s.wantKeys("target:x F", "target:x R")
 }
@@ -261,12 +263,12 @@ func TestClassifyFlappingSlow(t *testing.T) {
 	t.Parallel()
 	cfg := simConfig("x")
 	s := newSim(t, cfg)
-	s.set(OK, "x")
+	s.set(probes.OK, "x")
 	s.run(30 * time.Second)
 	for i := 0; i < 10; i++ {
-		s.set(Critical, "x")
+		s.set(probes.Critical, "x")
 		s.run(time.Minute)
-		s.set(OK, "x")
+		s.set(probes.OK, "x")
 		s.run(2 * time.Minute)
 	}
 	keys := s.keys()
@@ -295,9 +297,9 @@ func TestClassifyStorm(t *testing.T) {
 	cfg.Targets[6].Policy = "dba" // another owner: paged on its own
 	s := newSim(t, cfg)
 	all := []string{"sw1", "a", "b", "c", "d", "e", "db1"}
-	s.set(OK, all...)
+	s.set(probes.OK, all...)
 	s.run(30 * time.Second)
-	s.set(Critical, "a", "b", "c", "d", "e", "db1")
+	s.set(probes.Critical, "a", "b", "c", "d", "e", "db1")
 	s.run(time.Minute)
 	got := slices.Compact(slices.Sorted(slices.Values(s.keys())))
 	if len(got) != 2 || got[1] != "target:db1 F" {
@@ -310,7 +312,7 @@ func TestClassifyStorm(t *testing.T) {
 	if len(storm.Children) != 4 {
 		t.Errorf("storm children %v", storm.Children)
 	}
-	s.set(OK, all...)
+	s.set(probes.OK, all...)
 	s.run(time.Minute)
 	for _, key := range []string{"target:db1", storm.Key} {
 		if e := s.last(key); e.Firing {
@@ -328,9 +330,9 @@ func TestClassifyBMC(t *testing.T) {
 	cfg.Targets[1].Kind, cfg.Targets[1].Host = "ipmi", "h"
 	cfg.Escalation.StormWindow.Duration = 0
 	s := newSim(t, cfg)
-	s.set(OK, "h", "h-bmc")
+	s.set(probes.OK, "h", "h-bmc")
 	s.run(30 * time.Second)
-	s.set(Critical, "h", "h-bmc")
+	s.set(probes.Critical, "h", "h-bmc")
 	s.run(time.Minute)
 	s.wantKeys("target:h F")
 	e := s.last("target:h")
@@ -343,19 +345,19 @@ func TestClassifyWarningAndReboot(t *testing.T) {
 	t.Parallel()
 	cfg := simConfig("sw")
 	s := newSim(t, cfg)
-	s.set(OK, "sw")
+	s.set(probes.OK, "sw")
 	s.run(30 * time.Second)
-	s.set(Warning, "sw")
+	s.set(probes.Warning, "sw")
 	s.run(time.Minute)
 	s.wantKeys("target:sw F")
 	if e := s.last("target:sw"); e.Severity != "warning" || e.Summary != "sw WARNING: sw answers slowly" {
 		t.Errorf("%s %q", e.Severity, e.Summary)
 	}
-	s.set(OK, "sw")
+	s.set(probes.OK, "sw")
 	s.run(time.Minute)
 	s.wantKeys("target:sw F", "target:sw R")
 
-	s.c.Observe(Result{Target: "sw", Start: s.clk.Now(), Status: Warning, Rebooted: true, Msg: "rebooted: sysUpTime went from 5d to 2m"})
+	s.c.Observe(probes.Result{Target: "sw", Start: s.clk.Now(), Status: probes.Warning, Rebooted: true, Msg: "rebooted: sysUpTime went from 5d to 2m"})
 	if e := s.events[len(s.events)-1]; !e.Notice || e.Key != "reboot:sw" || e.Summary != "sw rebooted: rebooted: sysUpTime went from 5d to 2m" {
 		t.Errorf("reboot: %+v", e)
 	}
@@ -368,29 +370,29 @@ func TestClassifyRestart(t *testing.T) {
 	t.Parallel()
 	cfg := simConfig("a", "b", "c", "d")
 	s := newSim(t, cfg)
-	s.set(OK, "a", "b", "c", "d")
+	s.set(probes.OK, "a", "b", "c", "d")
 	s.run(30 * time.Second)
-	s.set(Critical, "a")
+	s.set(probes.Critical, "a")
 	s.run(2 * time.Minute)
-	s.set(Critical, "c")
+	s.set(probes.Critical, "c")
 	s.run(2 * time.Minute)
 	s.wantKeys("target:a F", "target:c F")
 	rows := s.c.saved(true)
 
 	s2 := newSim(t, cfg)
-	s2.clk.now = s.clk.now.Add(5 * time.Minute)
+	s2.clk.Jump(s.clk.Now().Add(5 * time.Minute))
 	s2.due = map[string]time.Time{}
 	s2.schedule()
 	s2.c.Restore(rows)
-	s2.set(OK, "b", "c", "d")
-	s2.set(Critical, "a")
+	s2.set(probes.OK, "b", "c", "d")
+	s2.set(probes.Critical, "a")
 	s2.run(time.Minute)
 	s2.wantKeys("target:c R")
 	if e := s2.last("target:c"); e.Firing {
 		t.Fatal(e)
 	}
 	// a recovers later: its incident, open from before, resolves.
-	s2.set(OK, "a")
+	s2.set(probes.OK, "a")
 	s2.run(time.Minute)
 	s2.wantKeys("target:c R", "target:a R")
 }
@@ -401,9 +403,9 @@ func TestClassifyStormCommonCause(t *testing.T) {
 	t.Parallel()
 	cfg := simConfig("sw1", "a<sw1", "b<sw1", "c<sw1")
 	s := newSim(t, cfg)
-	s.set(OK, "sw1", "a", "b", "c")
+	s.set(probes.OK, "sw1", "a", "b", "c")
 	s.run(30 * time.Second)
-	s.set(Critical, "a", "b", "c")
+	s.set(probes.Critical, "a", "b", "c")
 	s.run(20 * time.Second)
 	got := slices.Compact(s.keys())
 	if len(got) != 1 {
@@ -413,7 +415,7 @@ func TestClassifyStormCommonCause(t *testing.T) {
 	if e := s.last(key); !strings.HasPrefix(e.Summary, "3 targets down: ") || !strings.HasSuffix(e.Summary, " — all behind sw1, which answers") {
 		t.Errorf("before the switch: %q", e.Summary)
 	}
-	s.set(Critical, "sw1")
+	s.set(probes.Critical, "sw1")
 	s.run(20 * time.Second)
 	s.wantKeys(key + " F")
 	if e := s.last(key); !strings.HasPrefix(e.Summary, "sw1 DOWN: no answer from sw1") || !strings.HasSuffix(e.Summary, "; 3 behind it down or unreachable: a, b, c") {

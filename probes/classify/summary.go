@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"foghorn/configs"
+	"foghorn/probes"
 )
 
 // The words of events. A Summary is one line that must make sense on a
@@ -36,7 +37,7 @@ func (c *Classifier) render(inc *incident) Event {
 func (c *Classifier) severity(inc *incident) configs.Severity {
 	switch inc.kind {
 	case incGroup:
-		if gr := c.cfg.Group(inc.lead); gr != nil {
+		if gr := c.cfg.group(inc.lead); gr != nil {
 			return groupSeverity(gr, c.groupState(gr))
 		}
 		return "info"
@@ -63,7 +64,7 @@ func (c *Classifier) severity(inc *incident) configs.Severity {
 func (c *Classifier) targetSeverity(k *track) configs.Severity {
 	sev := k.t.Severity.Or(configs.Critical)
 	for _, b := range c.g.bmcs[k.name] {
-		if bk := c.ts[b]; bk != nil && bk.last.Status == Critical && k.state == Down {
+		if bk := c.ts[b]; bk != nil && bk.last.Status == probes.Critical && k.state == Down {
 			sev = "critical"
 		}
 	}
@@ -97,7 +98,7 @@ func (c *Classifier) renderDown(inc *incident, ev *Event) {
 	switch {
 	case k.state == Up:
 		ev.Summary = k.name + " recovering: " + clipText(k.last.Msg, 90)
-	case k.last.Status == Unknown: // our side: say so, or someone drives to a healthy host
+	case k.last.Status == probes.Unknown: // our side: say so, or someone drives to a healthy host
 		ev.Summary = k.name + " CANNOT BE CHECKED: " + clipText(k.last.Msg, 90)
 	default:
 		ev.Summary = k.name + " DOWN: " + clipText(k.last.Msg, 90)
@@ -203,7 +204,7 @@ func (c *Classifier) renderStorm(inc *incident, ev *Event) {
 // rt1, rt2 — no route into the site"; "hypervisors lost quorum: 1 of 3
 // up, 2 needed".
 func (c *Classifier) renderGroup(inc *incident, ev *Event) {
-	gr := c.cfg.Group(inc.lead)
+	gr := c.cfg.group(inc.lead)
 	if gr == nil {
 		ev.Summary = inc.lead + ": group removed from the config"
 		return
@@ -287,7 +288,7 @@ func (c *Classifier) renderOne(inc *incident, ev *Event) {
 			why = fmt.Sprintf("down %d times in %s", flapDowns, human(flapPeriod(k.t.Interval.Duration)))
 		}
 		ev.Summary = fmt.Sprintf("%s FLAPPING: %s; now %s: %s", k.name, why, stateWord(k), clipText(k.last.Msg, 70))
-	} else if h := c.g.host[k.name]; h != "" && k.last.BMC.fault() {
+	} else if h := c.g.host[k.name]; h != "" && k.last.BMC.Fault() {
 		ev.Summary = h + "'s BMC reports " + clipText(reportText(k.last.BMC), 110)
 	} else {
 		ev.Summary = k.name + " WARNING: " + clipText(k.last.Msg, 110)
@@ -299,7 +300,7 @@ func (c *Classifier) renderOne(inc *incident, ev *Event) {
 	d = append(d, c.notes(k)...)
 	ev.Detail = strings.Join(d, "\n")
 	ev.Labels, ev.Policy, ev.Host = k.t.LabelSet(), k.t.Policy, k.name
-	if h := c.g.host[k.name]; h != "" && inc.kind == incWarn && k.last.BMC.fault() {
+	if h := c.g.host[k.name]; h != "" && inc.kind == incWarn && k.last.BMC.Fault() {
 		ev.Host = h // the BMC's report is about its host
 	}
 }
@@ -390,7 +391,7 @@ func (c *Classifier) bmcWord(k *track) (word string, offer configs.PowerAction, 
 	silent := false
 	for _, b := range c.g.bmcs[k.name] {
 		bk := c.ts[b]
-		if bk == nil || bk.last.Start.IsZero() || bk.last.Status == Unknown {
+		if bk == nil || bk.last.Start.IsZero() || bk.last.Status == probes.Unknown {
 			continue
 		}
 		w := bk.last.BMC
@@ -406,7 +407,7 @@ func (c *Classifier) bmcWord(k *track) (word string, offer configs.PowerAction, 
 			silent = true
 			continue
 		}
-		if c.cfg.Power.Enabled {
+		if c.cfg.Power {
 			offer = configs.PowerCycle
 			if !w.PowerOn {
 				offer = configs.PowerOn
@@ -422,7 +423,7 @@ func (c *Classifier) bmcWord(k *track) (word string, offer configs.PowerAction, 
 
 // bmcText is an answering BMC's word on a down host's page: "BMC up;
 // power on; SEL: DIMM A1 Uncorrectable ECC".
-func bmcText(w *BMCWord) string {
+func bmcText(w *probes.BMCWord) string {
 	s := "BMC up; power on"
 	if !w.PowerOn {
 		s = "BMC up; power off"
@@ -435,7 +436,7 @@ func bmcText(w *BMCWord) string {
 
 // reportText is what an answering BMC reports while its host answers:
 // "SEL: DIMM A1 Uncorrectable ECC", "power off".
-func reportText(w *BMCWord) string {
+func reportText(w *probes.BMCWord) string {
 	var parts []string
 	if !w.PowerOn {
 		parts = append(parts, "power off")
@@ -453,7 +454,7 @@ func (c *Classifier) reporter(k *track) *track {
 		if bk == nil || bk.state != Down {
 			continue
 		}
-		if bk.last.BMC.fault() || (bk.last.BMC == nil && k.cls == clsReported) {
+		if bk.last.BMC.Fault() || (bk.last.BMC == nil && k.cls == clsReported) {
 			return bk
 		}
 	}

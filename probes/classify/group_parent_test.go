@@ -1,10 +1,12 @@
-package probes
+package classify
 
 import (
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"foghorn/probes"
 )
 
 // A parent may be a group: the hosts behind a router pair are reached
@@ -19,13 +21,13 @@ func TestClassifyGroupParentOneRouterDownChildPages(t *testing.T) {
 	cfg := simConfig("rt1", "rt2", "web<routers", "pve1<routers")
 	group(cfg, "routers", 1, false, "rt1", "rt2")
 	s := newSim(t, cfg)
-	s.set(OK, "rt1", "rt2", "web", "pve1")
+	s.set(probes.OK, "rt1", "rt2", "web", "pve1")
 	s.run(30 * time.Second)
 	s.wantKeys()
 
 	// rt1 and web fail together: web is held until the pair answers
 	// (rt2 does), then pages as itself.
-	s.set(Critical, "rt1", "web")
+	s.set(probes.Critical, "rt1", "web")
 	s.run(time.Minute)
 	wantAnyOrder(t, s, "group:routers F", "target:web F")
 	e := s.last("target:web")
@@ -40,7 +42,7 @@ func TestClassifyGroupParentOneRouterDownChildPages(t *testing.T) {
 		t.Errorf("the pair with one router down: %s %q children %v", g.Severity, g.Summary, g.Children)
 	}
 
-	s.set(OK, "rt1", "web")
+	s.set(probes.OK, "rt1", "web")
 	s.run(time.Minute)
 	wantAnyOrder(t, s, "group:routers F", "target:web F", "group:routers R", "target:web R")
 }
@@ -63,10 +65,10 @@ func TestClassifyGroupParentBothRoutersDownChildrenUnreachable(t *testing.T) {
 	group(cfg, "routers", 1, false, "rt1", "rt2")
 	s := newSim(t, cfg)
 	all := []string{"rt1", "rt2", "web", "pve1", "other"}
-	s.set(OK, all...)
+	s.set(probes.OK, all...)
 	s.run(30 * time.Second)
 
-	s.set(Critical, "rt1", "rt2", "web", "pve1")
+	s.set(probes.Critical, "rt1", "rt2", "web", "pve1")
 	s.run(time.Minute)
 	s.wantKeys("group:routers F")
 	e := s.last("group:routers")
@@ -80,7 +82,7 @@ func TestClassifyGroupParentBothRoutersDownChildrenUnreachable(t *testing.T) {
 		t.Errorf("detail:\n%s", e.Detail)
 	}
 
-	s.set(OK, all...)
+	s.set(probes.OK, all...)
 	s.run(time.Minute)
 	s.wantKeys("group:routers F", "group:routers R")
 }
@@ -92,9 +94,9 @@ func TestClassifyGroupParentBothDownNoRouteIntoTheSite(t *testing.T) {
 	cfg := simConfig("rt1", "rt2", "web<routers", "pve1<routers", "db<pve1")
 	group(cfg, "routers", 1, false, "rt1", "rt2")
 	s := newSim(t, cfg)
-	s.set(OK, "rt1", "rt2", "web", "pve1", "db")
+	s.set(probes.OK, "rt1", "rt2", "web", "pve1", "db")
 	s.run(30 * time.Second)
-	s.set(Critical, "rt1", "rt2", "web", "pve1", "db")
+	s.set(probes.Critical, "rt1", "rt2", "web", "pve1", "db")
 	s.run(time.Minute)
 	s.wantKeys("group:routers F")
 	e := s.last("group:routers")
@@ -110,9 +112,9 @@ func TestClassifyGroupParentBehindCommonUplink(t *testing.T) {
 	cfg := simConfig("isp", "rt1<isp", "rt2<isp", "web<routers")
 	group(cfg, "routers", 1, false, "rt1", "rt2")
 	s := newSim(t, cfg)
-	s.set(OK, "isp", "rt1", "rt2", "web")
+	s.set(probes.OK, "isp", "rt1", "rt2", "web")
 	s.run(30 * time.Second)
-	s.set(Critical, "isp", "rt1", "rt2", "web")
+	s.set(probes.Critical, "isp", "rt1", "rt2", "web")
 	s.run(time.Minute)
 	s.wantKeys("target:isp F")
 	if e := s.last("target:isp"); !slices.Equal(e.Children, []string{"rt1", "rt2", "web"}) {

@@ -1,9 +1,11 @@
-package probes
+package classify
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"foghorn/probes"
 )
 
 // BenchmarkClassifyObserve is the classifier's share of one probe: 10,000
@@ -17,14 +19,14 @@ func BenchmarkClassifyObserve(b *testing.B) {
 		names = append(names, fmt.Sprintf("rt%d", i))
 	}
 	cfg := simConfig(names...)
-	c := NewClassifier(ClassifierOptions{})
-	c.Configure(cfg)
+	c := New(Options{})
+	c.Configure(configOf(cfg))
 	start := time.Now()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		t := &cfg.Targets[i%len(cfg.Targets)]
-		c.Observe(Result{Target: t.Name, Start: start.Add(time.Duration(i) * time.Millisecond), Status: OK, Msg: "connected"})
+		c.Observe(probes.Result{Target: t.Name, Start: start.Add(time.Duration(i) * time.Millisecond), Status: probes.OK, Msg: "connected"})
 		i++
 	}
 }

@@ -1,9 +1,10 @@
-package probes
+package classify
 
 import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/probes"
 )
 
 // State is what rise/fall make of a target's recent results.
@@ -16,21 +17,18 @@ const (
 	Down    State = "down"
 )
 
-// Change is a target entering a new state, with the result that did it
-// and a copy of the memory to persist with it (the kind's, plus the
-// classifier's own "probes.*" keys).
+// Change is a target entering a new state, with the result that did it.
 type Change struct {
 	Target string
 	From   State
 	To     State
-	Result Result
-	Memory map[string]string
+	Result probes.Result
 }
 
 // good reports whether a result counts toward up. A Warning is a working
 // target with something to say, not a dead one; Unknown (a problem on our
 // side) counts as bad so that a check that can never run still gets seen.
-func good(s Status) bool { return s == OK || s == Warning }
+func good(s probes.Status) bool { return s == probes.OK || s == probes.Warning }
 
 // track is one target's (or canary's) recent history and what the
 // classifier made of it.
@@ -48,7 +46,7 @@ type track struct {
 	badSince  time.Time // start of the first result of the current bad streak
 	goodSince time.Time // start of the first result of the current good streak
 	lastGood  time.Time // start of the last good result
-	last      Result
+	last      probes.Result
 	flap      flap
 	downs     [flapDowns]time.Time // when it last went down, newest first
 
@@ -64,7 +62,7 @@ type track struct {
 
 // observe folds r into the counts and moves the state by rise and fall.
 // It returns the state before, and whether it changed.
-func (k *track) observe(r Result, rise, fall int) (State, bool) {
+func (k *track) observe(r probes.Result, rise, fall int) (State, bool) {
 	k.last = r
 	k.last.Perf = nil // not needed to judge or tell, and 10,000 of them add up
 	from := k.state
@@ -74,7 +72,7 @@ func (k *track) observe(r Result, rise, fall int) (State, bool) {
 		}
 		k.ok, k.bad = k.ok+1, 0
 		k.lastGood = r.Start
-		if r.Status == Warning {
+		if r.Status == probes.Warning {
 			k.warns, k.clean = k.warns+1, 0
 		} else {
 			k.warns, k.clean = 0, k.clean+1

@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/probes"
 	"foghorn/store"
 )
 
@@ -54,10 +55,10 @@ func TestReconcileStaleStateAgainstOpenIncidents(t *testing.T) {
 				group(cfg, "pair", 1, false, "a", "b")
 			}
 			s := newSim(t, cfg)
-			s.set(OK, "a", "b", "c")
+			s.set(probes.OK, "a", "b", "c")
 			s.run(30 * time.Second)
 			stale := s.c.saved(true) // the last checkpoint: all up
-			s.set(Critical, "a", "b")
+			s.set(probes.Critical, "a", "b")
 			s.run(30 * time.Second)
 			open := openKeys(s)
 			want := []string{"target:a", "target:b"}
@@ -74,16 +75,16 @@ func TestReconcileStaleStateAgainstOpenIncidents(t *testing.T) {
 
 			// Killed: restart from the stale rows, the engine's keys given.
 			s2 := newSim(t, cfg)
-			s2.clk.now = s.clk.now.Add(5 * time.Second)
+			s2.clk.Jump(s.clk.Now().Add(5 * time.Second))
 			s2.due = map[string]time.Time{}
 			s2.schedule()
 			s2.c.Restore(stale)
 			s2.c.Reconcile(open)
 			if tc.back {
-				s2.set(OK, "a", "b", "c")
+				s2.set(probes.OK, "a", "b", "c")
 			} else {
-				s2.set(OK, "c")
-				s2.set(Critical, "a", "b")
+				s2.set(probes.OK, "c")
+				s2.set(probes.Critical, "a", "b")
 			}
 			s2.run(3 * time.Minute)
 
@@ -108,7 +109,7 @@ func TestReconcileStaleStateAgainstOpenIncidents(t *testing.T) {
 				// Not before rise good probes of each target after the restart.
 				for _, k := range open {
 					r := s2.last(k)
-					if got := r.At.Sub(s2.clk.now.Add(-3 * time.Minute)); got < 10*time.Second {
+					if got := r.At.Sub(s2.clk.Now().Add(-3 * time.Minute)); got < 10*time.Second {
 						t.Errorf("%s resolved %s after the restart: before rise (2) good probes", k, got)
 					}
 				}
@@ -124,18 +125,18 @@ func TestReconcileAnnouncesWhatTheEngineMissed(t *testing.T) {
 	t.Parallel()
 	cfg := simConfig("a")
 	s := newSim(t, cfg)
-	s.set(OK, "a")
+	s.set(probes.OK, "a")
 	s.run(30 * time.Second)
-	s.set(Critical, "a")
+	s.set(probes.Critical, "a")
 	s.run(30 * time.Second)
 	rows := s.c.saved(true)
 
 	for _, engine := range [][]string{nil, {"target:a"}} {
 		s2 := newSim(t, cfg)
-		s2.clk.now = s.clk.now.Add(5 * time.Second)
+		s2.clk.Jump(s.clk.Now().Add(5 * time.Second))
 		s2.c.Restore(rows)
 		s2.c.Reconcile(engine)
-		s2.set(Critical, "a")
+		s2.set(probes.Critical, "a")
 		s2.run(time.Minute)
 		n := 0
 		for _, e := range s2.events {
@@ -168,7 +169,7 @@ func TestSchedulerSavesBeforeAlerting(t *testing.T) {
 	var seen []Saved
 	fired := make(chan struct{})
 	var once sync.Once
-	s := NewScheduler(Options{Store: db, Checkpoint: time.Hour, OnEvent: func(ev Event) {
+	s := newWired(wiring{Classifier: Options{Store: db, Checkpoint: time.Hour, OnEvent: func(ev Event) {
 		if ev.Key != "target:x" || !ev.Firing {
 			return
 		}
@@ -180,7 +181,7 @@ func TestSchedulerSavesBeforeAlerting(t *testing.T) {
 		seen = rows
 		mu.Unlock()
 		once.Do(func() { close(fired) })
-	}})
+	}}})
 	defer s.Stop()
 	s.Update(cfg)
 	select {

@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"fmt"
@@ -6,11 +6,8 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/probes"
 )
-
-// canaryFall is how many failures in a row make a canary count as down:
-// one lost packet must not blind foghorn, and blindness holds every page.
-const canaryFall = 2
 
 // selfCheck is foghorn doubting itself: canaries are addresses outside
 // the watched site. When fewer than min answer, it is foghorn that cannot
@@ -68,7 +65,7 @@ func (s *selfCheck) answered(from time.Time) bool {
 
 // ObserveCanary takes one probe result of the canary at addr. It returns
 // whether the canary should be probed again soon.
-func (c *Classifier) ObserveCanary(addr string, r Result) (retry bool) {
+func (c *Classifier) ObserveCanary(addr string, r probes.Result) (retry bool) {
 	c.mu.Lock()
 	k := c.self.cs[addr]
 	if k == nil {
@@ -76,14 +73,14 @@ func (c *Classifier) ObserveCanary(addr string, r Result) (retry bool) {
 		return false
 	}
 	s := &c.self
-	if r.Status == Unknown {
+	if r.Status == probes.Unknown {
 		if !s.broken[addr] {
 			c.log.Error("cannot probe a canary, so the self-check cannot use it; fix [self_check]", "canary", addr, "why", r.Msg)
 		}
 		s.broken[addr] = true
 	} else {
 		delete(s.broken, addr)
-		k.observe(r, 1, canaryFall)
+		k.observe(r, 1, probes.CanaryFall)
 	}
 	up, down := 0, []*track{}
 	for a, ck := range s.cs {

@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"math"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/probes"
 )
 
 func TestFlapPercent(t *testing.T) {
@@ -77,9 +78,9 @@ func TestFlapDowns(t *testing.T) {
 	k := &track{t: &configs.Target{Interval: configs.Duration{Duration: 10 * time.Second}}}
 	at := time.Date(2024, 3, 1, 2, 0, 0, 0, time.UTC)
 	for i := range 3 {
-		k.observe(Result{Status: Critical, Start: at}, 1, 1)
+		k.observe(probes.Result{Status: probes.Critical, Start: at}, 1, 1)
 		at = at.Add(time.Minute)
-		k.observe(Result{Status: OK, Start: at}, 1, 1)
+		k.observe(probes.Result{Status: probes.OK, Start: at}, 1, 1)
 		at = at.Add(time.Minute)
 		if got := k.flapping(at); got != (i == 2) {
 			t.Fatalf("after %d downs: flapping %v", i+1, got)

@@ -1,4 +1,4 @@
-package probes
+package classify
 
 import (
 	"strings"
@@ -10,7 +10,7 @@ import (
 // "group:NAME"; others are ignored). Call it once, after Restore and
 // before the first result.
 //
-// A kill can leave the two apart. The scheduler writes a transition
+// A kill can leave the two apart. The classifier writes a transition
 // before its alert leaves (write-through), but the alert is on its way to
 // the engine for a moment after, and state written by older versions, or
 // when the store failed, may predate the alert that paged. So:
@@ -80,7 +80,7 @@ func (c *Classifier) adoptTarget(key, name string, now time.Time) {
 // adoptGroup takes over a group's incident the engine has open; c.mu is
 // held.
 func (c *Classifier) adoptGroup(key, name string, now time.Time) {
-	gr := c.cfg.Group(name)
+	gr := c.cfg.group(name)
 	if gr == nil {
 		c.gone(key, name+": group removed from the config", now)
 		return
@@ -123,7 +123,7 @@ func (c *Classifier) doubt(k *track) {
 func (c *Classifier) unheard(inc *incident) bool {
 	ms := inc.members
 	if inc.kind == incGroup {
-		if gr := c.cfg.Group(inc.lead); gr != nil {
+		if gr := c.cfg.group(inc.lead); gr != nil {
 			ms = gr.Members()
 		}
 	}

@@ -1,13 +1,16 @@
-package probes
+package classify
 
 import (
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"foghorn/clock"
 	"foghorn/configs"
+	"foghorn/probes"
 )
 
 // sim drives a Classifier on a fake clock the way the Scheduler would:
@@ -17,11 +20,11 @@ import (
 // timing is exact, so tests assert on it without flakiness.
 type sim struct {
 	t      *testing.T
-	clk    *fakeClock
+	clk    *clock.Fake
 	c      *Classifier
 	cfg    *configs.Config
-	world  map[string]Status    // target name or canary address -> its answer now
-	due    map[string]time.Time // next probe, by name ("canary ADDR" for canaries)
+	world  map[string]probes.Status // target name or canary address -> its answer now
+	due    map[string]time.Time     // next probe, by name ("canary ADDR" for canaries)
 	events []Event
 	downAt map[string]time.Time // when a target's world went bad, for detection latency
 }
@@ -61,24 +64,15 @@ func canaries(cfg *configs.Config, minUp int, addrs ...string) {
 
 func newSim(t *testing.T, cfg *configs.Config) *sim {
 	s := &sim{
-		t: t, clk: &fakeClock{now: time.Date(2024, 3, 1, 2, 0, 0, 0, time.UTC)}, cfg: cfg,
-		world: map[string]Status{}, due: map[string]time.Time{}, downAt: map[string]time.Time{},
+		t: t, clk: clock.NewFake(time.Date(2024, 3, 1, 2, 0, 0, 0, time.UTC)), cfg: cfg,
+		world: map[string]probes.Status{}, due: map[string]time.Time{}, downAt: map[string]time.Time{},
 	}
-	s.c = NewClassifier(ClassifierOptions{
-		Now:     s.clk.Now,
+	s.c = New(Options{
+		Clock:   s.clk,
 		OnEvent: func(e Event) { s.events = append(s.events, e) },
-		Recheck: func(targets []string, cans bool) {
-			for _, n := range targets {
-				s.due[n] = s.clk.Now()
-			}
-			if cans {
-				for _, a := range cfg.SelfCheck.Canaries {
-					s.due["canary "+a] = s.clk.Now()
-				}
-			}
-		},
+		Probes:  simProbes{s},
 	})
-	s.c.Configure(cfg)
+	s.c.Configure(configOf(cfg))
 	s.schedule()
 	return s
 }
@@ -101,7 +95,7 @@ func (s *sim) schedule() {
 }
 
 // set makes names answer st from now on.
-func (s *sim) set(st Status, names ...string) {
+func (s *sim) set(st probes.Status, names ...string) {
 	for _, n := range names {
 		if good(s.world[n]) && !good(st) {
 			s.downAt[n] = s.clk.Now()
@@ -135,33 +129,33 @@ func (s *sim) run(d time.Duration) {
 func (s *sim) probe(n string, now time.Time) {
 	if a, ok := strings.CutPrefix(n, "canary "); ok {
 		st := s.world[a]
-		retry := s.c.ObserveCanary(a, Result{Target: n, Kind: "tcp", Start: now, Status: st, Msg: msgFor(a, st)})
+		retry := s.c.ObserveCanary(a, probes.Result{Target: n, Kind: "tcp", Start: now, Status: st, Msg: msgFor(a, st)})
 		iv := s.cfg.SelfCheck.Interval.Duration
 		s.due[n] = now.Add(iv)
 		if retry {
-			s.due[n] = now.Add(recheckDelay(iv))
+			s.due[n] = now.Add(probes.RecheckDelay(iv))
 		}
 		return
 	}
 	tg := s.cfg.Target(n)
 	st := s.world[n]
 	s.due[n] = time.Time{}
-	retry := s.c.Observe(Result{Target: n, Kind: tg.Kind, Start: now, Status: st, Msg: msgFor(n, st)})
+	retry := s.c.Observe(probes.Result{Target: n, Kind: tg.Kind, Start: now, Status: st, Msg: msgFor(n, st)})
 	if !s.due[n].IsZero() {
 		s.due[n] = now.Add(time.Millisecond) // asked again while probing: right after this one
 		return
 	}
 	s.due[n] = now.Add(tg.Interval.Duration)
 	if retry {
-		s.due[n] = now.Add(recheckDelay(tg.Interval.Duration))
+		s.due[n] = now.Add(probes.RecheckDelay(tg.Interval.Duration))
 	}
 }
 
-func msgFor(n string, st Status) string {
+func msgFor(n string, st probes.Status) string {
 	switch st {
-	case OK:
+	case probes.OK:
 		return "connected to " + n
-	case Warning:
+	case probes.Warning:
 		return n + " answers slowly"
 	}
 	return "no answer from " + n + " (host down or packets dropped)"
@@ -223,4 +217,61 @@ func (s *sim) dump() string {
 		fmt.Fprintf(&b, "  %s %s firing=%v notice=%v %s: %s\n", e.At.Format("15:04:05.0"), e.Key, e.Firing, e.Notice, e.Severity, e.Summary)
 	}
 	return b.String()
+}
+
+// simProbes is the sim as the classifier's scheduler: re-checks make a
+// probe due now; the sim's kinds keep no memory.
+type simProbes struct{ s *sim }
+
+func (p simProbes) Recheck(targets ...string) {
+	for _, n := range targets {
+		p.s.due[n] = p.s.clk.Now()
+	}
+}
+
+func (p simProbes) RecheckCanaries() {
+	for _, a := range p.s.cfg.SelfCheck.Canaries {
+		p.s.due["canary "+a] = p.s.clk.Now()
+	}
+}
+
+func (simProbes) Memory(string) (map[string]string, bool) { return nil, false }
+func (simProbes) Resume(map[string]map[string]string)     {}
+
+// configOf is the classifier's part of cfg, as cmd builds it.
+func configOf(cfg *configs.Config) Config {
+	return Config{Targets: cfg.Targets, Groups: cfg.Groups, SelfCheck: cfg.SelfCheck,
+		StormWindow: cfg.Escalation.StormWindow.Duration, Power: cfg.Power.Enabled}
+}
+
+// firstDue and offset are how the scheduler places first probes
+// (probes/scheduler.go), copied: the sim spreads its probes the same way.
+func firstDue(now time.Time, iv, to, off time.Duration) time.Time {
+	span := (iv - to) * 9 / 10
+	if span <= 0 {
+		span = iv / 2
+	}
+	wait := slotAfter(now, iv, off).Sub(now)
+	return now.Add(time.Duration(float64(wait) * float64(span) / float64(iv)))
+}
+
+func slotAfter(t time.Time, iv, off time.Duration) time.Time {
+	n := t.UnixNano() - int64(off)
+	k := n / int64(iv)
+	if n%int64(iv) > 0 {
+		k++
+	}
+	return time.Unix(0, k*int64(iv)+int64(off))
+}
+
+func offset(name string, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return time.Duration(x % uint64(interval))
 }
