@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -288,37 +287,12 @@ func (e *Engine) memoryStepOf(a Alert) *configs.Step {
 }
 
 // memoryPeople resolves a step's who without the store (no overrides).
-func (e *Engine) memoryPeople(cfg *configs.Config, st *configs.Step, now time.Time) []*configs.Person {
+func (e *Engine) memoryPeople(cfg *Config, st *configs.Step, now time.Time) []*configs.Person {
+	names, _, _ := cfg.names(st.Who, now) // what can be resolved is paged
 	var out []*configs.Person
-	add := func(name string) {
-		if p := cfg.Person(name); p != nil && !slices.Contains(out, p) {
+	for _, name := range names {
+		if p := cfg.person(name); p != nil && !slices.Contains(out, p) {
 			out = append(out, p)
-		}
-	}
-	for _, w := range st.Who {
-		rest, isRot := strings.CutPrefix(w, "rotation:")
-		if !isRot {
-			add(w)
-			continue
-		}
-		name, mode, _ := strings.Cut(rest, ":")
-		ro := cfg.Rotation(name)
-		if ro == nil || len(ro.Members) == 0 {
-			continue
-		}
-		idx, _, _, err := turn(ro, now)
-		if err != nil {
-			continue
-		}
-		switch mode {
-		case "all":
-			for _, m := range ro.Members {
-				add(m)
-			}
-		case "next":
-			add(ro.Members[(idx+1)%len(ro.Members)])
-		default:
-			add(ro.Members[idx])
 		}
 	}
 	return out
@@ -406,7 +380,7 @@ func (e *Engine) resolveMemory(ctx context.Context, a Alert) {
 	e.log.Warn("alert paged from memory resolved", "key", a.Key, "summary", m.a.Summary)
 	cfg := e.cfg.Load()
 	for _, name := range m.paged {
-		p := cfg.Person(name)
+		p := cfg.person(name)
 		if p == nil {
 			continue
 		}
