@@ -38,7 +38,7 @@ type Engine struct {
 	sends   sync.WaitGroup
 	limit   chan struct{} // sends in flight
 
-	mem memory // paging on while the store fails (fallback.go)
+	mem memory // paging on while the store fails (memory.go)
 
 	gap     time.Duration // between the channels of one page
 	done    chan struct{} // closed when Run ends: held pages stop waiting
@@ -116,6 +116,38 @@ func fromMS(v sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(v.Int64)
+}
+
+// Handle takes one alert: a firing key opens an incident or updates the
+// open one; a resolved key resolves it and tells whoever was paged. When
+// the store cannot record a firing alert it is paged from memory (and the
+// error is still returned, for the caller to log; memory.go).
+func (e *Engine) Handle(ctx context.Context, a Alert) (*Incident, error) {
+	if !a.Firing {
+		e.resolveMemory(ctx, a)
+	}
+	inc, err := e.record(ctx, a)
+	switch {
+	case err != nil && a.Firing:
+		e.pageFromMemory(ctx, a, err)
+	case err == nil:
+		e.recorded(a.Key)
+	}
+	return inc, err
+}
+
+// Step does everything due now and returns when the next thing is due
+// (zero when nothing is pending). Sends go out in the background; Wait
+// waits for them. Alerts kept in memory are offered to the store again
+// and paged when due. A store failure whose pages went out from memory is
+// not returned as an error: it is logged (at most once a minute) and
+// Step asks to be called again within retryEvery.
+func (e *Engine) Step(ctx context.Context) (time.Time, error) {
+	e.checkClock(ctx)
+	memNext := e.memoryStep(ctx)
+	e.memoryStarts()
+	next, err := e.step(ctx)
+	return e.memoryEnds(next, memNext, err)
 }
 
 // Run dispatches due steps until ctx ends, then waits for sends in flight.

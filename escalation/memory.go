@@ -60,39 +60,19 @@ func (e *Engine) Unrecorded() (total int64, pending int) {
 	return e.mem.unrecorded.Load(), len(e.mem.alerts) + len(e.mem.held)
 }
 
-// Handle takes one alert: a firing key opens an incident or updates the
-// open one; a resolved key resolves it and tells whoever was paged. When
-// the store cannot record a firing alert it is paged from memory (and the
-// error is still returned, for the caller to log).
-func (e *Engine) Handle(ctx context.Context, a Alert) (*Incident, error) {
-	if !a.Firing {
-		e.resolveMemory(ctx, a)
-	}
-	inc, err := e.record(ctx, a)
-	switch {
-	case err != nil && a.Firing:
-		e.pageFromMemory(ctx, a, err)
-	case err == nil:
-		e.mem.mu.Lock()
-		delete(e.mem.alerts, a.Key)
-		e.mem.mu.Unlock()
-	}
-	return inc, err
-}
-
-// Step does everything due now and returns when the next thing is due
-// (zero when nothing is pending). Sends go out in the background; Wait
-// waits for them. Alerts kept in memory are offered to the store again
-// and paged when due. A store failure whose pages went out from memory is
-// not returned as an error: it is logged (at most once a minute) and
-// Step asks to be called again within retryEvery.
-func (e *Engine) Step(ctx context.Context) (time.Time, error) {
-	e.checkClock(ctx)
-	memNext := e.memoryStep(ctx)
+// memoryStarts begins a Step: whether its store work is covered from
+// memory is found out anew (claimFailed, beginFailed).
+func (e *Engine) memoryStarts() {
 	e.mem.mu.Lock()
 	e.mem.covered = false
 	e.mem.mu.Unlock()
-	next, err := e.step(ctx)
+}
+
+// memoryEnds finishes a Step whose store work returned next and err, and
+// whose memory work wants to run again at memNext. A store failure whose
+// pages went out from memory is logged (at most once a minute) instead of
+// returned, and the step asks to be called again within retryEvery.
+func (e *Engine) memoryEnds(next, memNext time.Time, err error) (time.Time, error) {
 	now := e.clock.Now()
 	e.mem.mu.Lock()
 	defer e.mem.mu.Unlock()
@@ -122,6 +102,13 @@ func (e *Engine) Step(ctx context.Context) (time.Time, error) {
 		next = memNext
 	}
 	return next, err
+}
+
+// recorded ends paging from memory for an alert the store took.
+func (e *Engine) recorded(key string) {
+	e.mem.mu.Lock()
+	delete(e.mem.alerts, key)
+	e.mem.mu.Unlock()
 }
 
 // holding is how many store incidents are held; dueWork reads that many
