@@ -161,13 +161,6 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	return inc, err
 }
 
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
 func (e *Engine) open(ctx context.Context, tx *sql.Tx, a Alert, now time.Time) (int64, error) {
 	short, err := allocShort(ctx, tx, now)
 	if err != nil {
