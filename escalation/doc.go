@@ -8,9 +8,9 @@
 // durable due times that survive a restart, maintenance windows and
 // silences, per-person limits and quiet hours, test pages on their
 // schedule, and paging from memory while the store fails. It is built from
-// its own Config (cmd/foghorn builds it from the loaded config) and knows
-// nothing of Twilio or any other vendor: a page's validity is a number it
-// is given, and delivery is the Notifier's.
+// its own Config (cmd/foghorn builds it from the loaded config) and reads
+// no vendor's settings: a page's validity is a number it is given, and
+// delivery is the Notifier's.
 //
 // Entry points are in engine.go (New, Handle, Step, Run, Recover); the
 // rest is one file per concern: dispatch.go (a step's pages), incident.go
