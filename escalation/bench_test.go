@@ -41,7 +41,7 @@ name = "ops"
 		var late []time.Duration
 		var due time.Time
 		got := make(chan struct{}, n)
-		e := New(db, cfg, NotifierFunc(func(ctx context.Context, in Intent) error {
+		e := New(db, configOf(cfg), NotifierFunc(func(ctx context.Context, in Intent) error {
 			if in.Kind != KindPage {
 				return nil
 			}

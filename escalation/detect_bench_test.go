@@ -36,7 +36,7 @@ name = "ops"
 	}
 	defer db.Close()
 	got := make(chan time.Time, 1)
-	e := New(db, cfg, NotifierFunc(func(ctx context.Context, in Intent) error {
+	e := New(db, configOf(cfg), NotifierFunc(func(ctx context.Context, in Intent) error {
 		if in.Kind == KindPage {
 			got <- time.Now()
 		}

@@ -11,13 +11,8 @@ import (
 	"foghorn/configs"
 )
 
-func (e *Engine) policy(name string) *configs.Policy {
-	cfg := e.cfg.Load()
-	if p := cfg.Policy(name); p != nil {
-		return p
-	}
-	return cfg.Policy(cfg.Escalation.DefaultPolicy)
-}
+// policy is the policy an incident pages by now (Config.policy).
+func (e *Engine) policy(name string) *configs.Policy { return e.cfg.Load().policy(name) }
 
 // loopStep is where a policy goes after its last step: loop_from, or the
 // last step again.
@@ -263,39 +258,19 @@ func quietUntil(p *configs.Person, now time.Time) (time.Time, bool) {
 
 // who resolves a step's who entries to people, applying overrides, each
 // person once.
-func (e *Engine) who(ctx context.Context, ps *pass, cfg *configs.Config, who []string) ([]*configs.Person, error) {
-	now := ps.now
-	var names []string
-	for _, w := range who {
-		rest, isRot := strings.CutPrefix(w, "rotation:")
-		if !isRot {
-			names = append(names, w)
-			continue
-		}
-		name, mode, _ := strings.Cut(rest, ":")
-		ro := cfg.Rotation(name)
-		if ro == nil || len(ro.Members) == 0 {
-			e.log.Error("policy names a rotation that no longer exists", "rotation", name)
-			continue
-		}
-		idx, _, _, err := turn(ro, now)
-		if err != nil {
-			return nil, err
-		}
-		switch mode {
-		case "all":
-			names = append(names, ro.Members...)
-		case "next":
-			names = append(names, ro.Members[(idx+1)%len(ro.Members)])
-		default:
-			names = append(names, ro.Members[idx])
-		}
+func (e *Engine) who(ctx context.Context, ps *pass, cfg *Config, who []string) ([]*configs.Person, error) {
+	names, missing, err := cfg.names(who, ps.now)
+	for _, name := range missing {
+		e.log.Error("policy names a rotation that no longer exists", "rotation", name)
+	}
+	if err != nil {
+		return nil, err
 	}
 	seen := map[string]bool{}
 	var out []*configs.Person
 	for _, n := range names {
 		n = ps.cover(ctx, n)
-		if p := cfg.Person(n); p != nil && !seen[n] {
+		if p := cfg.person(n); p != nil && !seen[n] {
 			seen[n] = true
 			out = append(out, p)
 		}
@@ -431,7 +406,7 @@ func (e *Engine) Report(ctx context.Context, notification int64, o Outcome, deta
 	switch o {
 	case Failed:
 		if next, ok := e.fallback(ctx, in, detail); ok {
-			if p := e.cfg.Load().Person(next.Person); p != nil {
+			if p := e.cfg.Load().person(next.Person); p != nil {
 				next.Phone, next.Email = p.Phone, p.Email
 			}
 			e.dispatch(ctx, []Intent{next})

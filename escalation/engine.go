@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"foghorn/configs"
+	"foghorn/clock"
 	"foghorn/failpoint"
 	"foghorn/store"
 )
@@ -22,10 +22,10 @@ import (
 // notification in the store before handing it to the Notifier.
 type Engine struct {
 	db     *store.DB
-	clock  Clock
+	clock  clock.Clock
 	log    *slog.Logger
 	notify Notifier
-	cfg    atomic.Pointer[configs.Config]
+	cfg    atomic.Pointer[Config]
 
 	mu   sync.Mutex // one writer: every state change holds it
 	wake chan struct{}
@@ -38,7 +38,7 @@ type Engine struct {
 	sends   sync.WaitGroup
 	limit   chan struct{} // sends in flight
 
-	mem memory // paging on while the store fails (fallback.go)
+	mem memory // paging on while the store fails (memory.go)
 
 	gap     time.Duration // between the channels of one page
 	done    chan struct{} // closed when Run ends: held pages stop waiting
@@ -50,17 +50,24 @@ type Engine struct {
 	// paged yet: Escalate logged the move with who did it, so the pass
 	// that pages the step does not log it again. Guarded by mu.
 	byHand map[int64]bool
+
+	unanswered func(person string) // Options.Unanswered
 }
 
 // Options tune an Engine; zero values are sensible.
 type Options struct {
-	Clock Clock
+	// Clock is the engine's time: due steps, the page log, test page
+	// schedules. nil: the real clock. Tests drive hours with a clock.Fake.
+	Clock clock.Clock
 	Log   *slog.Logger
 	// Sends bounds notifications handed to the Notifier at once.
 	Sends int
 	// Gap is the wait between the channels of one page (the call after
 	// the SMS); default 5s, negative for none.
 	Gap time.Duration
+	// Unanswered, if set, hears of every test page nobody answered in
+	// time (testpage.go): cmd counts them in /metrics.
+	Unanswered func(person string)
 }
 
 // Errors callers map to replies ("#42 is already resolved").
@@ -69,11 +76,10 @@ var (
 	ErrResolved = errors.New("incident already resolved")
 )
 
-// New makes an engine over db's tables. Call Recover, then Run.
-func New(db *store.DB, cfg *configs.Config, n Notifier, o Options) *Engine {
-	if o.Clock == nil {
-		o.Clock = realClock{}
-	}
+// New makes an engine over db's tables that pages by cfg and hands its
+// intents to n. Call Recover, then Run.
+func New(db *store.DB, cfg Config, n Notifier, o Options) *Engine {
+	o.Clock = clock.Or(o.Clock)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -84,15 +90,15 @@ func New(db *store.DB, cfg *configs.Config, n Notifier, o Options) *Engine {
 		o.Gap = 5 * time.Second
 	}
 	e := &Engine{db: db, clock: o.Clock, log: o.Log, notify: n, wake: make(chan struct{}, 1), limit: make(chan struct{}, o.Sends),
-		gap: max(o.Gap, 0), done: make(chan struct{}), backoff: map[int64]time.Duration{}}
-	e.cfg.Store(cfg)
+		gap: max(o.Gap, 0), done: make(chan struct{}), backoff: map[int64]time.Duration{}, unanswered: o.Unanswered}
+	e.cfg.Store(&cfg)
 	return e
 }
 
 // SetConfig switches to a reloaded config. Open incidents keep their
 // place; a policy that disappeared is replaced by the default one.
-func (e *Engine) SetConfig(cfg *configs.Config) {
-	e.cfg.Store(cfg)
+func (e *Engine) SetConfig(cfg Config) {
+	e.cfg.Store(&cfg)
 	e.poke()
 }
 
@@ -110,6 +116,38 @@ func fromMS(v sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(v.Int64)
+}
+
+// Handle takes one alert: a firing key opens an incident or updates the
+// open one; a resolved key resolves it and tells whoever was paged. When
+// the store cannot record a firing alert it is paged from memory (and the
+// error is still returned, for the caller to log; memory.go).
+func (e *Engine) Handle(ctx context.Context, a Alert) (*Incident, error) {
+	if !a.Firing {
+		e.resolveMemory(ctx, a)
+	}
+	inc, err := e.record(ctx, a)
+	switch {
+	case err != nil && a.Firing:
+		e.pageFromMemory(ctx, a, err)
+	case err == nil:
+		e.recorded(a.Key)
+	}
+	return inc, err
+}
+
+// Step does everything due now and returns when the next thing is due
+// (zero when nothing is pending). Sends go out in the background; Wait
+// waits for them. Alerts kept in memory are offered to the store again
+// and paged when due. A store failure whose pages went out from memory is
+// not returned as an error: it is logged (at most once a minute) and
+// Step asks to be called again within retryEvery.
+func (e *Engine) Step(ctx context.Context) (time.Time, error) {
+	e.checkClock(ctx)
+	memNext := e.memoryStep(ctx)
+	e.memoryStarts()
+	next, err := e.step(ctx)
+	return e.memoryEnds(next, memNext, err)
 }
 
 // Run dispatches due steps until ctx ends, then waits for sends in flight.
@@ -321,8 +359,8 @@ const maxHold = 30 * time.Second
 
 // holdPage keeps a page that could not go now and sends it later: when the
 // vendor answers again (backing off, at most maxHold apart) or when the
-// rate limit frees. handOver expires it once it is older than
-// sms_validity, so a backlog is not blasted after a long outage; a page
+// rate limit frees. handOver expires it once it is older than the
+// page validity (Config.PageValidity), so a backlog is not blasted after a long outage; a page
 // held by a rate limit is not expired (a critical is never dropped).
 func (e *Engine) holdPage(ctx context.Context, in Intent, l *Later) {
 	now := e.clock.Now()
@@ -371,18 +409,11 @@ func (e *Engine) forget(id int64) {
 	e.hmu.Unlock()
 }
 
-// sleep waits d, or returns false when the engine stops first.
+// sleep waits d, or returns false when the engine stops first. The wait
+// is real time, whatever the engine's clock: it paces hand-overs to a
+// channel (the call seconds after the SMS, the next try of a held page),
+// which a vendor sees in real time, not the incident's schedule.
 func (e *Engine) sleep(d time.Duration) bool {
-	if s, ok := e.clock.(interface {
-		After(time.Duration) <-chan time.Time
-	}); ok {
-		select {
-		case <-s.After(d):
-			return true
-		case <-e.done:
-			return false
-		}
-	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -524,7 +555,7 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 	cfg := e.cfg.Load()
 	for _, l := range [][]Intent{fresh, maybe} {
 		for i := range l {
-			if p := cfg.Person(l[i].Person); p != nil {
+			if p := cfg.person(l[i].Person); p != nil {
 				l[i].Phone, l[i].Email = p.Phone, p.Email
 			}
 		}

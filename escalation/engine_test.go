@@ -10,36 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"foghorn/clock"
 	"foghorn/configs"
 	"foghorn/store"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// jump sets the clock to t, backwards too (a clock stepped by NTP).
-func (c *fakeClock) jump(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-// set moves the clock forward to t; it never goes back.
-func (c *fakeClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
-	}
-}
 
 // sent is one notification as the fake pager saw it, at engine time.
 type sent struct {
@@ -53,7 +27,7 @@ func (s sent) String() string {
 
 type pager struct {
 	mu    sync.Mutex
-	clk   *fakeClock
+	clk   *clock.Fake
 	t0    time.Time
 	got   []sent
 	fail  map[string]bool // channel -> fail
@@ -151,7 +125,7 @@ type harness struct {
 	t   testing.TB
 	e   *Engine
 	db  *store.DB
-	clk *fakeClock
+	clk *clock.Fake
 	p   *pager
 	t0  time.Time
 	dir string
@@ -169,9 +143,9 @@ func newHarness(t testing.TB, cfgText string, start time.Time) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	clk := &fakeClock{t: start}
+	clk := clock.NewFake(start)
 	p := &pager{clk: clk, t0: start, fail: map[string]bool{}}
-	return &harness{t: t, e: New(db, cfg, p, Options{Clock: clk}), db: db, clk: clk, p: p, t0: start, dir: dir}
+	return &harness{t: t, e: New(db, configOf(cfg), p, Options{Clock: clk}), db: db, clk: clk, p: p, t0: start, dir: dir}
 }
 
 // drive runs the engine in fake time up to t0+d, stopping at every due
@@ -186,10 +160,10 @@ func (h *harness) drive(d time.Duration) {
 		}
 		h.e.Wait()
 		if next.IsZero() || next.After(end) {
-			h.clk.set(end)
+			h.clk.Set(end)
 			break
 		}
-		h.clk.set(next)
+		h.clk.Set(next)
 	}
 	if _, err := h.e.Step(context.Background()); err != nil {
 		h.t.Fatal(err)
@@ -225,7 +199,7 @@ func TestTwoStepPolicyWithRepeatsAndAck(t *testing.T) {
 		"0s page sms alice", "5m0s page sms alice", "10m0s page sms alice",
 		"25m0s page voice bob", "35m0s page voice bob", "45m0s page voice bob",
 	})
-	h.clk.set(monday.Add(50 * time.Minute))
+	h.clk.Set(monday.Add(50 * time.Minute))
 	acked, err := h.e.Ack(context.Background(), inc.ID, "bob", "sms")
 	if err != nil || acked.State != Acknowledged || acked.AckedBy != "bob" {
 		t.Fatalf("ack: %+v %v", acked, err)
@@ -510,7 +484,7 @@ func TestCrashResendsAtMostOnce(t *testing.T) {
 		h2 := *h
 		h2.db = db
 		h2.p = &pager{clk: h.clk, t0: h.t0, fail: map[string]bool{}}
-		h2.e = New(db, h.e.cfg.Load(), h2.p, Options{Clock: h.clk})
+		h2.e = New(db, *h.e.cfg.Load(), h2.p, Options{Clock: h.clk})
 		return &h2
 	}
 	h2 := reopen()
@@ -541,7 +515,7 @@ func TestWorseNewsPagesAgainAndNotices(t *testing.T) {
 	if _, err := h.e.Ack(context.Background(), inc.ID, "alice", "sms"); err != nil {
 		t.Fatal(err)
 	}
-	h.clk.set(monday.Add(10 * time.Minute))
+	h.clk.Set(monday.Add(10 * time.Minute))
 	again := h.fire("group:routers", "critical") // the second router died too
 	if again.ID != inc.ID || again.State != Triggered {
 		t.Fatalf("critical update of an acked warning: %+v", again)

@@ -13,19 +13,19 @@ var errExpired = errors.New("page expired before it could be sent")
 
 const createdQuery = `SELECT created_at FROM notifications WHERE id = ?`
 
-// expired reports whether a claimed page waited longer than [twilio]
-// sms_validity before it could be handed to the Notifier — queued behind a
-// Twilio outage, or claimed before a crash and found by Recover long after
-// — and if so marks it expired instead of sending it. A page that late is
-// news of an old state: the incident's next round pages afresh if it still
-// needs anyone, so nothing is lost and nobody is blasted with a backlog
-// when Twilio comes back. sms_validity is the same bound Twilio applies to
-// an SMS it cannot deliver in time.
+// expired reports whether a claimed page waited longer than
+// Config.PageValidity before it could be handed to the Notifier — queued
+// behind a vendor's outage, or claimed before a crash and found by Recover
+// long after — and if so marks it expired instead of sending it. A page
+// that late is news of an old state: the incident's next round pages
+// afresh if it still needs anyone, so nothing is lost and nobody is
+// blasted with a backlog when the vendor comes back. cmd sets the bound
+// to the one the vendor applies to a message it cannot deliver in time.
 func (e *Engine) expired(ctx context.Context, in Intent) bool {
 	if in.Kind != KindPage || in.ID <= 0 || in.limited {
 		return false
 	}
-	validity := e.cfg.Load().Twilio.SMSValidity.Duration
+	validity := e.cfg.Load().PageValidity
 	if validity <= 0 {
 		return false
 	}
@@ -51,10 +51,10 @@ func (e *Engine) expired(ctx context.Context, in Intent) bool {
 	if age <= validity {
 		return false
 	}
-	why := fmt.Sprintf("%s to %s not sent: it waited %s, longer than [twilio] sms_validity %s; the next round pages afresh",
+	why := fmt.Sprintf("%s to %s not sent: it waited %s, longer than the page validity %s; the next round pages afresh",
 		in.Channel, in.Person, age.Round(time.Second), validity)
 	e.log.Warn("stale page expired", "notification", in.ID, "incident", in.Incident, "person", in.Person,
-		"channel", in.Channel, "waited", age.Round(time.Second), "sms_validity", validity)
+		"channel", in.Channel, "waited", age.Round(time.Second), "validity", validity)
 	e.mark(ctx, in.ID, "expired", why)
 	if err := event(ctx, e.db, now, "page.expired", in.Incident, "engine", why); err != nil {
 		e.log.Error("cannot record the expired page", "incident", in.Incident, "err", err)

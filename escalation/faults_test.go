@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"foghorn/clock"
 	"foghorn/configs"
 	"foghorn/store"
 )
@@ -21,7 +22,7 @@ name = "ops"
   interval = "5m"
 `
 
-func faultEngine(t *testing.T, cfgText string, clk Clock) (*Engine, *store.DB, *pager) {
+func faultEngine(t *testing.T, cfgText string, clk clock.Clock) (*Engine, *store.DB, *pager) {
 	t.Helper()
 	cfg, err := configs.Parse("t.toml", t.TempDir(), []byte(cfgText), func(string) string { return "" })
 	if err != nil {
@@ -32,8 +33,8 @@ func faultEngine(t *testing.T, cfgText string, clk Clock) (*Engine, *store.DB, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	p := &pager{clk: &fakeClock{}, fail: map[string]bool{}}
-	return New(db, cfg, p, Options{Clock: clk}), db, p
+	p := &pager{clk: clock.NewFake(time.Time{}), fail: map[string]bool{}}
+	return New(db, configOf(cfg), p, Options{Clock: clk}), db, p
 }
 
 func pages(p *pager) int { return len(p.list("page")) }
@@ -42,7 +43,7 @@ func pages(p *pager) int { return len(p.list("page")) }
 // interval missed; jumping back does not put the next step off by the size
 // of the jump.
 func TestClockJumps(t *testing.T) {
-	clk := &fakeClock{t: monday}
+	clk := clock.NewFake(monday)
 	e, _, p := faultEngine(t, everyFive, clk)
 	ctx := context.Background()
 	step := func() time.Time {
@@ -65,7 +66,7 @@ func TestClockJumps(t *testing.T) {
 
 	// Forward three hours (a VPS resumed from suspend, NTP catching up):
 	// one page now, the next five minutes later — not 36 at once.
-	clk.jump(monday.Add(3 * time.Hour))
+	clk.Jump(monday.Add(3 * time.Hour))
 	next := step()
 	if pages(p) != 2 || !next.Equal(monday.Add(3*time.Hour+5*time.Minute)) {
 		t.Fatalf("after a 3h jump forward: %d pages (want 2), next %s", pages(p), next)
@@ -81,7 +82,7 @@ func TestClockJumps(t *testing.T) {
 	// still due in five minutes, not in two hours and five. (A fake clock
 	// has no monotonic reading, so all of its move back counts as the
 	// jump; with the real one, time that really passed is told apart.)
-	clk.jump(monday.Add(3*time.Hour - 2*time.Hour))
+	clk.Jump(monday.Add(3*time.Hour - 2*time.Hour))
 	next = step()
 	if pages(p) != 2 {
 		t.Fatalf("the jump back paged: %d", pages(p))
@@ -93,14 +94,14 @@ func TestClockJumps(t *testing.T) {
 	if !got.Due.Equal(next) {
 		t.Fatalf("stored due %s, want %s", got.Due, next)
 	}
-	clk.jump(next)
+	clk.Jump(next)
 	if step(); pages(p) != 3 {
 		t.Fatalf("the step after the jump back did not page: %d", pages(p))
 	}
 
 	// Back and forth within a second is no jump: nothing moves.
 	before, _ := e.Get(ctx, inc.ID)
-	clk.jump(next.Add(-500 * time.Millisecond))
+	clk.Jump(next.Add(-500 * time.Millisecond))
 	step()
 	after, _ := e.Get(ctx, inc.ID)
 	if !after.Due.Equal(before.Due) {
@@ -124,7 +125,7 @@ func readOnly(t *testing.T, db *store.DB) *store.DB {
 // step's pace (at least memoryEvery) rather than every second — and when
 // it works again, what was kept in memory is recorded.
 func TestStoreFailingPagesFromMemory(t *testing.T) {
-	clk := &fakeClock{t: monday}
+	clk := clock.NewFake(monday)
 	e, db, p := faultEngine(t, everyFive, clk)
 	ctx := context.Background()
 	steps := 0
@@ -141,13 +142,13 @@ func TestStoreFailingPagesFromMemory(t *testing.T) {
 				next = clk.Now().Add(time.Second)
 			}
 			if next.IsZero() || next.After(end) {
-				clk.jump(end)
+				clk.Jump(end)
 				break
 			}
 			if !next.After(clk.Now()) {
 				t.Fatalf("Step wants to run again at once (%s, now %s): it would spin", next, clk.Now())
 			}
-			clk.jump(next)
+			clk.Jump(next)
 		}
 		e.Step(ctx)
 		e.Wait()

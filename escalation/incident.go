@@ -161,13 +161,6 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	return inc, err
 }
 
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
 func (e *Engine) open(ctx context.Context, tx *sql.Tx, a Alert, now time.Time) (int64, error) {
 	short, err := allocShort(ctx, tx, now)
 	if err != nil {
@@ -411,7 +404,7 @@ func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind 
 		}
 		in := Intent{Incident: inc.ID, Short: inc.Short, Kind: kind, Channel: "sms", Person: name, Severity: inc.Severity,
 			Summary: inc.Summary, Since: inc.Opened, Text: text}
-		if p := cfg.Person(name); p != nil {
+		if p := cfg.person(name); p != nil {
 			in.Phone, in.Email = p.Phone, p.Email
 		}
 		if err := e.claim(ctx, tx, &in, now); err != nil {
@@ -539,7 +532,7 @@ func (e *Engine) Notice(ctx context.Context, key, text string) (*Incident, error
 		id, _ = res.LastInsertId()
 		var intents []Intent
 		cfg := e.cfg.Load()
-		if pol := cfg.Policy(cfg.Escalation.DefaultPolicy); pol != nil && len(pol.Steps) > 0 {
+		if pol := cfg.policy(""); pol != nil && len(pol.Steps) > 0 {
 			ps := &pass{tx: tx, now: now, sent: map[string]int{}, covers: map[string]string{}}
 			people, err := e.who(ctx, ps, cfg, pol.Steps[0].Who)
 			if err != nil {
@@ -555,46 +548,6 @@ func (e *Engine) Notice(ctx context.Context, key, text string) (*Incident, error
 			}
 		}
 		return intents, event(ctx, tx, now, "notice", id, "engine", text)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return getIncident(ctx, e.db, id)
-}
-
-// TestPage pages one person by SMS and by a call, outside any policy, so
-// they can prove the path to their phone works: replying or pressing 1
-// acks it like a real page. It never repeats or escalates (no due step);
-// the caller resolves it when done.
-func (e *Engine) TestPage(ctx context.Context, person, by string) (*Incident, error) {
-	cfg := e.cfg.Load()
-	p := cfg.Person(person)
-	if p == nil {
-		return nil, fmt.Errorf("test page: no person %q in the config: %w", person, ErrNotFound)
-	}
-	var id int64
-	err := e.write(ctx, func(tx *sql.Tx, now time.Time) ([]Intent, error) {
-		short, err := allocShort(ctx, tx, now)
-		if err != nil {
-			return nil, err
-		}
-		summary := fmt.Sprintf("TEST PAGE for %s from %s: reply or press 1 to show it reached you", person, by)
-		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, short, state, severity, summary, source, opened_at, updated_at)
-			VALUES (?, ?, 'triggered', 'critical', ?, 'test', ?, ?)`, fmt.Sprintf("test:%s:%d", person, ms(now)), short, summary, ms(now), ms(now))
-		if err != nil {
-			return nil, fmt.Errorf("escalation: test page: %w", err)
-		}
-		id, _ = res.LastInsertId()
-		var intents []Intent
-		for _, ch := range []configs.Channel{configs.SMS, configs.Voice} {
-			in := Intent{Incident: id, Short: short, Kind: KindPage, Channel: ch, Person: p.Name, Phone: p.Phone, Email: p.Email,
-				Severity: "critical", Summary: summary, Since: now}
-			if err := e.claim(ctx, tx, &in, now); err != nil {
-				return nil, err
-			}
-			intents = append(intents, in)
-		}
-		return intents, event(ctx, tx, now, "test-page", id, by, "sms and call to "+person)
 	})
 	if err != nil {
 		return nil, err

@@ -48,7 +48,7 @@ func (l *logBuf) lines(t *testing.T, prefix string) []map[string]any {
 func TestIncidentLogLinesCarryTheNumber(t *testing.T) {
 	h := newHarness(t, twoStep, monday)
 	var lb logBuf
-	h.e = New(h.db, h.e.cfg.Load(), h.p, Options{Clock: h.clk, Log: slog.New(slog.NewJSONHandler(&lb, nil))})
+	h.e = New(h.db, *h.e.cfg.Load(), h.p, Options{Clock: h.clk, Log: slog.New(slog.NewJSONHandler(&lb, nil))})
 	ctx := context.Background()
 	// An incident a day old frees number 1 but not id 1: below, ids and
 	// numbers differ, so the test can tell them apart.
@@ -57,7 +57,7 @@ func TestIncidentLogLinesCarryTheNumber(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.t0 = h.t0.Add(25 * time.Hour)
-	h.clk.set(h.t0)
+	h.clk.Set(h.t0)
 	a := h.fire("target:rt1", "critical")
 	h.drive(30 * time.Minute) // step 2 of twoStep pages bob at 25m
 	b := h.fire("target:rt2", "critical")

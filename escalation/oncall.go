@@ -147,6 +147,22 @@ func OnCall(ro *configs.Rotation, ovs []Override, t time.Time, n int) ([]Shift, 
 	return out, nil
 }
 
+// Rotas is OnCall for each rotation of rots, by name: the n stretches
+// from t of each, after overrides. The engine's OnCall and `foghorn
+// oncall -config` (which reads the overrides beside a running foghorn)
+// both answer with it, so they cannot disagree.
+func Rotas(rots []configs.Rotation, ovs []Override, t time.Time, n int) (map[string][]Shift, error) {
+	out := map[string][]Shift{}
+	for i := range rots {
+		shifts, err := OnCall(&rots[i], ovs, t, n)
+		if err != nil {
+			return nil, err
+		}
+		out[rots[i].Name] = shifts
+	}
+	return out, nil
+}
+
 // coverAt follows overrides from name at t, as coverFor does in the
 // store: the latest override covering name wins, three hops at most.
 func coverAt(ovs []Override, name string, t time.Time) string {

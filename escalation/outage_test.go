@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"foghorn/clock"
 	"foghorn/configs"
 	"foghorn/escalation"
 	"foghorn/pager"
@@ -25,26 +26,9 @@ import (
 
 var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 type outage struct {
 	t   *testing.T
-	clk *clock
+	clk *clock.Fake
 	cfg *configs.Config
 	db  *store.DB
 	sim *twiliosim.Sim
@@ -91,7 +75,7 @@ name = "ops"
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &outage{t: t, clk: &clock{t: start}, cfg: cfg}
+	o := &outage{t: t, clk: clock.NewFake(start), cfg: cfg}
 	o.sim = twiliosim.New(pager.SimulatorOptions(cfg))
 	base, err := o.sim.Start("127.0.0.1:0")
 	if err != nil {
@@ -115,7 +99,7 @@ name = "ops"
 }
 
 func (o *outage) engine(n escalation.Notifier, sends int) *escalation.Engine {
-	e := escalation.New(o.db, o.cfg, n, escalation.Options{Clock: o.clk, Sends: sends})
+	e := escalation.New(o.db, escalation.ConfigOf(o.cfg), n, escalation.Options{Clock: o.clk, Sends: sends})
 	o.pg.SetEngine(e)
 	return e
 }
@@ -183,7 +167,7 @@ func TestTwilioOutageQueuedPagesExpire(t *testing.T) {
 
 	// Five minutes on, still down: page 2 is claimed and waits for the
 	// only send slot, held by page 1's hung request.
-	o.clk.set(start.Add(5 * time.Minute))
+	o.clk.Jump(start.Add(5 * time.Minute))
 	stepped := make(chan struct{})
 	go func() {
 		defer close(stepped)
@@ -197,7 +181,7 @@ func TestTwilioOutageQueuedPagesExpire(t *testing.T) {
 	// Ten minutes into the outage, Twilio is back. Page 1's request gives
 	// up and is held for another try, by then older than sms_validity;
 	// page 2, queued for five minutes, too: neither goes out now.
-	o.clk.set(start.Add(10 * time.Minute))
+	o.clk.Jump(start.Add(10 * time.Minute))
 	o.sim.SetFault(twiliosim.Fault{})
 	<-stepped
 	e.Wait()
@@ -248,7 +232,7 @@ func TestTwilioOutageCrashedPageExpiresOnRecover(t *testing.T) {
 		}
 	}
 
-	o.clk.set(start.Add(10 * time.Minute))
+	o.clk.Jump(start.Add(10 * time.Minute))
 	e := o.engine(o.pg, 0)
 	if n, err := e.Recover(ctx); err != nil || n != 1 {
 		t.Fatalf("Recover: %d, %v", n, err)

@@ -54,16 +54,26 @@ func (e *Engine) Silence(ctx context.Context, s Silence) (int64, error) {
 // silencedBy names the maintenance window or silence covering labels now,
 // and when it ends; "" when none does.
 func (e *Engine) silencedBy(ctx context.Context, ps *pass, ls map[string]string) (string, time.Time) {
-	for _, m := range e.cfg.Load().Maintenance {
+	return Covering(e.cfg.Load().Maintenance, ps.activeSilences(ctx), ls, ps.now)
+}
+
+// Covering is the one rule for what keeps labels ls from paging at now:
+// the first maintenance window open now whose matchers all match, else
+// the first silence in force whose matchers all match. It names it
+// ("maintenance nightly", "silence #3") and says when it ends; "" when
+// nothing covers ls. The engine pages by it; whoever shows a target as
+// quiet (the dashboard) can ask the same question.
+func Covering(windows []configs.Maintenance, silences []Silence, ls map[string]string, now time.Time) (string, time.Time) {
+	for _, m := range windows {
 		if !configs.MatchAll(m.Matchers, ls) {
 			continue
 		}
-		if end, ok := m.OpenAt(ps.now); ok {
+		if end, ok := m.OpenAt(now); ok {
 			return "maintenance " + m.Name, end
 		}
 	}
-	for _, s := range ps.activeSilences(ctx) {
-		if configs.MatchAll(s.Matchers, ls) {
+	for _, s := range silences {
+		if !s.Start.After(now) && s.End.After(now) && configs.MatchAll(s.Matchers, ls) {
 			return fmt.Sprintf("silence #%d", s.ID), s.End
 		}
 	}
@@ -82,7 +92,7 @@ type Override struct {
 // AddOverride records that o.Cover takes o.Absent's pages for a while.
 func (e *Engine) AddOverride(ctx context.Context, o Override) error {
 	cfg := e.cfg.Load()
-	if cfg.Person(o.Absent) == nil || cfg.Person(o.Cover) == nil {
+	if cfg.person(o.Absent) == nil || cfg.person(o.Cover) == nil {
 		return fmt.Errorf("override: %q covering %q: both must be people in the config", o.Cover, o.Absent)
 	}
 	if o.Absent == o.Cover || !o.End.After(o.Start) {
@@ -100,21 +110,11 @@ func (e *Engine) AddOverride(ctx context.Context, o Override) error {
 // OnCall is who is on call in each rotation at t, after overrides, with
 // the next handoffs (escalation.OnCall says how overrides cut shifts).
 func (e *Engine) OnCall(ctx context.Context, t time.Time, next int) (map[string][]Shift, error) {
-	cfg := e.cfg.Load()
 	ovs, err := Overrides(ctx, e.db, t)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]Shift{}
-	for i := range cfg.Rotations {
-		ro := &cfg.Rotations[i]
-		shifts, err := OnCall(ro, ovs, t, next+1)
-		if err != nil {
-			return nil, err
-		}
-		out[ro.Name] = shifts
-	}
-	return out, nil
+	return Rotas(e.cfg.Load().Rotations, ovs, t, next+1)
 }
 
 // Silences lists the silences in force at t or later.

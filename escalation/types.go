@@ -99,15 +99,6 @@ type NotifierFunc func(ctx context.Context, in Intent) error
 // Notify calls f.
 func (f NotifierFunc) Notify(ctx context.Context, in Intent) error { return f(ctx, in) }
 
-// Clock is the engine's time source; tests drive hours in milliseconds.
-type Clock interface {
-	Now() time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
 // Incident states.
 const (
 	Triggered    = "triggered"

@@ -70,15 +70,10 @@ func cmdOncall(args []string, stdout, stderr io.Writer) int {
 		// the rotation must know an override could change it.
 		fmt.Fprintf(stdout, "overrides NOT shown: %v\n  (the running foghorn knows them: foghorn oncall -url URL)\n", err)
 	}
-	rots := map[string][]escalation.Shift{}
-	for i := range cfg.Rotations {
-		ro := &cfg.Rotations[i]
-		shifts, err := escalation.OnCall(ro, ovs, when, *next+1)
-		if err != nil {
-			fmt.Fprintln(stderr, "foghorn oncall:", err)
-			return 1
-		}
-		rots[ro.Name] = shifts
+	rots, err := escalation.Rotas(cfg.Rotations, ovs, when, *next+1)
+	if err != nil {
+		fmt.Fprintln(stderr, "foghorn oncall:", err)
+		return 1
 	}
 	printOncall(stdout, rots)
 	return 0

@@ -158,7 +158,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		log.Error("cannot read recent power actions; rate limits start empty", "err", err)
 	}
 	pg.SetPower(d.guard)
-	d.eng = escalation.New(db, cfg, escalation.Tracked(db, powerRoute(d.guard, pg.PowerSteps()), pg), escalation.Options{Log: log})
+	d.eng = d.newEngine(db, cfg, escalation.Tracked(db, powerRoute(d.guard, pg.PowerSteps()), pg), log)
 	pg.SetEngine(d.eng)
 	d.m.reg.MustRegister(pg, live{d}, storeFallback{d})
 	if n, err := d.eng.Recover(ctx); err != nil {
@@ -215,7 +215,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	d.m.reload(true)
 	go d.watchdog(ctx)
 	go d.watchStore(ctx)
-	go d.testPages(ctx)
+	go d.eng.TestPages(ctx)
 	go d.prune(ctx) // prune.go: [server] retention
 	db.Event(ctx, "start", source, "foghorn", version)
 	log.Info("foghorn running", "version", version, "config", source, "listen", ln.Addr().String(),
@@ -275,7 +275,7 @@ func (d *daemon) reload(ctx context.Context) {
 		return
 	}
 	d.cfg.Store(cfg)
-	d.eng.SetConfig(cfg)
+	d.eng.SetConfig(escalationConfig(cfg))
 	d.pool.Update(bmcTargets(cfg))
 	d.guard.Update(powerConfig(cfg))
 	d.updateProbes(cfg)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,39 +60,19 @@ func (e *Engine) Unrecorded() (total int64, pending int) {
 	return e.mem.unrecorded.Load(), len(e.mem.alerts) + len(e.mem.held)
 }
 
-// Handle takes one alert: a firing key opens an incident or updates the
-// open one; a resolved key resolves it and tells whoever was paged. When
-// the store cannot record a firing alert it is paged from memory (and the
-// error is still returned, for the caller to log).
-func (e *Engine) Handle(ctx context.Context, a Alert) (*Incident, error) {
-	if !a.Firing {
-		e.resolveMemory(ctx, a)
-	}
-	inc, err := e.record(ctx, a)
-	switch {
-	case err != nil && a.Firing:
-		e.pageFromMemory(ctx, a, err)
-	case err == nil:
-		e.mem.mu.Lock()
-		delete(e.mem.alerts, a.Key)
-		e.mem.mu.Unlock()
-	}
-	return inc, err
-}
-
-// Step does everything due now and returns when the next thing is due
-// (zero when nothing is pending). Sends go out in the background; Wait
-// waits for them. Alerts kept in memory are offered to the store again
-// and paged when due. A store failure whose pages went out from memory is
-// not returned as an error: it is logged (at most once a minute) and
-// Step asks to be called again within retryEvery.
-func (e *Engine) Step(ctx context.Context) (time.Time, error) {
-	e.checkClock(ctx)
-	memNext := e.memoryStep(ctx)
+// memoryStarts begins a Step: whether its store work is covered from
+// memory is found out anew (claimFailed, beginFailed).
+func (e *Engine) memoryStarts() {
 	e.mem.mu.Lock()
 	e.mem.covered = false
 	e.mem.mu.Unlock()
-	next, err := e.step(ctx)
+}
+
+// memoryEnds finishes a Step whose store work returned next and err, and
+// whose memory work wants to run again at memNext. A store failure whose
+// pages went out from memory is logged (at most once a minute) instead of
+// returned, and the step asks to be called again within retryEvery.
+func (e *Engine) memoryEnds(next, memNext time.Time, err error) (time.Time, error) {
 	now := e.clock.Now()
 	e.mem.mu.Lock()
 	defer e.mem.mu.Unlock()
@@ -123,6 +102,13 @@ func (e *Engine) Step(ctx context.Context) (time.Time, error) {
 		next = memNext
 	}
 	return next, err
+}
+
+// recorded ends paging from memory for an alert the store took.
+func (e *Engine) recorded(key string) {
+	e.mem.mu.Lock()
+	delete(e.mem.alerts, key)
+	e.mem.mu.Unlock()
 }
 
 // holding is how many store incidents are held; dueWork reads that many
@@ -288,37 +274,12 @@ func (e *Engine) memoryStepOf(a Alert) *configs.Step {
 }
 
 // memoryPeople resolves a step's who without the store (no overrides).
-func (e *Engine) memoryPeople(cfg *configs.Config, st *configs.Step, now time.Time) []*configs.Person {
+func (e *Engine) memoryPeople(cfg *Config, st *configs.Step, now time.Time) []*configs.Person {
+	names, _, _ := cfg.names(st.Who, now) // what can be resolved is paged
 	var out []*configs.Person
-	add := func(name string) {
-		if p := cfg.Person(name); p != nil && !slices.Contains(out, p) {
+	for _, name := range names {
+		if p := cfg.person(name); p != nil && !slices.Contains(out, p) {
 			out = append(out, p)
-		}
-	}
-	for _, w := range st.Who {
-		rest, isRot := strings.CutPrefix(w, "rotation:")
-		if !isRot {
-			add(w)
-			continue
-		}
-		name, mode, _ := strings.Cut(rest, ":")
-		ro := cfg.Rotation(name)
-		if ro == nil || len(ro.Members) == 0 {
-			continue
-		}
-		idx, _, _, err := turn(ro, now)
-		if err != nil {
-			continue
-		}
-		switch mode {
-		case "all":
-			for _, m := range ro.Members {
-				add(m)
-			}
-		case "next":
-			add(ro.Members[(idx+1)%len(ro.Members)])
-		default:
-			add(ro.Members[idx])
 		}
 	}
 	return out
@@ -406,7 +367,7 @@ func (e *Engine) resolveMemory(ctx context.Context, a Alert) {
 	e.log.Warn("alert paged from memory resolved", "key", a.Key, "summary", m.a.Summary)
 	cfg := e.cfg.Load()
 	for _, name := range m.paged {
-		p := cfg.Person(name)
+		p := cfg.person(name)
 		if p == nil {
 			continue
 		}

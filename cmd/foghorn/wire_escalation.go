@@ -1,0 +1,31 @@
+package main
+
+import (
+	"log/slog"
+
+	"foghorn/configs"
+	"foghorn/escalation"
+	"foghorn/store"
+)
+
+// escalationConfig is the engine's part of cfg: whom it pages and how. The
+// page validity is the SMS vendor's own bound ([twilio] sms_validity): a
+// page that waited longer is news of an old state, for the engine as for
+// Twilio.
+func escalationConfig(cfg *configs.Config) escalation.Config {
+	return escalation.Config{
+		People:       cfg.People,
+		Rotations:    cfg.Rotations,
+		Policies:     cfg.Policies,
+		Maintenance:  cfg.Maintenance,
+		Escalation:   cfg.Escalation,
+		PageValidity: cfg.Twilio.SMSValidity.Duration,
+	}
+}
+
+// newEngine builds the escalation engine over db, handing its intents to
+// n; a test page nobody answered is counted in /metrics.
+func (d *daemon) newEngine(db *store.DB, cfg *configs.Config, n escalation.Notifier, log *slog.Logger) *escalation.Engine {
+	return escalation.New(db, escalationConfig(cfg), n, escalation.Options{Log: log,
+		Unanswered: func(string) { d.m.testPage(false) }})
+}

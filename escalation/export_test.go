@@ -1,0 +1,4 @@
+package escalation
+
+// ConfigOf is configOf for the package's external tests (outage_test.go).
+var ConfigOf = configOf
