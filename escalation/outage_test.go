@@ -36,6 +36,12 @@ func (c *clock) Now() time.Time {
 	return c.t
 }
 
+// pagerClock is the clock as the pager takes it (clock.Clock); the pager
+// never waits on it.
+type pagerClock struct{ *clock }
+
+func (pagerClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 func (c *clock) set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -92,14 +98,17 @@ name = "ops"
 		t.Fatal(err)
 	}
 	o := &outage{t: t, clk: &clock{t: start}, cfg: cfg}
-	o.sim = twiliosim.New(pager.SimulatorOptions(cfg))
+	pc := pager.Config{People: cfg.People, Twilio: cfg.Twilio, SMTP: cfg.SMTP, PublicURL: cfg.Server.PublicURL}
+	pc.Twilio.AccountSID, pc.Twilio.AuthToken = twiliosim.DefaultAccountSID, configs.NewSecret(twiliosim.DefaultAuthToken)
+	o.sim = twiliosim.New(twiliosim.Options{AccountSID: pc.Twilio.AccountSID, AuthToken: pc.Twilio.AuthToken.Reveal(),
+		Number: pc.Twilio.From, PublicURL: pc.PublicURL, InboundSMSURL: pc.PublicURL + pager.SMSPath})
 	base, err := o.sim.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.sim.Close() })
 	// A short API timeout and no retries: a hung request fails in 2s.
-	o.pg, err = pager.New(cfg, nil, pager.Options{APIBase: base, APITimeout: 2 * time.Second, Retries: -1, Clock: o.clk})
+	o.pg, err = pager.New(pc, nil, pager.Options{APIBase: base, APITimeout: 2 * time.Second, Retries: -1, Clock: pagerClock{o.clk}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -192,14 +192,24 @@ func (p pooled) Power(ctx context.Context, t *configs.Target, a configs.PowerAct
 // route is cmd's router: power intents to the desk, the rest to the
 // pager's PowerSteps.
 func route(desk *power.Desk, p *Pager) escalation.Notifier {
-	next := p.PowerSteps()
-	return escalation.NotifierFunc(func(ctx context.Context, in escalation.Intent) error {
-		if in.Kind == "power" {
-			desk.Automate(ctx, power.Step{Incident: in.Incident, Short: in.Short, Host: in.Host, Action: in.Power, By: in.Text, Step: in.Step})
-			return nil
-		}
-		return next.Notify(ctx, in)
-	})
+	return router{desk, p.PowerSteps()}
+}
+
+type router struct {
+	desk *power.Desk
+	next escalation.Notifier
+}
+
+func (r router) Notify(ctx context.Context, in escalation.Intent) error {
+	if in.Kind == "power" {
+		r.desk.Automate(ctx, power.Step{Incident: in.Incident, Short: in.Short, Host: in.Host, Action: in.Power, By: in.Text, Step: in.Step})
+		return nil
+	}
+	return r.next.Notify(ctx, in)
+}
+
+func (r router) Cancel(ctx context.Context, incident int64) error {
+	return r.next.Cancel(ctx, incident)
 }
 
 // sms texts body from phone through the Twilio simulator and returns
@@ -304,7 +314,7 @@ func TestPowerBySMS(t *testing.T) {
 
 	// Late: the pager's clock passes confirm_timeout.
 	code = codeOf(t, w.sms(alicePh, "cycle PVE1"))
-	w.clk.add(5*time.Minute + time.Second)
+	w.clk.Add(5*time.Minute + time.Second)
 	if r := w.sms(alicePh, "CONFIRM "+code); !strings.HasPrefix(r, "That code has expired: CYCLE pve1 was not done") {
 		t.Fatalf("late code: %q", r)
 	}

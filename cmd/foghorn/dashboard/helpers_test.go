@@ -129,6 +129,11 @@ func (r *recorder) Notify(ctx context.Context, in escalation.Intent) error {
 	return nil
 }
 
+// Cancel is kept as a "cancel" intent.
+func (r *recorder) Cancel(ctx context.Context, incident int64) error {
+	return r.Notify(ctx, escalation.Intent{Incident: incident, Kind: "cancel"})
+}
+
 func (r *recorder) kinds(incident int64) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
