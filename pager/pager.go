@@ -4,8 +4,11 @@
 // answer (an SMS reply, a key pressed on a call) into acks, resolves,
 // escalations and snoozes.
 //
-// It knows nothing of targets: it gets an escalation.Intent and reports
-// back through the small Engine interface.
+// It knows nothing of targets: it gets its own Config (people, [twilio],
+// [smtp], the public URL) from cmd, an escalation.Intent per send, and
+// reports back through two small interfaces, Answers and Reads. Each
+// channel (sms.go, voice.go, email.go) is one type behind the channel
+// interface; channels.go's deliver does the rest for all of them.
 package pager
 
 import (

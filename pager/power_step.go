@@ -23,7 +23,7 @@ import (
 // router that hands "power" intents to the desk): it is Notify, with the
 // automated step's line on the pages of a power step, and Cancel.
 //
-//	pg, _ := pager.New(cfg, nil, opts)
+//	pg, _ := pager.New(pagerCfg, nil, opts)
 //	eng := escalation.New(db, cfg, route(desk, pg.PowerSteps()), eopts)
 //	pg.SetPower(desk)
 func (p *Pager) PowerSteps() escalation.Notifier { return powerSteps{p} }

@@ -122,7 +122,7 @@ func parseRef(q url.Values) (callRef, error) {
 // summary and the menu inside one Gather (so a key can be pressed while
 // the summary still plays); for anything else, the message alone.
 func (p *Pager) callTwiML(st *state, in escalation.Intent) (string, error) {
-	if in.Kind != "page" {
+	if in.Kind != escalation.KindPage {
 		return twiml.Voice([]twiml.Element{&twiml.VoiceSay{Message: voiceNotice(in)}, &twiml.VoiceHangup{}})
 	}
 	say := voiceSummary(in, p.clock.Now(), p.personZone(st, in.Person))
