@@ -2,6 +2,7 @@ package pager
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"foghorn/configs"
@@ -78,7 +79,7 @@ func (p *Pager) channel(name configs.Channel) channel {
 func (p *Pager) vendors() []string {
 	var out []string
 	for _, ch := range p.chans {
-		if len(out) == 0 || out[len(out)-1] != ch.vendor() {
+		if !slices.Contains(out, ch.vendor()) {
 			out = append(out, ch.vendor())
 		}
 	}
