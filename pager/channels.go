@@ -63,6 +63,10 @@ type outgoing struct {
 	// call's TwiML, the mail.
 	subject, text string
 	callback      string // status callback URL, if any
+	// once is for outage notices: one attempt, no retries, as a page
+	// gets while its vendor is down. Their failures are what tells that
+	// the other vendor is down too; retrying each would hold that up.
+	once bool
 }
 
 // channel is the channel called name, or nil.
@@ -116,8 +120,12 @@ func (p *Pager) deliver(ctx context.Context, st *state, ch channel, m *outgoing)
 	if f != nil {
 		f.before(m)
 	}
+	attempts := p.attempts(ch.vendor())
+	if m.once {
+		attempts = 1
+	}
 	var id string
-	err := retry(ctx, p.attempts(ch.vendor()), p.opts.RetryBase, func(ctx context.Context) error {
+	err := retry(ctx, attempts, p.opts.RetryBase, func(ctx context.Context) error {
 		var err error
 		id, err = ch.send(ctx, st, m)
 		return err

@@ -175,7 +175,7 @@ func (p *Pager) other(st *state, vendor string, in escalation.Intent, subject, t
 		if ch.vendor() == vendor {
 			continue
 		}
-		m := &outgoing{in: in, subject: subject, text: text}
+		m := &outgoing{in: in, subject: subject, text: text, once: true}
 		if ch.name() != configs.Email {
 			m.text = cut(clean(text), gsmSegment)
 		}
