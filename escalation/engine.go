@@ -277,6 +277,10 @@ func (e *Engine) dispatch(ctx context.Context, intents []Intent) {
 		e.sends.Add(1)
 		go func() {
 			defer e.sends.Done()
+			if in.cancel {
+				e.cancel(ctx, in.Incident) // cancel.go
+				return
+			}
 			e.send(ctx, in)
 		}()
 	}

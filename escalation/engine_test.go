@@ -51,6 +51,11 @@ func (p *pager) Notify(ctx context.Context, in Intent) error {
 	return nil
 }
 
+// Cancel is recorded as a "cancel" among the sends.
+func (p *pager) Cancel(ctx context.Context, incident int64) error {
+	return p.Notify(ctx, Intent{Incident: incident, Kind: "cancel"})
+}
+
 // list lists what was sent of the given kinds, as "10m0s page sms alice",
 // in time order; sends at the same instant run concurrently, so they are
 // sorted by text.

@@ -44,6 +44,11 @@ func (t *tracked) Notify(ctx context.Context, in Intent) error {
 	return t.next.Notify(ctx, in)
 }
 
+// Cancel passes straight on: a cancel has no row to stamp.
+func (t *tracked) Cancel(ctx context.Context, incident int64) error {
+	return t.next.Cancel(ctx, incident)
+}
+
 // skew is how far the provider's clock may be behind ours: a record
 // created up to this long before handed_at can still be ours.
 const skew = 2 * time.Second
@@ -59,7 +64,7 @@ func (e *Engine) lookUp(ctx context.Context, f Finder, maybe []Intent, handed ma
 	byPerson := map[string][]Intent{}
 	var order []string
 	for _, in := range maybe {
-		if f == nil || in.Kind == KindCancel || (in.Channel != "sms" && in.Channel != "voice") {
+		if f == nil || (in.Channel != "sms" && in.Channel != "voice") {
 			unknown[in.ID] = true
 			continue
 		}

@@ -383,7 +383,8 @@ func (e *Engine) Escalate(ctx context.Context, id int64, from int, by string) (*
 }
 
 // tellPaged claims one SMS for every person paged for inc, except actor,
-// and a "cancel" intent so the pager hangs up calls still ringing.
+// and asks for the Notifier's Cancel of inc (hang up calls still ringing)
+// once the change is committed.
 func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind Kind, actor, text string, now time.Time) ([]Intent, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT person FROM notifications WHERE incident = ? AND kind = 'page' AND state IN ('claimed', 'sent', 'delivered') ORDER BY person`, inc.ID)
 	if err != nil {
@@ -396,7 +397,7 @@ func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind 
 		people = append(people, p)
 	}
 	rows.Close()
-	out := []Intent{{Incident: inc.ID, Short: inc.Short, Kind: KindCancel, Severity: inc.Severity, Summary: inc.Summary}}
+	out := []Intent{cancelOf(inc)}
 	cfg := e.cfg.Load()
 	for _, name := range people {
 		if name == actor {

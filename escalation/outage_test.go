@@ -76,14 +76,17 @@ name = "ops"
 		t.Fatal(err)
 	}
 	o := &outage{t: t, clk: clock.NewFake(start), cfg: cfg}
-	o.sim = twiliosim.New(pager.SimulatorOptions(cfg))
+	pc := pager.Config{People: cfg.People, Twilio: cfg.Twilio, SMTP: cfg.SMTP, PublicURL: cfg.Server.PublicURL}
+	pc.Twilio.AccountSID, pc.Twilio.AuthToken = twiliosim.DefaultAccountSID, configs.NewSecret(twiliosim.DefaultAuthToken)
+	o.sim = twiliosim.New(twiliosim.Options{AccountSID: pc.Twilio.AccountSID, AuthToken: pc.Twilio.AuthToken.Reveal(),
+		Number: pc.Twilio.From, PublicURL: pc.PublicURL, InboundSMSURL: pc.PublicURL + pager.SMSPath})
 	base, err := o.sim.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.sim.Close() })
 	// A short API timeout and no retries: a hung request fails in 2s.
-	o.pg, err = pager.New(cfg, nil, pager.Options{APIBase: base, APITimeout: 2 * time.Second, Retries: -1, Clock: o.clk})
+	o.pg, err = pager.New(pc, nil, pager.Options{APIBase: base, APITimeout: 2 * time.Second, Retries: -1, Clock: o.clk})
 	if err != nil {
 		t.Fatal(err)
 	}

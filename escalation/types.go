@@ -57,6 +57,7 @@ type Intent struct {
 
 	wait    time.Duration // before handing it over: the call a few seconds after the SMS
 	limited bool          // held by a rate limit: sent late rather than expired
+	cancel  bool          // not an intent: Notifier.Cancel for Incident, once committed (cancel.go)
 }
 
 // Kind is what an intent is for.
@@ -70,7 +71,6 @@ const (
 	KindTest     Kind = "test"     // a test page, on demand or by schedule
 	KindNotice   Kind = "notice"   // a one-off report that needs no ack
 	KindPower    Kind = "power"    // an automated power step (Intent.Power, Host) for the power desk, not a person
-	KindCancel   Kind = "cancel"   // hang up what still rings for the incident
 )
 
 // Later is a Notifier's error for an intent that could not go now but
@@ -86,18 +86,25 @@ type Later struct {
 func (l *Later) Error() string { return l.Err.Error() }
 func (l *Later) Unwrap() error { return l.Err }
 
-// Notifier delivers intents; the pager implements it. An error means the
-// intent was not handed to the channel: the engine falls back to the
-// step's next channel.
+// Notifier delivers intents; the pager implements it.
 type Notifier interface {
+	// Notify hands one intent to its channel. An error means it was not
+	// handed over: the engine falls back to the step's next channel.
 	Notify(ctx context.Context, in Intent) error
+	// Cancel stops what still goes on for an incident that was just
+	// acked, resolved or snoozed: the pager hangs up calls still ringing.
+	// It is called after the change is committed; an error is logged.
+	Cancel(ctx context.Context, incident int64) error
 }
 
-// NotifierFunc adapts a function to Notifier.
+// NotifierFunc adapts a function to Notifier; it has nothing to cancel.
 type NotifierFunc func(ctx context.Context, in Intent) error
 
 // Notify calls f.
 func (f NotifierFunc) Notify(ctx context.Context, in Intent) error { return f(ctx, in) }
+
+// Cancel does nothing: a function notifier keeps no calls.
+func (f NotifierFunc) Cancel(context.Context, int64) error { return nil }
 
 // Incident states.
 const (

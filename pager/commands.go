@@ -518,7 +518,7 @@ func fmtDuration(d time.Duration) string {
 }
 
 // statusText lists open incidents in at most three SMS segments.
-func (p *Pager) statusText(ctx context.Context, eng Engine, loc *time.Location) string {
+func (p *Pager) statusText(ctx context.Context, eng Reads, loc *time.Location) string {
 	open, err := eng.Open(ctx)
 	if err != nil {
 		p.log.Error("STATUS: cannot list incidents", "err", err)
@@ -549,7 +549,7 @@ func (p *Pager) statusText(ctx context.Context, eng Engine, loc *time.Location) 
 }
 
 // onCallText says who is on call now in each rotation, and who is next.
-func (p *Pager) onCallText(ctx context.Context, eng Engine, loc *time.Location) string {
+func (p *Pager) onCallText(ctx context.Context, eng Reads, loc *time.Location) string {
 	now := p.clock.Now()
 	rots, err := eng.OnCall(ctx, now, 1)
 	if err != nil {

@@ -199,7 +199,7 @@ func TestCommandsAgainstTheEngine(t *testing.T) {
 
 	// A day later #1 is handed out again, for a new incident that only
 	// alice is paged about.
-	w.clk.add(25 * time.Hour)
+	w.clk.Add(25 * time.Hour)
 	second := w.fire("target:new")
 	w.step()
 	if second.Short != 1 || second.ID == first.ID {

@@ -76,7 +76,7 @@ from = "+15005550006"
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(cfg, nil, Options{APIBase: base})
+	p, err := New(testConfig(cfg), nil, Options{APIBase: base})
 	if err != nil {
 		t.Fatal(err)
 	}

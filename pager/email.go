@@ -17,7 +17,46 @@ import (
 	"time"
 
 	"foghorn/configs"
+	"foghorn/escalation"
 )
+
+// emailChannel mails pages and notices over SMTP: the channel that does
+// not depend on Twilio.
+type emailChannel struct{ p *Pager }
+
+func (emailChannel) name() configs.Channel { return configs.Email }
+func (emailChannel) vendor() string        { return vendorSMTP }
+
+func (c emailChannel) ready(st *state, m *outgoing) error {
+	if st.mail == nil {
+		return permanent("email is not configured ([smtp] host)")
+	}
+	if m == nil {
+		return nil
+	}
+	if m.in.Email == "" {
+		return permanent("%s has no email address", m.in.Person)
+	}
+	if m.subject == "" {
+		m.subject, m.text = mailNotice(m.in)
+		if m.in.Kind == escalation.KindPage {
+			m.subject, m.text = mailPage(m.in, st.public, c.p.clock.Now(), c.p.personZone(st, m.in.Person))
+		}
+	}
+	return nil
+}
+
+func (emailChannel) send(ctx context.Context, st *state, m *outgoing) (string, error) {
+	return "", st.mail.send(ctx, m.in.Email, m.subject, m.text)
+}
+
+func (emailChannel) before(*outgoing) {}
+
+func (c emailChannel) after(_ context.Context, _ *state, m *outgoing, _ string, err error) {
+	if err == nil && m.told {
+		c.p.log.Info("email sent", "notification", m.in.ID, "incident", m.in.Incident, "kind", m.in.Kind, "person", m.in.Person)
+	}
+}
 
 // mailer is the channel that does not depend on Twilio: plain SMTP with
 // net/smtp. smtp.SendMail is not used because it has no timeout and no

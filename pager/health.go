@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"foghorn/configs"
+	"foghorn/escalation"
 )
 
 // Vendors whose outage is tracked: Twilio carries SMS and voice, SMTP
@@ -145,20 +148,14 @@ func (p *Pager) announce(ctx context.Context, vendor string, down bool, why stri
 	}
 	told := 0
 	for _, person := range st.cfg.People {
-		var err error
 		// These sends say as much about the other vendor as a page does:
 		// an alarm that cannot go out either means no channel works.
-		switch {
-		case vendor == vendorTwilio && person.Email != "" && st.mail != nil:
-			err = st.mail.send(ctx, person.Email, subject, text)
-			p.noteSend(vendorSMTP, err)
-		case vendor == vendorSMTP && person.Phone != "" && st.tw != nil:
-			_, err = st.tw.sms(ctx, person.Phone, cut(clean(text), gsmSegment), "", st.cfg.Twilio.SMSValidity.Duration)
-			p.noteSend(vendorTwilio, err)
-		default:
+		in := escalation.Intent{Kind: escalation.KindNotice, Person: person.Name, Phone: person.Phone, Email: person.Email}
+		ch, m := p.other(st, vendor, in, subject, text)
+		if ch == nil {
 			continue
 		}
-		if err != nil {
+		if _, err := p.deliver(ctx, st, ch, m); err != nil {
 			p.log.Error("could not tell about the channel outage", "vendor", vendor, "person", person.Name, "err", explain(err))
 			continue
 		}
@@ -168,6 +165,25 @@ func (p *Pager) announce(ctx context.Context, vendor string, down bool, why stri
 		p.log.Error("CHANNEL DOWN and nobody could be told through another channel: configure [smtp] and people's email",
 			"vendor", vendor)
 	}
+}
+
+// other is the first channel, not of vendor, that can reach in's person,
+// with the outage notice as it says it (a text message is one segment);
+// nil when there is none.
+func (p *Pager) other(st *state, vendor string, in escalation.Intent, subject, text string) (channel, *outgoing) {
+	for _, ch := range p.chans {
+		if ch.vendor() == vendor {
+			continue
+		}
+		m := &outgoing{in: in, subject: subject, text: text, once: true}
+		if ch.name() != configs.Email {
+			m.text = cut(clean(text), gsmSegment)
+		}
+		if ch.ready(st, m) == nil {
+			return ch, m
+		}
+	}
+	return nil, nil
 }
 
 // stats are the pager's counters, on /metrics through Collect and for
@@ -218,7 +234,7 @@ func (p *Pager) Stats() Stats {
 		out.Counts[strings.ReplaceAll(k, "\x00", "/")] = v
 	}
 	p.stats.mu.Unlock()
-	for _, v := range []string{vendorTwilio, vendorSMTP} {
+	for _, v := range p.vendors() {
 		if p.health.isDown(v) {
 			out.Down = append(out.Down, v)
 		}
@@ -248,7 +264,7 @@ func (p *Pager) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(f.name, f.help, f.labels, nil), prometheus.CounterValue, v, parts[1:]...)
 	}
-	for _, v := range []string{vendorTwilio, vendorSMTP} {
+	for _, v := range p.vendors() {
 		d := 0.0
 		if p.health.isDown(v) {
 			d = 1

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"foghorn/clock"
 	"foghorn/configs"
 	"foghorn/escalation"
 	"foghorn/pager/twiliosim"
@@ -39,21 +40,36 @@ const (
 	strangerP = "+15550199999"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+// testConfig is the pager's part of cfg, built as cmd builds it
+// (cmd/foghorn/wire_pager.go): the simulator's default credentials when
+// none are set, and the listen address as the public URL of a simulator.
+func testConfig(cfg *configs.Config) Config {
+	c := Config{People: cfg.People, Twilio: cfg.Twilio, SMTP: cfg.SMTP, PublicURL: strings.TrimSuffix(cfg.Server.PublicURL, "/")}
+	if c.Twilio.Simulator {
+		if c.Twilio.AccountSID == "" {
+			c.Twilio.AccountSID = twiliosim.DefaultAccountSID
+		}
+		if c.Twilio.AuthToken.Empty() {
+			c.Twilio.AuthToken = configs.NewSecret(twiliosim.DefaultAuthToken)
+		}
+		if host, port, err := net.SplitHostPort(cfg.Server.Listen); c.PublicURL == "" && err == nil {
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "127.0.0.1"
+			}
+			c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		}
+	}
+	return c
 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// simOptions are the simulator options that match c (cmd's
+// simulatorOptions).
+func simOptions(c Config) twiliosim.Options {
+	o := twiliosim.Options{AccountSID: c.Twilio.AccountSID, AuthToken: c.Twilio.AuthToken.Reveal(), Number: c.Twilio.From, PublicURL: c.PublicURL}
+	if c.PublicURL != "" {
+		o.InboundSMSURL = c.PublicURL + SMSPath
+	}
+	return o
 }
 
 // people is the config every test shares; a test appends its policy.
@@ -128,7 +144,7 @@ type world struct {
 	p    *Pager
 	eng  *escalation.Engine
 	db   *store.DB
-	clk  *fakeClock
+	clk  *clock.Fake
 	mail *smtpServer
 	cfg  *configs.Config
 	url  string // foghorn's webhook base
@@ -151,7 +167,7 @@ func newWorld(t testing.TB, policy string, wo ...worldOpt) *world {
 			o.callLimit = 50
 		}
 	}
-	w := &world{t: t, clk: &fakeClock{t: monday}}
+	w := &world{t: t, clk: clock.NewFake(monday)}
 	w.mail = newSMTP(t)
 
 	var h atomic.Value // http.Handler, set once the pager exists
@@ -177,7 +193,7 @@ func newWorld(t testing.TB, policy string, wo ...worldOpt) *world {
 	}
 	w.cfg = cfg
 
-	simOpts := SimulatorOptions(cfg)
+	simOpts := simOptions(testConfig(cfg))
 	if simOpts.AuthToken != testToken || simOpts.InboundSMSURL != srv.URL+SMSPath {
 		t.Fatalf("SimulatorOptions = %+v", simOpts)
 	}
@@ -199,7 +215,7 @@ func newWorld(t testing.TB, policy string, wo ...worldOpt) *world {
 	if opts.Log == nil {
 		opts.Log = testLogger(t)
 	}
-	w.p, err = New(cfg, nil, opts)
+	w.p, err = New(testConfig(cfg), nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +223,7 @@ func newWorld(t testing.TB, policy string, wo ...worldOpt) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.eng = escalation.New(w.db, cfg, w.p, escalation.Options{Clock: w.clk, Log: opts.Log, Gap: -1})
+	w.eng = escalation.New(w.db, engineConfig(cfg), w.p, escalation.Options{Clock: w.clk, Log: opts.Log, Gap: -1})
 	w.p.SetEngine(w.eng)
 	h.Store(w.p.Handler())
 	// In this order: no more webhooks (the simulator, then foghorn's
@@ -257,7 +273,7 @@ func (w *world) step() {
 // advance moves the clock and runs what became due.
 func (w *world) advance(d time.Duration) {
 	w.t.Helper()
-	w.clk.add(d)
+	w.clk.Add(d)
 	w.step()
 }
 
@@ -505,4 +521,10 @@ func twimlMessages(t testing.TB, doc string) []string {
 		t.Fatalf("reply is not TwiML: %v: %q", err, doc)
 	}
 	return r.Messages
+}
+
+// engineConfig is the engine's part of c, as cmd builds it.
+func engineConfig(c *configs.Config) escalation.Config {
+	return escalation.Config{People: c.People, Rotations: c.Rotations, Policies: c.Policies, Maintenance: c.Maintenance,
+		Escalation: c.Escalation, PageValidity: c.Twilio.SMSValidity.Duration}
 }

@@ -9,6 +9,7 @@ import (
 
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 
+	"foghorn/configs"
 	"foghorn/escalation"
 )
 
@@ -63,7 +64,7 @@ func (p *Pager) Find(ctx context.Context, in escalation.Intent, since time.Time)
 		}
 	}
 	switch in.Channel {
-	case "sms":
+	case configs.SMS:
 		lp := &api.ListMessageParams{}
 		lp.SetTo(in.Phone).SetFrom(st.tw.from).SetDateSentAfter(since).SetLimit(lookupLimit)
 		ms, err := svc.ListMessage(lp)
@@ -75,7 +76,7 @@ func (p *Pager) Find(ctx context.Context, in escalation.Intent, since time.Time)
 				keep(m.Sid, m.DateCreated)
 			}
 		}
-	case "voice":
+	case configs.Voice:
 		lp := &api.ListCallParams{}
 		lp.SetTo(in.Phone).SetFrom(st.tw.from).SetStartTimeAfter(since).SetLimit(lookupLimit)
 		cs, err := svc.ListCall(lp)
@@ -111,7 +112,7 @@ const lookupLimit = 1000
 // "[CRIT] #42 …"; a notice is its own text, or names "#42" in it.
 func about(body string, in escalation.Intent) bool {
 	tag := fmt.Sprintf("#%d", in.Short)
-	if in.Kind == "page" {
+	if in.Kind == escalation.KindPage {
 		return strings.Contains(body, "] "+tag+" ")
 	}
 	if body == noticeSMS(in) {

@@ -468,7 +468,7 @@ func TestCancelWhileCallIsBeingPlaced(t *testing.T) {
 	w := newWorld(t, bothRing)
 	w.sim.SetPhone(alicePh, twiliosim.Script{Call: "wait"})
 	w.p.calls.add(&liveCall{n: 7, incident: 3, person: "alice", placed: w.clk.Now()})
-	if err := w.p.Notify(context.Background(), escalation.Intent{Kind: "cancel", Incident: 3}); err != nil {
+	if err := w.p.Cancel(context.Background(), 3); err != nil {
 		t.Fatal(err)
 	}
 	if !w.p.calls.placed(7, "CAx") {
@@ -611,12 +611,12 @@ func TestNoKeyHangsUpAsUnanswered(t *testing.T) {
 
 func TestSimulatorNeedsURL(t *testing.T) {
 	w := newWorld(t, smsFirst)
-	if _, err := New(w.cfg, nil, Options{}); err == nil || !strings.Contains(err.Error(), "Options.APIBase") {
+	if _, err := New(testConfig(w.cfg), nil, Options{}); err == nil || !strings.Contains(err.Error(), "Options.APIBase") {
 		t.Fatalf("simulator without URL: %v", err)
 	}
 	// A reload keeps the client and its connections when Twilio did not change.
 	old := w.p.state().tw
-	if err := w.p.SetConfig(w.cfg); err != nil || w.p.state().tw != old {
+	if err := w.p.SetConfig(testConfig(w.cfg)); err != nil || w.p.state().tw != old {
 		t.Fatalf("reload: %v, client kept %v", err, w.p.state().tw == old)
 	}
 }

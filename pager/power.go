@@ -275,11 +275,11 @@ func (p *Pager) tell(ctx context.Context, to contact, text string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tellTimeout)
 	defer cancel()
 	st := p.state()
-	in := escalation.Intent{Kind: "power", Channel: "sms", Person: to.name, Phone: to.phone, Email: to.email, Text: text}
+	in := escalation.Intent{Kind: escalation.KindPower, Channel: configs.SMS, Person: to.name, Phone: to.phone, Email: to.email, Text: text}
 	err := p.powerSMS(ctx, st, in)
 	if err != nil && to.email != "" && st.mail != nil {
 		p.log.Warn("power outcome by SMS failed; sending it by email", "person", to.name, "err", explain(err))
-		err = p.sendEmail(ctx, st, in)
+		err = p.send(ctx, st, configs.Email, &outgoing{in: in, told: true})
 	}
 	if err != nil {
 		p.log.Error("power outcome not delivered", "person", to.name, "text", text, "err", explain(err))
@@ -291,8 +291,7 @@ func (p *Pager) tell(ctx context.Context, to contact, text string) {
 // powerSMS is sendSMS for a power outcome: the whole text (up to three
 // segments; a refusal explains itself at length), no status callback.
 func (p *Pager) powerSMS(ctx context.Context, st *state, in escalation.Intent) error {
-	_, err := p.deliverSMS(ctx, st, in, cut(clean(in.Text), maxSMSChars), "")
-	return err
+	return p.send(ctx, st, configs.SMS, &outgoing{in: in, text: cut(clean(in.Text), maxSMSChars)})
 }
 
 // codeRE finds a confirmation code in a reply, to keep it out of logs.

@@ -19,7 +19,7 @@ import (
 func TestPowerStepBusyWaitsForTheRunningActionAndSaysSo(t *testing.T) {
 	sims := []*simtest.Sim{simtest.Start(t), simtest.Start(t)}
 	w, _, desk := powerWorld(t, stepPolicy, "automated = true", sims...)
-	w.eng = escalation.New(w.db, w.cfg, route(desk, w.p), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})
+	w.eng = escalation.New(w.db, engineConfig(w.cfg), route(desk, w.p), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})
 	w.p.SetEngine(w.eng)
 
 	inc, err := w.eng.Handle(context.Background(), escalation.Alert{Key: "target:pve1", Firing: true, Severity: "critical",

@@ -21,13 +21,17 @@ import (
 
 // PowerSteps is the Notifier to give the escalation engine (behind the
 // router that hands "power" intents to the desk): it is Notify, with the
-// automated step's line on the pages of a power step.
+// automated step's line on the pages of a power step, and Cancel.
 //
-//	pg, _ := pager.New(cfg, nil, opts)
+//	pg, _ := pager.New(pagerCfg, nil, opts)
 //	eng := escalation.New(db, cfg, route(desk, pg.PowerSteps()), eopts)
 //	pg.SetPower(desk)
-func (p *Pager) PowerSteps() escalation.Notifier {
-	return escalation.NotifierFunc(p.notifyStep)
+func (p *Pager) PowerSteps() escalation.Notifier { return powerSteps{p} }
+
+type powerSteps struct{ *Pager }
+
+func (s powerSteps) Notify(ctx context.Context, in escalation.Intent) error {
+	return s.notifyStep(ctx, in)
 }
 
 // stepTold is who the pager told, or will tell, of one incident's
@@ -41,11 +45,11 @@ type stepTold struct {
 
 func (p *Pager) notifyStep(ctx context.Context, in escalation.Intent) error {
 	switch {
-	case in.Kind == "power":
+	case in.Kind == escalation.KindPower:
 		// Not for the pager: cmd routes power intents to the power desk.
 		p.log.Warn("automated power step reached the pager, not the power desk: not done", "incident", in.Incident, "host", in.Host)
 		return nil
-	case in.Kind == "page" && in.Power != "":
+	case in.Kind == escalation.KindPage && in.Power != "":
 		if line := p.powerStep(in); line != "" {
 			in.Detail = line + "\n" + in.Detail
 		}

@@ -165,7 +165,7 @@ func powerWorld(t *testing.T, policy, section string, sims ...*simtest.Sim) (*wo
 }
 
 func newDesk(w *world, pool *ipmi.Pool, st *states) *power.Desk {
-	return power.New(w.cfg, power.Options{BMC: pooled{pool}, Trail: w.db, State: st.get, BMCState: st.bmc, Now: w.clk.Now, StepWait: 20 * time.Second})
+	return power.New(deskConfig(w.cfg), power.Options{BMC: pooled{pool}, Trail: w.db, State: st.get, BMCState: st.bmc, Clock: w.clk, StepWait: 20 * time.Second})
 }
 
 // bmc is what the states say of a BMC target: "down" only when set so.
@@ -191,14 +191,24 @@ func (p pooled) Power(ctx context.Context, t *configs.Target, a configs.PowerAct
 // route is cmd's router: power intents to the desk, the rest to the
 // pager's PowerSteps.
 func route(desk *power.Desk, p *Pager) escalation.Notifier {
-	next := p.PowerSteps()
-	return escalation.NotifierFunc(func(ctx context.Context, in escalation.Intent) error {
-		if in.Kind == "power" {
-			desk.Automate(ctx, power.Step{Incident: in.Incident, Short: in.Short, Host: in.Host, Action: in.Power, By: in.Text, Step: in.Step})
-			return nil
-		}
-		return next.Notify(ctx, in)
-	})
+	return router{desk, p.PowerSteps()}
+}
+
+type router struct {
+	desk *power.Desk
+	next escalation.Notifier
+}
+
+func (r router) Notify(ctx context.Context, in escalation.Intent) error {
+	if in.Kind == "power" {
+		r.desk.Automate(ctx, power.Step{Incident: in.Incident, Short: in.Short, Host: in.Host, Action: in.Power, By: in.Text, Step: in.Step})
+		return nil
+	}
+	return r.next.Notify(ctx, in)
+}
+
+func (r router) Cancel(ctx context.Context, incident int64) error {
+	return r.next.Cancel(ctx, incident)
 }
 
 // sms texts body from phone through the Twilio simulator and returns
@@ -303,7 +313,7 @@ func TestPowerBySMS(t *testing.T) {
 
 	// Late: the pager's clock passes confirm_timeout.
 	code = codeOf(t, w.sms(alicePh, "cycle PVE1"))
-	w.clk.add(5*time.Minute + time.Second)
+	w.clk.Add(5*time.Minute + time.Second)
 	if r := w.sms(alicePh, "CONFIRM "+code); !strings.HasPrefix(r, "That code has expired: CYCLE pve1 was not done") {
 		t.Fatalf("late code: %q", r)
 	}
@@ -447,7 +457,7 @@ func TestPowerStepAutomated(t *testing.T) {
 	w, st, desk := powerWorld(t, stepPolicy, "automated = true", sim)
 	// The engine hands its power intents to the desk (as cmd routes
 	// them) and its pages to PowerSteps.
-	w.eng = escalation.New(w.db, w.cfg, route(desk, w.p), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})
+	w.eng = escalation.New(w.db, engineConfig(w.cfg), route(desk, w.p), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})
 	w.p.SetEngine(w.eng)
 
 	fire := func(host string) *escalation.Incident {
@@ -511,7 +521,7 @@ func TestPowerStepAutomated(t *testing.T) {
 	pool2 := ipmi.NewPool()
 	desk2 := newDesk(w, pool2, st)
 	t.Cleanup(func() { desk2.Close(); pool2.Close() })
-	w.eng = escalation.New(w.db, w.cfg, route(desk2, w.p), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})
+	w.eng = escalation.New(w.db, engineConfig(w.cfg), route(desk2, w.p), escalation.Options{Clock: w.clk, Log: w.p.log, Gap: -1})
 	w.p.SetEngine(w.eng)
 	w.p.SetPower(desk2)
 	w.p.power.mu.Lock()
@@ -607,4 +617,17 @@ func TestPowerStepAutomated(t *testing.T) {
 	}) {
 		t.Errorf("timeline: %+v", tl)
 	}
+}
+
+// deskConfig is the power desk's part of c, as cmd builds it.
+func deskConfig(c *configs.Config) power.Config {
+	pc := power.Config{Power: c.Power, Groups: c.Groups}
+	for _, t := range c.Targets {
+		if t.Kind == "ipmi" {
+			pc.BMCs = append(pc.BMCs, t)
+		} else {
+			pc.Hosts = append(pc.Hosts, power.Host{Name: t.Name, BMC: t.BMC})
+		}
+	}
+	return pc
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"foghorn/clock"
 	"foghorn/escalation"
 )
 
@@ -68,8 +69,8 @@ func TestSMSUnits(t *testing.T) {
 }
 
 func TestVoiceTwiMLIsValidXML(t *testing.T) {
-	p := &Pager{opts: Options{KeyWait: 8 * time.Second}, clock: realClock{}, zones: map[string]*time.Location{}}
-	st := &state{public: "https://foghorn.example.net", cfg: nil}
+	p := &Pager{opts: Options{KeyWait: 8 * time.Second}, clock: clock.Real{}, zones: map[string]*time.Location{}}
+	st := &state{public: "https://foghorn.example.net"}
 	doc, err := p.menu(st, callRef{n: 1, incident: 2, person: "a&b <c>"}, `say "<this>" & that`)
 	if err != nil {
 		t.Fatal(err)

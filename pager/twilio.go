@@ -11,7 +11,6 @@ import (
 
 	"foghorn/configs"
 	"foghorn/failpoint"
-	"foghorn/pager/twiliosim"
 )
 
 // twilioAPI is the Messages and Calls API through twilio-go. twilio-go has
@@ -33,7 +32,7 @@ func newTwilioAPI(sid, token, from, base string, timeout time.Duration) *twilioA
 		t.MaxIdleConnsPerHost = 16
 		rt = t
 	} else {
-		rt = twiliosim.Transport(base) // rewrites the host of any request to base
+		rt = baseTransport(base) // transport.go: rewrites the host of any request to base
 	}
 	return &twilioAPI{sid: sid, token: token, from: from, base: base, rt: rt, timeout: timeout}
 }

@@ -12,8 +12,64 @@ import (
 
 	"github.com/twilio/twilio-go/twiml"
 
+	"foghorn/configs"
 	"foghorn/escalation"
 )
+
+// voiceChannel places calls through Twilio's Calls API: a page's call
+// plays the summary and a menu (voice.go's webhooks take the key), a
+// notice's just says it.
+type voiceChannel struct{ p *Pager }
+
+func (voiceChannel) name() configs.Channel { return configs.Voice }
+func (voiceChannel) vendor() string        { return vendorTwilio }
+
+func (voiceChannel) limit(st *state) (int, string) { return st.cfg.Twilio.CallsPer15m, "calls_per_15m" }
+
+func (c voiceChannel) ready(st *state, m *outgoing) error {
+	if m == nil {
+		return twilioReady(st, escalation.Intent{Phone: "-"})
+	}
+	if err := twilioReady(st, m.in); err != nil {
+		return err
+	}
+	if m.text == "" {
+		doc, err := c.p.callTwiML(st, m.in)
+		if err != nil {
+			return err
+		}
+		m.text = doc
+		if st.public != "" && m.in.ID > 0 {
+			m.callback = st.public + VoiceStatusPath + "?n=" + strconv.FormatInt(m.in.ID, 10)
+		}
+	}
+	return nil
+}
+
+func (c voiceChannel) send(ctx context.Context, st *state, m *outgoing) (string, error) {
+	return st.tw.call(ctx, callSpec{to: m.in.Phone, twiml: m.text, callback: m.callback, ring: c.p.opts.Ring, amd: st.cfg.Twilio.MachineDetection})
+}
+
+// before registers the call before the request: its status callbacks may
+// arrive before the API's answer, and a cancel may come in between.
+func (c voiceChannel) before(m *outgoing) {
+	if m.in.ID > 0 {
+		c.p.calls.add(&liveCall{n: m.in.ID, incident: m.in.Incident, person: m.in.Person, placed: c.p.clock.Now()})
+	}
+}
+
+func (c voiceChannel) after(ctx context.Context, st *state, m *outgoing, sid string, err error) {
+	in := m.in
+	if err != nil {
+		c.p.calls.remove(in.ID)
+		return
+	}
+	c.p.remember(ctx, in, sid)
+	c.p.log.Info("call placed", "notification", in.ID, "incident", in.Incident, "person", in.Person, "sid", sid)
+	if in.ID > 0 && c.p.calls.placed(in.ID, sid) {
+		c.p.hangUpAll(ctx, st, []string{sid}, "incident acked while the call was being placed")
+	}
+}
 
 // maxMenus bounds how often one call plays the menu (wrong keys, "hear it
 // again"): a pocket dial must not keep a line open for ever.
@@ -66,7 +122,7 @@ func parseRef(q url.Values) (callRef, error) {
 // summary and the menu inside one Gather (so a key can be pressed while
 // the summary still plays); for anything else, the message alone.
 func (p *Pager) callTwiML(st *state, in escalation.Intent) (string, error) {
-	if in.Kind != "page" {
+	if in.Kind != escalation.KindPage {
 		return twiml.Voice([]twiml.Element{&twiml.VoiceSay{Message: voiceNotice(in)}, &twiml.VoiceHangup{}})
 	}
 	say := voiceSummary(in, p.clock.Now(), p.personZone(st, in.Person))

@@ -260,7 +260,7 @@ func (p *Pager) smsStatus(w http.ResponseWriter, r *http.Request, st *state, eng
 }
 
 // report tells the engine a notification's outcome, once.
-func (p *Pager) report(ctx context.Context, eng Engine, n int64, o escalation.Outcome, detail string) {
+func (p *Pager) report(ctx context.Context, eng Answers, n int64, o escalation.Outcome, detail string) {
 	if !p.calls.once(n, p.clock.Now()) {
 		return
 	}

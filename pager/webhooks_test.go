@@ -51,7 +51,7 @@ from = "+15005550006"
 		// Twilio's example token has not the shape of a real one, which
 		// the config refuses: it is set past the config.
 		cfg.Twilio.AuthToken = configs.NewSecret("12345")
-		p, err := New(cfg, nil, Options{})
+		p, err := New(testConfig(cfg), nil, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,16 +28,27 @@ func (b bmcs) Power(ctx context.Context, t *configs.Target, a configs.PowerActio
 }
 
 // powerRoute hands the engine's power intents (a policy step with power
-// = "cycle") to the desk, which decides at once, and everything else to
-// next (the pager).
+// = "cycle") to the desk, which decides at once, and everything else,
+// and every cancel, to next (the pager).
 func powerRoute(desk *power.Desk, next escalation.Notifier) escalation.Notifier {
-	return escalation.NotifierFunc(func(ctx context.Context, in escalation.Intent) error {
-		if in.Kind != "power" {
-			return next.Notify(ctx, in)
-		}
-		desk.Automate(ctx, power.Step{Incident: in.Incident, Short: in.Short, Host: in.Host, Action: in.Power, By: in.Text, Step: in.Step})
-		return nil
-	})
+	return powerRouter{desk, next}
+}
+
+type powerRouter struct {
+	desk *power.Desk
+	next escalation.Notifier
+}
+
+func (r powerRouter) Notify(ctx context.Context, in escalation.Intent) error {
+	if in.Kind != escalation.KindPower {
+		return r.next.Notify(ctx, in)
+	}
+	r.desk.Automate(ctx, power.Step{Incident: in.Incident, Short: in.Short, Host: in.Host, Action: in.Power, By: in.Text, Step: in.Step})
+	return nil
+}
+
+func (r powerRouter) Cancel(ctx context.Context, incident int64) error {
+	return r.next.Cancel(ctx, incident)
 }
 
 // bmcState says of a BMC target whether it answers, for the guard: "down"

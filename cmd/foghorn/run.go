@@ -129,7 +129,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	var sim *twiliosim.Sim
 	simBase := ""
 	if cfg.Twilio.Simulator {
-		so := pager.SimulatorOptions(cfg)
+		so := simulatorOptions(pagerConfig(cfg))
 		so.Ring, so.Logger = 3*time.Second, log
 		sim = twiliosim.New(so)
 		if simBase, err = sim.Start(cfg.Twilio.SimulatorListen); err != nil {
@@ -139,7 +139,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		defer sim.Close()
 		log.Info("Twilio simulator: no real SMS or calls; the simulated phones are on its page", "url", simBase+"/sim/")
 	}
-	pg, err := pager.New(cfg, nil, pager.Options{APIBase: simBase, Log: log, Store: db})
+	pg, err := pager.New(pagerConfig(cfg), nil, pager.Options{APIBase: simBase, Log: log, Store: db})
 	if err != nil {
 		log.Error("cannot start the pager", "err", err)
 		return 1
@@ -268,7 +268,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Warn("server listen and data_dir change only on restart; the rest is applied now",
 			"listen", old.Server.Listen, "data_dir", old.Server.DataDir)
 	}
-	if err := d.pg.SetConfig(cfg); err != nil {
+	if err := d.pg.SetConfig(pagerConfig(cfg)); err != nil {
 		d.m.reload(false)
 		d.log.Error("config reload refused; the running config stays in force", "config", d.source, "problems", err.Error())
 		d.db.Event(ctx, "config.refused", d.source, "sighup", err.Error())

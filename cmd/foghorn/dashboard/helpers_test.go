@@ -130,6 +130,11 @@ func (r *recorder) Notify(ctx context.Context, in escalation.Intent) error {
 	return nil
 }
 
+// Cancel is kept as a "cancel" intent.
+func (r *recorder) Cancel(ctx context.Context, incident int64) error {
+	return r.Notify(ctx, escalation.Intent{Incident: incident, Kind: "cancel"})
+}
+
 func (r *recorder) kinds(incident int64) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -211,7 +216,7 @@ func newEnv(t *testing.T, publicURL string) *env {
 	e := &env{t: t, db: db, rec: &recorder{}, logs: &logBuf{}, clock: fclock.NewFake(time.Now())}
 	e.cfg.Store(cfg)
 	log := slog.New(slog.NewTextHandler(e.logs, nil))
-	e.eng = escalation.New(db, cfg, e.rec, escalation.Options{Log: log})
+	e.eng = escalation.New(db, engineConfig(cfg), e.rec, escalation.Options{Log: log})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -409,4 +414,10 @@ func narrow(cfg *configs.Config) *Config {
 		dc.Tokens = append(dc.Tokens, t.Name)
 	}
 	return dc
+}
+
+// engineConfig is the engine's part of c, as cmd builds it.
+func engineConfig(c *configs.Config) escalation.Config {
+	return escalation.Config{People: c.People, Rotations: c.Rotations, Policies: c.Policies, Maintenance: c.Maintenance,
+		Escalation: c.Escalation, PageValidity: c.Twilio.SMSValidity.Duration}
 }

@@ -1,0 +1,48 @@
+package pager
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// baseTransport sends every request to base ([twilio] api_base or the
+// simulator's URL, from pager.Options.APIBase) whatever host it names:
+// twilio-go always builds https://api.twilio.com/... URLs. It has a
+// connection pool of its own, which twilioAPI.close empties.
+func baseTransport(base string) http.RoundTripper {
+	u, err := url.Parse(base)
+	if err == nil && (u.Host == "" || (u.Scheme != "http" && u.Scheme != "https")) {
+		err = fmt.Errorf("want http://host:port, got %q", base)
+	}
+	if err != nil {
+		err = fmt.Errorf("pager: twilio api_base: %w", err)
+	}
+	next := http.DefaultTransport.(*http.Transport).Clone()
+	next.Proxy = nil // a simulator or stand-in is reached directly
+	return &rewriter{base: u, err: err, next: next}
+}
+
+type rewriter struct {
+	base *url.URL
+	err  error
+	next *http.Transport
+}
+
+func (t *rewriter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, t.err
+	}
+	r := req.Clone(req.Context()) // a RoundTripper must not change the caller's request
+	r.URL.Scheme, r.URL.Host, r.Host = t.base.Scheme, t.base.Host, ""
+	if p := strings.TrimSuffix(t.base.Path, "/"); p != "" {
+		r.URL.Path, r.URL.RawPath = p+r.URL.Path, ""
+	}
+	return t.next.RoundTrip(r)
+}
+
+func (t *rewriter) CloseIdleConnections() { t.next.CloseIdleConnections() }
