@@ -7,8 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"foghorn/escalation"
 	"foghorn/configs"
+	"foghorn/escalation"
 	"foghorn/ipmi"
 	"foghorn/power"
 )
