@@ -170,10 +170,7 @@ func TestStoreFailingPagesFromMemory(t *testing.T) {
 	steps = 0
 	drive(16 * time.Minute)
 	// b at 1m, 6m, 11m, 16m; a (due at 5m) at 5m, 10m, 15m: all unrecorded.
-	var got []string
-	for _, s := range p.list("page") {
-		got = append(got, s)
-	}
+	got := p.list("page")
 	unrec := 0
 	p.mu.Lock()
 	for _, s := range p.got {

@@ -555,7 +555,7 @@ func TestHashedAPITokens(t *testing.T) {
 	if strings.Contains(opsBlock, opsTok) {
 		t.Fatal("the config block contains the token itself")
 	}
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }))
 	defer site.Close()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "foghorn.toml")

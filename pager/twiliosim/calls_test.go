@@ -160,9 +160,9 @@ func TestCallOutcomes(t *testing.T) {
 				t.Fatal(err)
 			}
 			placeCall(t, base, bob, menu(t, "Press 1."), rc.URL+"/status", tc.amd)
-			st := rc.waitHits(t, "/status", len(tc.statuses))
+			rc.waitHits(t, "/status", len(tc.statuses))
 			time.Sleep(20 * time.Millisecond) // nothing more may come
-			st = rc.got("/status")
+			st := rc.got("/status")
 			if got := field(st, "CallStatus"); !slices.Equal(got, tc.statuses) {
 				t.Errorf("statuses = %v, want %v", got, tc.statuses)
 			}
@@ -240,12 +240,12 @@ func TestCallWaitTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return clock.Waiting() == 1 }, "ringing")
-	clock.Advance(29 * time.Second)
+	clock.Add(29 * time.Second)
 	time.Sleep(20 * time.Millisecond)
 	if s := sim.Calls()[0].Status; s != "ringing" {
 		t.Fatalf("status after 29 s = %s", s)
 	}
-	clock.Advance(time.Second)
+	clock.Add(time.Second)
 	if st := rc.waitHits(t, "/status", 1); st[0].Form.Get("CallStatus") != "no-answer" {
 		t.Errorf("final status = %v", st[0].Form)
 	}

@@ -27,7 +27,7 @@ func TestListsServeTwilioGoPaging(t *testing.T) {
 	for i := range 7 {
 		aliceSIDs = append(aliceSIDs, send(alice, "page "+string(rune('a'+i))))
 		send(bob, "other")
-		clk.Advance(time.Second)
+		clk.Add(time.Second)
 	}
 	waitFor(t, func() bool {
 		for _, m := range sim.Messages() {

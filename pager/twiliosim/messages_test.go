@@ -110,12 +110,12 @@ func TestSMSScriptedReplyAfterDelay(t *testing.T) {
 	if n := clock.Waiting(); n != 1 {
 		t.Fatalf("%d replies scheduled, want 1: a reply is used once", n)
 	}
-	clock.Advance(9 * time.Minute)
+	clock.Add(9 * time.Minute)
 	time.Sleep(20 * time.Millisecond)
 	if n := len(rc.got("/twilio/sms")); n != 0 {
 		t.Fatalf("reply sent after 9 of 10 minutes (%d hits)", n)
 	}
-	clock.Advance(time.Minute)
+	clock.Add(time.Minute)
 	in := rc.waitHits(t, "/twilio/sms", 1)[0].Form
 	if in.Get("From") != alice || in.Get("To") != foghornNr || in.Get("Body") != "ACK 7" || !smSID.MatchString(in.Get("MessageSid")) {
 		t.Errorf("inbound webhook = %v", in)

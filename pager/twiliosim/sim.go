@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"foghorn/clock"
 	"io"
 	"log/slog"
 	"net"
@@ -59,7 +60,7 @@ type Options struct {
 	// sets a few seconds so people can watch.
 	Ring time.Duration
 
-	Clock  Clock        // time source for every delay; nil means real time
+	Clock  clock.Clock  // time source for every delay; nil means real time
 	Logger *slog.Logger // nil discards
 	Client *http.Client // used for webhooks; nil means a 15 s timeout, like Twilio's
 }
@@ -69,7 +70,7 @@ type Options struct {
 type Sim struct {
 	opts   Options
 	log    *slog.Logger
-	clock  Clock
+	clock  clock.Clock
 	client *http.Client
 	mux    *http.ServeMux
 
@@ -163,7 +164,7 @@ func New(opts Options) *Sim {
 	s := &Sim{
 		opts:      opts,
 		log:       opts.Logger,
-		clock:     opts.Clock,
+		clock:     clock.Or(opts.Clock),
 		client:    opts.Client,
 		phones:    map[string]Script{},
 		replies:   map[string][]string{},
@@ -172,9 +173,6 @@ func New(opts Options) *Sim {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if s.clock == nil {
-		s.clock = realClock{}
 	}
 	if s.client == nil {
 		s.client = &http.Client{Transport: newTransport(), Timeout: 15 * time.Second}
