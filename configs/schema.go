@@ -1,6 +1,8 @@
 // Package configs owns foghorn's TOML schema: the types below, their defaults,
 // validation with file:line errors, and the example and demo configs. It runs
-// nothing; the other packages read a validated *Config.
+// nothing. Only cmd reads a whole validated *Config: it cuts each stage's own
+// part from it. The stages share the small words of words.go (Severity and
+// its rank, Channel, a group's Members and Need) and the section types.
 package configs
 
 // Config is one foghorn configuration file, decoded and validated.
