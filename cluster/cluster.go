@@ -46,7 +46,8 @@ type Options struct {
 // State is one kind of shared state. MarshalBinary gives all of it, for a
 // joining node; Merge takes all or part of a peer's (a broadcast, or its
 // whole state on join) and must be deterministic and idempotent, as the
-// same piece may arrive more than once and in any order.
+// same piece may arrive more than once and in any order. Both are called
+// from memberlist's goroutines, concurrently with the node's own use.
 type State interface {
 	MarshalBinary() ([]byte, error)
 	Merge([]byte) error
@@ -176,9 +177,10 @@ func (p *Peer) join() error {
 	return err
 }
 
-// rejoin joins the configured peers again while fewer nodes are live than
-// configured: memberlist stops trying a dead node, but a peer restarted
-// after a crash must be found again whichever of the two started last.
+// rejoin joins the configured peers again while a node once seen is down,
+// or none was ever seen: memberlist stops trying a dead node, but a peer
+// restarted after a crash must be found again whichever of the two
+// started last. While all are up it costs nothing.
 func (p *Peer) rejoin() {
 	defer p.done.Done()
 	t := time.NewTicker(p.cfg.PeerTimeout)
@@ -189,13 +191,25 @@ func (p *Peer) rejoin() {
 			return
 		case <-t.C:
 		}
-		if p.ml.NumMembers() > len(p.cfg.Peers) {
+		if p.whole() {
 			continue
 		}
 		if err := p.join(); err != nil {
 			p.log.Debug("cluster peers still unreachable", "err", err)
 		}
 	}
+}
+
+// whole says whether some node was seen and every node seen is up.
+func (p *Peer) whole() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.nodes {
+		if !r.Up {
+			return false
+		}
+	}
+	return len(p.nodes) > 0
 }
 
 // live counts the live nodes from the events' record: memberlist asks
@@ -464,7 +478,13 @@ func (e *events) set(n *memberlist.Node, up bool) {
 	case up && !r.Up:
 		r.Since, r.heard = now, now
 	case !up && r.Up:
+		// Judged dead about a horizon after its last answer. A peer
+		// whose UDP acks never came (a firewall passing only TCP) has
+		// no recent last answer: its outage starts a horizon ago.
 		r.Since = r.heard
+		if now.Sub(r.heard) > 2*e.cfg.PeerTimeout {
+			r.Since = now.Add(-e.cfg.PeerTimeout)
+		}
 	}
 	r.Up = up
 	if up {

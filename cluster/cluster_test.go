@@ -151,7 +151,9 @@ func TestAJoiningNodeGetsTheWholeStateAndGivesItsOwn(t *testing.T) {
 	// the one at join, carries the state both ways.
 	sb := newKV("incident:3", "open")
 	b.AddState("incidents", sb)
-	eventually(t, 6*horizon, "the states converge", func() (bool, string) {
+	// memberlist's first periodic exchange comes after a random stagger
+	// of up to one interval (4 horizons), then every interval.
+	eventually(t, 10*horizon, "the states converge", func() (bool, string) {
 		ok := sb.get("incident:1") == "open" && sb.get("incident:2") == "acked" && sa.get("incident:3") == "open"
 		return ok, fmt.Sprintf("a=%v b=%v", sa, sb)
 	})

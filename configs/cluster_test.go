@@ -155,3 +155,38 @@ key = "AAAAAAAAAAAAAAAAAAAAAA=="
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The example's [cluster] block, uncommented, is a valid cluster: what an
+// operator copies works.
+func TestExampleClusterBlockIsValid(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"twilio-token.example", "bmc-password.example", "heartbeat-token.example"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := filepath.Join(dir, "cluster-key")
+	if err := os.WriteFile(key, []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	head, block, ok := strings.Cut(string(ExampleTOML), "# [cluster]\n")
+	if !ok {
+		t.Fatal("example.toml has no commented [cluster] block")
+	}
+	src := head + "[cluster]\n"
+	for _, l := range strings.Split(block, "\n") {
+		src += strings.TrimPrefix(l, "# ") + "\n"
+	}
+	src = strings.Replace(src, `"/etc/foghorn/cluster-key"`, `"cluster-key"`, 1)
+	cfg, err := Parse("example.toml", dir, []byte(src), noEnv)
+	if err != nil {
+		t.Fatalf("the example's cluster block:\n%v", err)
+	}
+	if cfg.Cluster == nil || cfg.Cluster.Name != "fra" || len(cfg.Cluster.Peers) != 1 {
+		t.Fatalf("read as %+v", cfg.Cluster)
+	}
+}

@@ -84,6 +84,7 @@ func fetchBody(t *testing.T, url string) string {
 // (+ 5 s for detection and the send), and resolves it when it is back.
 func TestClusterPeersSeeEachOtherAndALostPeerIsPagedThenResolved(t *testing.T) {
 	var sim *twiliosim.Sim
+	var simURL string
 	fra, ams := clusterNodes(t, func(public string) string {
 		if sim != nil {
 			return simURL
@@ -148,8 +149,6 @@ func TestClusterPeersSeeEachOtherAndALostPeerIsPagedThenResolved(t *testing.T) {
 		return strings.Contains(fetchBody(t, fra.base+"/healthz"), "cluster peer ams: up since")
 	})
 }
-
-var simURL string
 
 func smsWith(sim *twiliosim.Sim, s string) []twiliosim.Message {
 	var out []twiliosim.Message
