@@ -43,6 +43,7 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 	if !filepath.IsAbs(c.Server.DataDir) {
 		c.Server.DataDir = filepath.Join(dir, c.Server.DataDir)
 	}
+	defaultCluster(c)
 	if !c.Server.Retention.Set() {
 		c.Server.Retention.Duration = DefaultRetention
 	}

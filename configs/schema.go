@@ -7,13 +7,16 @@ package configs
 
 // Config is one foghorn configuration file, decoded and validated.
 type Config struct {
-	Server      Server        `toml:"server"`
-	Twilio      Twilio        `toml:"twilio"`
-	SMTP        SMTP          `toml:"smtp"`
-	SelfCheck   SelfCheck     `toml:"self_check"`
-	Escalation  Escalation    `toml:"escalation"`
-	Power       Power         `toml:"power"`
-	Demo        Demo          `toml:"demo"`
+	Server     Server     `toml:"server"`
+	Twilio     Twilio     `toml:"twilio"`
+	SMTP       SMTP       `toml:"smtp"`
+	SelfCheck  SelfCheck  `toml:"self_check"`
+	Escalation Escalation `toml:"escalation"`
+	Power      Power      `toml:"power"`
+	Demo       Demo       `toml:"demo"`
+	// Cluster is nil without a [cluster] table: a single foghorn runs
+	// exactly as it did before clustering existed.
+	Cluster     *Cluster      `toml:"cluster"`
 	People      []Person      `toml:"person"`
 	Rotations   []Rotation    `toml:"rotation"`
 	Policies    []Policy      `toml:"policy"`

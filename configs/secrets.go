@@ -89,6 +89,10 @@ func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
 	c.SMTP.Password = secret(r, "smtp.password_file", "smtp password_file", c.SMTP.PasswordFile, dir, env,
 		"FOGHORN_SMTP_PASSWORD")
 
+	if cl := c.Cluster; cl != nil {
+		cl.Key = secret(r, "cluster.key_file", "cluster key_file", cl.KeyFile, dir, env, "FOGHORN_CLUSTER_KEY")
+	}
+
 	for i := range c.Targets {
 		t := &c.Targets[i]
 		p := "target[" + itoa(i) + "]"
@@ -133,6 +137,8 @@ func secretEnv(t reflect.Type, k, target string) string {
 		return "FOGHORN_TWILIO_AUTH_TOKEN"
 	case reflect.TypeOf(SMTP{}):
 		return "FOGHORN_SMTP_PASSWORD"
+	case reflect.TypeOf(Cluster{}):
+		return "FOGHORN_CLUSTER_KEY"
 	case reflect.TypeOf(IPMI{}):
 		return "FOGHORN_IPMI_PASSWORD_" + n
 	case reflect.TypeOf(Heartbeat{}):

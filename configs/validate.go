@@ -63,6 +63,7 @@ func validate(r *report, c *Config) {
 	validateMaintenance(r, c)
 	validatePower(r, c)
 	validateTokens(r, c)
+	validateCluster(r, c) // cluster.go
 }
 
 var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -25,6 +25,7 @@ func (s dashSource) Targets() []dashboard.Target {
 func (s dashSource) Health() dashboard.Health {
 	h := s.d.health.get()
 	h.Version = version
+	h.Cluster = s.d.clusterHealth()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	h.EngineLag, _ = s.d.eng.Lag(ctx)

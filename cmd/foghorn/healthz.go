@@ -32,6 +32,10 @@ func (d *daemon) healthz(w http.ResponseWriter, r *http.Request) {
 	} else {
 		fmt.Fprintln(w, "ok")
 	}
+	info, _ := d.clusterLines()
+	for _, s := range info {
+		fmt.Fprintln(w, s)
+	}
 	for _, s := range warnings {
 		fmt.Fprintln(w, "warning: "+s)
 	}
@@ -80,6 +84,8 @@ func (d *daemon) checkArmed(ctx context.Context, now time.Time) (reasons, warnin
 		warnings = append(warnings, degraded)
 	}
 	warnings = append(warnings, d.db.Exposed()...)
+	_, lost := d.clusterLines()
+	warnings = append(warnings, lost...)
 	return reasons, warnings
 }
 

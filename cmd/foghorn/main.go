@@ -26,6 +26,7 @@ usage:
   foghorn oncall -config FILE       who is on call now, and the next handoffs
   foghorn passwd                    hash a dashboard password for a [[person]]
   foghorn token NAME [viewer]       a new API token; the config keeps only its SHA-256
+  foghorn cluster-key FILE          a new gossip key for [cluster] key_file (never overwrites)
   foghorn audit -config FILE [-since 24h] [-target T] [-who W]   who did what (reads the store; works while foghorn is down)
 
 talking to a running foghorn (flags: -url U or FOGHORN_URL, -config FILE, -as NOTE;
@@ -66,6 +67,9 @@ terminal, or one line on standard input.`},
 A new API token for a script (NAME: letters, digits, - _ .). The token is printed
 once on stderr; the [[api_token]] table for the config, with only its SHA-256,
 on stdout. The role is responder (may act) unless viewer (may only read).`},
+	"cluster-key": {synopsis: "FILE", min: 1, max: 1, about: `
+Write a new gossip key for [cluster] key_file to FILE (32 random bytes, base64,
+mode 0600). An existing FILE is never overwritten: copy the one key to every node.`},
 	"audit": {synopsis: "[-config FILE | -data-dir DIR | -url URL] [-since 24h] [-target NAME] [-who NAME] [-limit 200] [-json]", about: `
 Who did what, when, and why it was allowed or refused. With -config or -data-dir
 it reads the store itself (works while foghorn is down); with -url it asks a
@@ -116,6 +120,8 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "token":
 		return cmdToken(args[1:], stdout, stderr)
+	case "cluster-key":
+		return cmdClusterKey(args[1:], stdout, stderr)
 	case "passwd":
 		return cmdPasswd(args[1:], stdin, stdout, stderr)
 	case "oncall":

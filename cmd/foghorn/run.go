@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"foghorn/cluster"
 	"foghorn/cmd/foghorn/dashboard"
 	"foghorn/configs"
 	"foghorn/escalation"
@@ -100,7 +101,8 @@ type daemon struct {
 	pool   *ipmi.Pool
 	guard  *power.Desk
 	events chan classify.Event
-	fds    fdBudget // how file descriptors are shared between probes and HTTP
+	fds    fdBudget      // how file descriptors are shared between probes and HTTP
+	peer   *cluster.Peer // nil without [cluster] (wire_cluster.go)
 
 	armed armedCheck // the last verdict of /healthz (healthz.go)
 }
@@ -187,6 +189,12 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	// The first update restores the saved target state: before the
 	// listener, so no webhook (a CYCLE by SMS) sees every target pending.
 	d.updateProbes(cfg)
+	// After the probes: a lost peer is paged on this node's own view,
+	// which its canaries vouch for.
+	if err := d.joinCluster(ctx, cfg); err != nil {
+		log.Error("cannot join the cluster; check [cluster] bind (a free host:port) and key_file", "err", err)
+		return 1
+	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -236,6 +244,12 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	defer cancel()
 	// Webhooks stop before the engine, the engine before the pager.
 	srv.Shutdown(shut)
+	if d.peer != nil {
+		// The peers hear it at once, not a peer_timeout later.
+		if err := d.peer.Leave(time.Second); err != nil {
+			log.Warn("cluster: could not say goodbye to the peers", "err", err)
+		}
+	}
 	if sim != nil {
 		sim.Close()
 	}
@@ -267,6 +281,9 @@ func (d *daemon) reload(ctx context.Context) {
 	if cfg.Server.Listen != old.Server.Listen || filepath.Clean(cfg.Server.DataDir) != filepath.Clean(old.Server.DataDir) {
 		d.log.Warn("server listen and data_dir change only on restart; the rest is applied now",
 			"listen", old.Server.Listen, "data_dir", old.Server.DataDir)
+	}
+	if clusterChanged(old.Cluster, cfg.Cluster) {
+		d.log.Warn("[cluster] changes only on restart; the rest is applied now")
 	}
 	if err := d.pg.SetConfig(pagerConfig(cfg)); err != nil {
 		d.m.reload(false)

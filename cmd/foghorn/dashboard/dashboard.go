@@ -73,6 +73,17 @@ type Health struct {
 	ReloadErr  string    // why the last reload was refused, if it was after Reloaded
 	ReloadAt   time.Time // when that refusal happened
 	EngineLag  time.Duration
+	// Cluster is this node and the peers it has seen, with [cluster];
+	// nil for a single foghorn.
+	Cluster []Peer
+}
+
+// Peer is one foghorn of the cluster as this node sees it.
+type Peer struct {
+	Name  string
+	Self  bool
+	Up    bool
+	Since time.Time // up since, or unreachable since
 }
 
 // Window is a span of time; a zero End means it has not ended.

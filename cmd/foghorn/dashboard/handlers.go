@@ -260,6 +260,18 @@ func (c clock) health(h Health) healthView {
 	if h.EngineLag > 30*time.Second {
 		v.Lag = span(h.EngineLag) + " behind"
 	}
+	for _, p := range h.Cluster {
+		pv := peerView{Text: p.Name + " (this node)"}
+		switch {
+		case p.Self:
+		case p.Up:
+			pv.Text = fmt.Sprintf("%s up since %s", p.Name, c.at(p.Since))
+		default:
+			pv = peerView{Text: fmt.Sprintf("%s unreachable since %s (%s): this node pages alone", p.Name, c.at(p.Since), c.ago(p.Since)), Bad: true}
+			v.Bad = true
+		}
+		v.Cluster = append(v.Cluster, pv)
+	}
 	v.Bad = v.Bad || v.BlindNow != "" || v.ReloadErr != "" || v.Lag != ""
 	return v
 }

@@ -227,3 +227,16 @@ func TestOverview(t *testing.T) {
 		}
 	}
 }
+
+// With [cluster], the health section names this node and each peer, and
+// a lost peer shows as bad: this node pages alone then.
+func TestOverviewShowsTheClusterPeers(t *testing.T) {
+	e := newEnv(t, "")
+	e.board.mu.Lock()
+	e.board.health.Cluster = []Peer{{Name: "fra", Self: true, Up: true},
+		{Name: "ams", Since: e.clock.Now().Add(-3 * time.Minute)}, {Name: "par", Up: true, Since: e.clock.Now().Add(-time.Hour)}}
+	e.board.mu.Unlock()
+	c := e.client("")
+	c.mustLogin("victor", victorPW)
+	c.get("/").has(t, "<dt>Cluster</dt>", "fra (this node)", `<div class="bad">ams unreachable since`, "this node pages alone", "par up since")
+}

@@ -252,7 +252,13 @@ type healthView struct {
 	Reloaded   string
 	ReloadErr  string
 	Lag        string
+	Cluster    []peerView
 	Bad        bool
+}
+
+type peerView struct {
+	Text string
+	Bad  bool
 }
 
 type channelView struct {
