@@ -58,6 +58,13 @@ type Intent struct {
 	wait    time.Duration // before handing it over: the call a few seconds after the SMS
 	limited bool          // held by a rate limit: sent late rather than expired
 	cancel  bool          // not an intent: Notifier.Cancel for Incident, once committed (cancel.go)
+
+	// In a cluster (cluster.go): the page's entry in the shared log, the
+	// alert key, episode and pass it names, and whether this node has
+	// taken its turn (a held page does not wait again).
+	logKey, alert, episode string
+	pass                   int
+	turnTaken              bool
 }
 
 // Kind is what an intent is for.
