@@ -130,8 +130,12 @@ func (e *Engine) logSent(ctx context.Context, in Intent) {
 			alert, ep, pass = inc.Key, inc.Episode, inc.Pages
 		}
 	}
+	var provider string
+	if p, ok := e.notify.(ProviderIDs); ok {
+		provider = p.ProviderID(ctx, in.ID)
+	}
 	e.nfl.add(ctx, LogEntry{Key: in.logKey, Kind: "page", Alert: alert, Episode: ep, Pass: pass, Step: in.Step,
-		Person: in.Person, Channel: string(in.Channel)})
+		Person: in.Person, Channel: string(in.Channel), Provider: provider})
 }
 
 // episodeFor names the outage a new incident for alert belongs to: the

@@ -239,6 +239,12 @@ func (c *pair) live() []*node {
 	return out
 }
 
+// ProviderID makes the test pager name a provider's id, as the real one
+// names Twilio's SID.
+func (p *pager) ProviderID(_ context.Context, notification int64) string {
+	return fmt.Sprintf("SM%d", notification)
+}
+
 // settled reports whether every send is done or waiting its turn with a
 // deadline still ahead: nothing more happens until the clock moves.
 func (e *Engine) settled() bool {
@@ -394,6 +400,11 @@ func TestBothHealthyEveryPageGoesOnce(t *testing.T) {
 	}
 	if a, b := entriesText(c.a.e.Log()), entriesText(c.b.e.Log()); a != b {
 		t.Errorf("logs differ:\nnode-a:\n%s\nnode-b:\n%s", a, b)
+	}
+	for _, e := range c.b.e.Log().Entries() {
+		if e.Kind == "page" && (e.Node != "node-a" || e.Provider == "" || e.Person == "" || e.Channel == "" || e.Episode == "" || e.Pass == 0) {
+			t.Errorf("page entry without what was sent to whom by whom: %+v", e)
+		}
 	}
 }
 

@@ -104,6 +104,13 @@ type Notifier interface {
 	Cancel(ctx context.Context, incident int64) error
 }
 
+// ProviderIDs is what a Notifier may also do: name the provider's id of
+// a notification it handed over (Twilio's SID), for the notification log
+// a cluster shares. "" when it has none.
+type ProviderIDs interface {
+	ProviderID(ctx context.Context, notification int64) string
+}
+
 // NotifierFunc adapts a function to Notifier; it has nothing to cancel.
 type NotifierFunc func(ctx context.Context, in Intent) error
 
