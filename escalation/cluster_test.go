@@ -653,3 +653,27 @@ func TestAckHeardWhileStoppedAppliedAtRestart(t *testing.T) {
 		t.Fatalf("node-b's incident after the restart: %+v %v", got, err)
 	}
 }
+
+// TestEntriesExpireAfterTheRetention: past the retention an entry is
+// neither served, nor handed to a peer, nor kept in the store.
+func TestEntriesExpireAfterTheRetention(t *testing.T) {
+	c := newPair(t)
+	c.outage("target:rt1")
+	c.drive(time.Minute)
+	if len(c.b.e.Log().Entries()) == 0 {
+		t.Fatal("node-b's log is empty")
+	}
+	c.clk.Add(91 * 24 * time.Hour)
+	if es := c.b.e.Log().Entries(); len(es) != 0 {
+		t.Errorf("expired entries still live: %v", es)
+	}
+	c.b.e.Stop()
+	c.b.e.Wait()
+	c.b.db.Close()
+	c.net.kill("node-b")
+	c.b = c.start("node-b", c.b.dir)
+	var n int
+	if err := c.b.db.QueryRow(`SELECT count(*) FROM nflog`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("expired entries left in the store: %d %v", n, err)
+	}
+}

@@ -105,9 +105,7 @@ func (l *Log) SetBroadcast(f func([]byte)) {
 // load reads the persisted log (Engine.Recover, at start).
 func (l *Log) load(ctx context.Context) error {
 	now := l.clock.Now()
-	if _, err := l.db.ExecContext(ctx, `DELETE FROM nflog WHERE expires <= ?`, ms(now)); err != nil {
-		return fmt.Errorf("escalation: notification log: drop expired: %w", err)
-	}
+	l.dropExpired(ctx, now)
 	rows, err := l.db.QueryContext(ctx, `SELECT entry FROM nflog`)
 	if err != nil {
 		return fmt.Errorf("escalation: notification log: load: %w", err)
@@ -146,7 +144,11 @@ func (l *Log) add(ctx context.Context, e LogEntry) bool {
 	}
 	l.entries[e.Key] = e
 	send := l.broadcast
+	gc := l.gcLocked(e.At)
 	l.mu.Unlock()
+	if gc {
+		l.dropExpired(ctx, e.At)
+	}
 	l.persist(ctx, []LogEntry{e})
 	if send != nil {
 		b, _ := json.Marshal([]LogEntry{e})
@@ -214,8 +216,11 @@ func (l *Log) Merge(b []byte) error {
 		fresh = append(fresh, e)
 	}
 	send, merged := l.broadcast, l.merged
-	l.gcLocked(now)
+	gc := l.gcLocked(now)
 	l.mu.Unlock()
+	if gc {
+		l.dropExpired(context.Background(), now)
+	}
 	if len(fresh) == 0 {
 		return nil
 	}
@@ -232,10 +237,12 @@ func (l *Log) Merge(b []byte) error {
 	return nil
 }
 
-// gcLocked drops expired entries, at most once a minute; l.mu is held.
-func (l *Log) gcLocked(now time.Time) {
+// gcLocked drops expired entries from memory, at most once a minute, and
+// says whether it did (the caller then deletes them from the store, out of
+// the lock); l.mu is held.
+func (l *Log) gcLocked(now time.Time) bool {
 	if now.Sub(l.lastGC) < time.Minute {
-		return
+		return false
 	}
 	l.lastGC = now
 	for k, e := range l.entries {
@@ -243,7 +250,11 @@ func (l *Log) gcLocked(now time.Time) {
 			delete(l.entries, k)
 		}
 	}
-	if _, err := l.db.ExecContext(context.Background(), `DELETE FROM nflog WHERE expires <= ?`, ms(now)); err != nil {
+	return true
+}
+
+func (l *Log) dropExpired(ctx context.Context, now time.Time) {
+	if _, err := l.db.ExecContext(ctx, `DELETE FROM nflog WHERE expires <= ?`, ms(now)); err != nil {
 		l.log.Warn("notification log: expired entries not deleted from the store", "err", err)
 	}
 }
