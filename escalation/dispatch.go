@@ -97,6 +97,7 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 	channels := channelsFor(st.Channels, inc.Severity, cfg.Escalation.VoiceMinSeverity)
 	var out []Intent
 	var held time.Time
+	pass := inc.Pages + 1 // this pass's number, if it pages (cluster.go)
 	hold := func(t time.Time) {
 		if held.IsZero() || t.Before(held) {
 			held = t
@@ -144,6 +145,10 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 			in := Intent{Incident: inc.ID, Short: inc.Short, Kind: KindPage, Channel: ch, Person: p.Name, Phone: p.Phone,
 				Email: p.Email, Severity: inc.Severity, Summary: inc.Summary, Detail: inc.Detail, Since: inc.Opened, Step: idx, Host: inc.Host, Offer: inc.Offer,
 				Power: configs.PowerAction(st.Power), wait: time.Duration(i) * e.gap}
+			if inc.Episode != "" {
+				in.alert, in.episode, in.pass = inc.Key, inc.Episode, pass
+				in.logKey = pageKey(inc.Episode, pass, idx, p.Name, string(ch))
+			}
 			if err := e.claim(ctx, tx, &in, now); err != nil {
 				return nil, err
 			}
@@ -196,8 +201,12 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 			due = now.Add(max(st.Interval.Duration, pol.Steps[next].Delay.Duration, time.Minute))
 		}
 	}
-	_, err = e.exec(ctx, tx, `UPDATE incidents SET state = 'triggered', silenced = '', snoozed_until = NULL, step = ?, round = ?, due = ?, updated_at = ? WHERE id = ?`,
-		next, round, ms(due), ms(now), inc.ID)
+	pages := inc.Pages
+	if len(out) > 0 {
+		pages = pass
+	}
+	_, err = e.exec(ctx, tx, `UPDATE incidents SET state = 'triggered', silenced = '', snoozed_until = NULL, step = ?, round = ?, due = ?, updated_at = ?, pages = ? WHERE id = ?`,
+		next, round, ms(due), ms(now), pages, inc.ID)
 	return out, err
 }
 
@@ -333,6 +342,10 @@ func (e *Engine) fallback(ctx context.Context, in Intent, reason string) (Intent
 	}
 	out := in
 	out.Channel = next
+	out.turnTaken = false
+	if i := strings.LastIndexByte(in.logKey, '/'); i >= 0 {
+		out.logKey = in.logKey[:i+1] + string(next) // the same page by another channel
+	}
 	if err := e.claim(ctx, tx, &out, now); err != nil {
 		return Intent{}, false
 	}

@@ -15,5 +15,7 @@
 // Entry points are in engine.go (New, Handle, Step, Run, Recover); the
 // rest is one file per concern: dispatch.go (a step's pages), incident.go
 // (the lifecycle), memory.go (store failures), oncall.go, silence.go,
-// testpage.go, expire.go, handover.go, alertmanager.go.
+// testpage.go, expire.go, handover.go, alertmanager.go; with a [cluster],
+// nflog.go (the notification log the foghorns share) and cluster.go (who
+// sends: the positional wait; acks and resolves from the peer).
 package escalation

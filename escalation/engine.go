@@ -52,6 +52,15 @@ type Engine struct {
 	byHand map[int64]bool
 
 	unanswered func(person string) // Options.Unanswered
+
+	// With a cluster (cluster.go): the shared notification log, and the
+	// sends in flight (busy) and those waiting their turn, by notification.
+	cl      *Cluster
+	nfl     *Log
+	stats   clusterStats
+	busy    atomic.Int64
+	turns   sync.Mutex
+	waiting map[int64]time.Time
 }
 
 // Options tune an Engine; zero values are sensible.
@@ -68,6 +77,10 @@ type Options struct {
 	// Unanswered, if set, hears of every test page nobody answered in
 	// time (testpage.go): cmd counts them in /metrics.
 	Unanswered func(person string)
+	// Cluster, if set, makes this engine one of the foghorns of a
+	// [cluster]: pages wait their turn and go only if no other node sent
+	// them (cluster.go). nil: a single node, nothing waits.
+	Cluster *Cluster
 }
 
 // Errors callers map to replies ("#42 is already resolved").
@@ -92,6 +105,12 @@ func New(db *store.DB, cfg Config, n Notifier, o Options) *Engine {
 	e := &Engine{db: db, clock: o.Clock, log: o.Log, notify: n, wake: make(chan struct{}, 1), limit: make(chan struct{}, o.Sends),
 		gap: max(o.Gap, 0), done: make(chan struct{}), backoff: map[int64]time.Duration{}, unanswered: o.Unanswered}
 	e.cfg.Store(&cfg)
+	if o.Cluster != nil {
+		cl := *o.Cluster
+		e.cl, e.waiting = &cl, map[int64]time.Time{}
+		e.nfl = newLog(db, cl.Node, o.Clock, o.Log, cl.Retention)
+		e.nfl.merged = e.merged
+	}
 	return e
 }
 
@@ -274,15 +293,13 @@ func (e *Engine) dispatch(ctx context.Context, intents []Intent) {
 		if in.Kind == KindPower {
 			continue
 		}
-		e.sends.Add(1)
-		go func() {
-			defer e.sends.Done()
+		e.spawn(func() {
 			if in.cancel {
 				e.cancel(ctx, in.Incident) // cancel.go
 				return
 			}
 			e.send(ctx, in)
-		}()
+		})
 	}
 }
 
@@ -314,6 +331,18 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 	if in.wait > 0 && !e.sleep(in.wait) {
 		return // shutting down: the claim stays, and Recover sends it
 	}
+	if e.cl != nil && in.Kind == KindPage && in.logKey != "" && !in.turnTaken {
+		in.turnTaken = true
+		by, elsewhere, stop := e.takeTurn(ctx, &in)
+		if stop {
+			return // shutting down: the claim stays, and Recover sends it
+		}
+		if elsewhere {
+			e.mark(ctx, in.ID, "peer", fmt.Sprintf("sent by %s at %s", by.Node, by.At.UTC().Format("15:04:05 UTC")))
+			e.forget(in.ID)
+			return
+		}
+	}
 	err := e.handOver(ctx, in)
 	failpoint.HitIf(err == nil && in.Kind == KindPage, "engine.before-mark")
 	switch {
@@ -325,6 +354,7 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 		e.forget(in.ID)
 		return
 	case err == nil:
+		e.logSent(ctx, in)
 		e.mark(ctx, in.ID, "sent", "")
 		e.forget(in.ID)
 		return
@@ -349,11 +379,7 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 	e.log.Warn("notification failed", "incident", in.Incident, "person", in.Person, "channel", in.Channel, "err", err)
 	e.mark(ctx, in.ID, "unsent", err.Error())
 	if next, ok := e.fallback(ctx, in, err.Error()); ok {
-		e.sends.Add(1)
-		go func() {
-			defer e.sends.Done()
-			e.send(ctx, next)
-		}()
+		e.spawn(func() { e.send(ctx, next) })
 	}
 }
 
@@ -392,19 +418,11 @@ func (e *Engine) holdPage(ctx context.Context, in Intent, l *Later) {
 		}
 		// Meanwhile the step's fallback channel (another vendor) may reach them.
 		if next, ok := e.fallback(ctx, in, l.Err.Error()); ok {
-			e.sends.Add(1)
-			go func() {
-				defer e.sends.Done()
-				e.send(ctx, next)
-			}()
+			e.spawn(func() { e.send(ctx, next) })
 		}
 	}
 	in.wait = wait
-	e.sends.Add(1)
-	go func() {
-		defer e.sends.Done()
-		e.send(ctx, in)
-	}()
+	e.spawn(func() { e.send(ctx, in) })
 }
 
 func (e *Engine) forget(id int64) {
@@ -518,9 +536,15 @@ func (e *Engine) writeMarks(ctx context.Context, batch []outcome) error {
 //
 // Pages of incidents no longer triggered are given up in every case.
 func (e *Engine) Recover(ctx context.Context) (int, error) {
+	if e.nfl != nil {
+		if err := e.nfl.load(ctx); err != nil {
+			return 0, err
+		}
+		e.applyLog(ctx)
+	}
 	e.mu.Lock()
 	rows, err := e.db.QueryContext(ctx, `
-		SELECT n.id, n.incident, n.kind, n.person, n.channel, n.text, n.attempt, n.step, i.short, i.severity, i.summary, i.detail, i.opened_at, i.state, n.handed_at, i.host, i.offer
+		SELECT n.id, n.incident, n.kind, n.person, n.channel, n.text, n.attempt, n.step, i.short, i.severity, i.summary, i.detail, i.opened_at, i.state, n.handed_at, i.host, i.offer, n.logkey
 		FROM notifications n JOIN incidents i ON i.id = n.incident WHERE n.state IN ('claimed', 'held') ORDER BY n.handed_at, n.id`)
 	if err != nil {
 		e.mu.Unlock()
@@ -536,7 +560,7 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 		var state string
 		var at sql.NullInt64
 		if err := rows.Scan(&in.ID, &in.Incident, &in.Kind, &in.Person, &in.Channel, &in.Text, &in.Attempt, &in.Step,
-			&in.Short, &in.Severity, &in.Summary, &in.Detail, &opened, &state, &at, &in.Host, &in.Offer); err != nil {
+			&in.Short, &in.Severity, &in.Summary, &in.Detail, &opened, &state, &at, &in.Host, &in.Offer, &in.logKey); err != nil {
 			rows.Close()
 			e.mu.Unlock()
 			return 0, fmt.Errorf("escalation: recover: %w", err)

@@ -44,6 +44,14 @@ func (t *tracked) Notify(ctx context.Context, in Intent) error {
 	return t.next.Notify(ctx, in)
 }
 
+// ProviderID passes on to the wrapped Notifier, if it knows provider ids.
+func (t *tracked) ProviderID(ctx context.Context, notification int64) string {
+	if p, ok := t.next.(ProviderIDs); ok {
+		return p.ProviderID(ctx, notification)
+	}
+	return ""
+}
+
 // Cancel passes straight on: a cancel has no row to stamp.
 func (t *tracked) Cancel(ctx context.Context, incident int64) error {
 	return t.next.Cancel(ctx, incident)

@@ -38,10 +38,14 @@ type Incident struct {
 	Due        time.Time           `json:"due,omitzero"`
 	Host       string              `json:"host,omitempty"`
 	Offer      configs.PowerAction `json:"offer,omitempty"`
+	// Episode names the outage across the foghorns of a cluster ("" for
+	// a single node); Pages counts the passes of its policy that paged.
+	Episode string `json:"episode,omitempty"`
+	Pages   int    `json:"-"`
 }
 
 const incidentCols = `id, key, short, state, severity, summary, detail, labels, policy, source, opened_at, updated_at,
-	acked_at, acked_by, resolved_at, resolved_by, snoozed_until, silenced, step, round, due, host, offer`
+	acked_at, acked_by, resolved_at, resolved_by, snoozed_until, silenced, step, round, due, host, offer, episode, pages`
 
 type querier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
@@ -63,7 +67,7 @@ func queryIncidents(ctx context.Context, q querier, where string, args ...any) (
 		var acked, resolved, snoozed, due sql.NullInt64
 		if err := rows.Scan(&in.ID, &in.Key, &in.Short, &in.State, &in.Severity, &in.Summary, &in.Detail, &labels,
 			&in.Policy, &in.Source, &opened, &updated, &acked, &in.AckedBy, &resolved, &in.ResolvedBy, &snoozed,
-			&in.Silenced, &in.Step, &in.Round, &due, &in.Host, &in.Offer); err != nil {
+			&in.Silenced, &in.Step, &in.Round, &due, &in.Host, &in.Offer, &in.Episode, &in.Pages); err != nil {
 			return nil, fmt.Errorf("escalation: read incident: %w", err)
 		}
 		json.Unmarshal([]byte(labels), &in.Labels)
@@ -113,6 +117,8 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	var id int64
 	var intents []Intent
 	var life func(inc *Incident) // the life line, once committed
+	var announce string          // a new episode, for the shared log, once committed
+	resolved := false
 	switch {
 	case a.Firing && len(open) > 0:
 		id = open[0].ID
@@ -133,13 +139,14 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 			_, err = tx.ExecContext(ctx, `UPDATE incidents SET state = 'triggered', snoozed_until = NULL, round = 0, due = ? WHERE id = ?`, ms(now), id)
 		}
 	case a.Firing:
-		id, err = e.open(ctx, tx, a, now)
+		id, err = e.open(ctx, tx, a, now, &announce)
 		life = func(inc *Incident) {
 			e.logIncident(slog.LevelWarn, "opened", inc, "severity", inc.Severity, "summary", inc.Summary, "source", inc.Source)
 		}
 	case len(open) > 0:
 		id = open[0].ID
 		intents, err = e.resolve(ctx, tx, &open[0], "recovered", a.Source, now)
+		resolved = true
 		life = func(inc *Incident) {
 			e.logIncident(slog.LevelInfo, "resolved", inc, "by", "recovered", "via", a.Source)
 		}
@@ -158,10 +165,19 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	if err == nil && life != nil {
 		life(inc)
 	}
+	if announce != "" {
+		e.logEpisode(ctx, a.Key, announce)
+	}
+	if resolved && err == nil {
+		e.shareEnd(ctx, inc, "resolve", "recovered")
+	}
 	return inc, err
 }
 
-func (e *Engine) open(ctx context.Context, tx *sql.Tx, a Alert, now time.Time) (int64, error) {
+// open inserts a new incident for a. In a cluster it joins the episode
+// the log has open for a's key, or starts one, which it names in announce
+// for record to log once the incident is committed.
+func (e *Engine) open(ctx context.Context, tx *sql.Tx, a Alert, now time.Time, announce *string) (int64, error) {
 	short, err := allocShort(ctx, tx, now)
 	if err != nil {
 		return 0, err
@@ -172,9 +188,16 @@ func (e *Engine) open(ctx context.Context, tx *sql.Tx, a Alert, now time.Time) (
 	if pol != nil && len(pol.Steps) > 0 {
 		due = now.Add(pol.Steps[0].Delay.Duration)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, short, state, severity, summary, detail, labels, policy, source, opened_at, updated_at, due, host, offer)
-		VALUES (?, ?, 'triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Key, short, a.Severity.Or(configs.Critical), a.Summary, a.Detail, string(labels), a.Policy, a.Source, ms(now), ms(now), ms(due), a.Host, string(a.Offer))
+	var episode string
+	if e.nfl != nil {
+		var fresh bool
+		if episode, fresh = e.episodeFor(a.Key, now); fresh {
+			*announce = episode
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, short, state, severity, summary, detail, labels, policy, source, opened_at, updated_at, due, host, offer, episode)
+		VALUES (?, ?, 'triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Key, short, a.Severity.Or(configs.Critical), a.Summary, a.Detail, string(labels), a.Policy, a.Source, ms(now), ms(now), ms(due), a.Host, string(a.Offer), episode)
 	if err != nil {
 		return 0, fmt.Errorf("escalation: open incident %s: %w", a.Key, err)
 	}
@@ -258,6 +281,12 @@ func (e *Engine) change(ctx context.Context, id int64, fn func(tx *sql.Tx, inc *
 // were paged hear who took it. An ack never followed by a resolve pages
 // again after [escalation] ack_timeout.
 func (e *Engine) Ack(ctx context.Context, id int64, by, via string) (*Incident, error) {
+	return e.ack(ctx, id, by, via, true)
+}
+
+// ack is Ack; share tells the other nodes of a cluster (not for an ack
+// that came from them).
+func (e *Engine) ack(ctx context.Context, id int64, by, via string, share bool) (*Incident, error) {
 	changed := false
 	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		switch inc.State {
@@ -281,12 +310,20 @@ func (e *Engine) Ack(ctx context.Context, id int64, by, via string) (*Incident, 
 	})
 	if err == nil && changed {
 		e.logIncident(slog.LevelInfo, "acknowledged", inc, "by", by, "via", via)
+		if share {
+			e.shareEnd(ctx, inc, "ack", by)
+		}
 	}
 	return inc, err
 }
 
 // Resolve closes an incident by hand.
 func (e *Engine) Resolve(ctx context.Context, id int64, by, via string) (*Incident, error) {
+	return e.resolveBy(ctx, id, by, via, true)
+}
+
+// resolveBy is Resolve; share tells the other nodes of a cluster.
+func (e *Engine) resolveBy(ctx context.Context, id int64, by, via string, share bool) (*Incident, error) {
 	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		if inc.State == Resolved {
 			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
@@ -295,6 +332,9 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, via string) (*Incide
 	})
 	if err == nil {
 		e.logIncident(slog.LevelInfo, "resolved", inc, "by", by, "via", via)
+		if share {
+			e.shareEnd(ctx, inc, "resolve", by)
+		}
 	}
 	return inc, err
 }
@@ -422,8 +462,8 @@ func (e *Engine) claim(ctx context.Context, tx *sql.Tx, in *Intent, now time.Tim
 	if text == "" {
 		text = in.Summary
 	}
-	res, err := e.exec(ctx, tx, `INSERT INTO notifications (incident, kind, person, channel, text, state, attempt, step, created_at)
-		VALUES (?, ?, ?, ?, ?, 'claimed', 1, ?, ?)`, in.Incident, in.Kind, in.Person, in.Channel, text, in.Step, ms(now))
+	res, err := e.exec(ctx, tx, `INSERT INTO notifications (incident, kind, person, channel, text, state, attempt, step, created_at, logkey)
+		VALUES (?, ?, ?, ?, ?, 'claimed', 1, ?, ?, ?)`, in.Incident, in.Kind, in.Person, in.Channel, text, in.Step, ms(now), in.logKey)
 	if err != nil {
 		return fmt.Errorf("escalation: claim %s to %s: %w", in.Channel, in.Person, err)
 	}

@@ -218,13 +218,11 @@ func (e *Engine) sendUnrecorded(ctx context.Context, in Intent, cause error) {
 	e.log.Error("STORE FAILING: sending a page that cannot be recorded (no delivery tracking; acks cannot be recorded either)",
 		"incident", in.Incident, "summary", in.Summary, "person", in.Person, "channel", in.Channel, "err", cause)
 	ctx = context.WithoutCancel(ctx)
-	e.sends.Add(1)
-	go func() {
-		defer e.sends.Done()
+	e.spawn(func() {
 		if err := e.notify.Notify(ctx, in); err != nil {
 			e.log.Error("unrecorded page failed", "incident", in.Incident, "person", in.Person, "channel", in.Channel, "err", err)
 		}
-	}()
+	})
 }
 
 // pageFromMemory keeps a firing alert the store could not record, to page

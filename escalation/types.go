@@ -58,6 +58,13 @@ type Intent struct {
 	wait    time.Duration // before handing it over: the call a few seconds after the SMS
 	limited bool          // held by a rate limit: sent late rather than expired
 	cancel  bool          // not an intent: Notifier.Cancel for Incident, once committed (cancel.go)
+
+	// In a cluster (cluster.go): the page's entry in the shared log, the
+	// alert key, episode and pass it names, and whether this node has
+	// taken its turn (a held page does not wait again).
+	logKey, alert, episode string
+	pass                   int
+	turnTaken              bool
 }
 
 // Kind is what an intent is for.
@@ -95,6 +102,13 @@ type Notifier interface {
 	// acked, resolved or snoozed: the pager hangs up calls still ringing.
 	// It is called after the change is committed; an error is logged.
 	Cancel(ctx context.Context, incident int64) error
+}
+
+// ProviderIDs is what a Notifier may also do: name the provider's id of
+// a notification it handed over (Twilio's SID), for the notification log
+// a cluster shares. "" when it has none.
+type ProviderIDs interface {
+	ProviderID(ctx context.Context, notification int64) string
 }
 
 // NotifierFunc adapts a function to Notifier; it has nothing to cancel.

@@ -27,6 +27,18 @@ func (p *Pager) remember(ctx context.Context, in escalation.Intent, sid string) 
 	}
 }
 
+// ProviderID is the Twilio SID of a notification handed over
+// (escalation.ProviderIDs, for a cluster's notification log); "" when
+// none was recorded.
+func (p *Pager) ProviderID(ctx context.Context, notification int64) string {
+	if p.opts.Store == nil {
+		return ""
+	}
+	var sid string
+	p.opts.Store.QueryRowContext(ctx, `SELECT sid FROM twilio_sids WHERE notification = ? ORDER BY at LIMIT 1`, notification).Scan(&sid)
+	return sid
+}
+
 // Find looks an interrupted notification up (escalation.Finder, for
 // Recover after a kill): by the SID remembered for it, else in Twilio's
 // own lists, the messages or calls from our number to the person's phone

@@ -620,3 +620,18 @@ func TestSimulatorNeedsURL(t *testing.T) {
 		t.Fatalf("reload: %v, client kept %v", err, w.p.state().tw == old)
 	}
 }
+
+// TestProviderIDIsTheTwilioSID: what a cluster's notification log records
+// as the provider's id of a page is the SID Twilio answered with.
+func TestProviderIDIsTheTwilioSID(t *testing.T) {
+	w := newWorld(t, smsFirst)
+	w.p.opts.Store = w.db
+	inc := w.fire("group:routers")
+	w.step()
+	eventually(t, "the page SMS reaches Twilio", func() bool { return len(w.sim.Messages()) > 0 })
+	var id int64
+	if err := w.db.QueryRow(`SELECT id FROM notifications WHERE incident = ? AND kind = 'page'`, inc.ID).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "its SID is known", func() bool { return w.p.ProviderID(context.Background(), id) == w.sim.Messages()[0].SID })
+}

@@ -146,4 +146,30 @@ var migrations = []migration{
 		ALTER TABLE incidents ADD COLUMN host TEXT NOT NULL DEFAULT '';
 		ALTER TABLE incidents ADD COLUMN offer TEXT NOT NULL DEFAULT '';
 	`},
+	{"cluster: the shared notification log", `
+		-- owner: escalation (nflog.go). The notification log a [cluster] of
+		-- foghorns shares by gossip: what was sent to whom, when, on which
+		-- channel, for which incident episode, and the acks and resolves
+		-- that stop the others' calls. key names the notification the same
+		-- way on every node; node is the foghorn that wrote the entry; an
+		-- entry is dropped after expires (the [server] retention). Each node
+		-- keeps its own copy, so a restart does not forget what was sent.
+		CREATE TABLE nflog (
+			key     TEXT PRIMARY KEY,
+			node    TEXT NOT NULL,
+			at      INTEGER NOT NULL,
+			expires INTEGER NOT NULL,
+			entry   TEXT NOT NULL
+		);
+		CREATE INDEX nflog_expires ON nflog (expires);
+
+		-- owner: escalation. episode names one outage of a key across the
+		-- foghorns of a cluster ('' without one); pages counts the passes
+		-- that paged, so the n-th page of an episode has the same name on
+		-- every node. logkey is a notification's entry in nflog ('' for
+		-- none: single node, or not a page).
+		ALTER TABLE incidents ADD COLUMN episode TEXT NOT NULL DEFAULT '';
+		ALTER TABLE incidents ADD COLUMN pages INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE notifications ADD COLUMN logkey TEXT NOT NULL DEFAULT '';
+	`},
 }

@@ -31,9 +31,9 @@ import (
 // between, so the engine's writes never queue behind a long prune.
 
 // finishedStates are the notification states nothing acts on again:
-// reached someone, failed, or given up. Any other state (claimed, held, or
-// one added later) is kept.
-const finishedStates = `'sent', 'delivered', 'unanswered', 'failed', 'unsent', 'cancelled', 'expired', 'abandoned'`
+// reached someone (here, or by a peer foghorn: 'peer'), failed, or given
+// up. Any other state (claimed, held, or one added later) is kept.
+const finishedStates = `'sent', 'delivered', 'unanswered', 'failed', 'unsent', 'cancelled', 'expired', 'abandoned', 'peer'`
 
 const (
 	// inboundSMSWindow matches pager's replayWindow: a MessageSid is

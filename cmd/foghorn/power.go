@@ -51,6 +51,14 @@ func (r powerRouter) Cancel(ctx context.Context, incident int64) error {
 	return r.next.Cancel(ctx, incident)
 }
 
+// ProviderID passes on (escalation.ProviderIDs): the pager knows the SIDs.
+func (r powerRouter) ProviderID(ctx context.Context, notification int64) string {
+	if p, ok := r.next.(escalation.ProviderIDs); ok {
+		return p.ProviderID(ctx, notification)
+	}
+	return ""
+}
+
 // bmcState says of a BMC target whether it answers, for the guard: "down"
 // only when this run's last probe of it got no answer. A BMC that
 // answers and reports a fault is not down here (power may be the cure),

@@ -1,0 +1,277 @@
+package escalation
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Peer is what the engine needs of the cluster (package cluster's Peer):
+// this node's place among the live nodes sorted by name. 0 sends at once;
+// the n-th waits n × peer_timeout for the others to send first.
+type Peer interface {
+	Position() int
+}
+
+// Cluster makes the engine one of two or three foghorns that page as one
+// (Options.Cluster). cmd builds it from [cluster]; without it nothing here
+// runs and a page goes out as soon as it is due.
+type Cluster struct {
+	Node        string        // this foghorn's name in the cluster
+	Peer        Peer          // where this node stands among the live ones
+	PeerTimeout time.Duration // [cluster] peer_timeout: each position waits this much longer
+	// Retention is how long the log keeps an entry: the retention of
+	// notifications ([server] retention).
+	Retention time.Duration
+}
+
+// Log is the notification log shared with the other nodes: register it
+// as a cluster State and give it the channel (SetBroadcast). nil without
+// a cluster.
+func (e *Engine) Log() *Log { return e.nfl }
+
+// takeTurn is who sends, before a page is handed to the pager: the node
+// at position n waits n × peer_timeout on the engine's clock, then sends
+// only if the log has no entry for the page by then (a node before it
+// sent it) recent enough to be the same page (sameWindow). It returns
+// that entry when the page went out elsewhere, and stop when the engine
+// stopped during the wait (the claim stays for Recover). A page whose
+// incident joined the peer's episode while it waited takes that name.
+func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentElsewhere, stop bool) {
+	start := e.clock.Now()
+	if pos := e.cl.Peer.Position(); pos > 0 {
+		d := time.Duration(pos) * e.cl.PeerTimeout
+		e.turns.Lock()
+		e.waiting[in.ID] = start.Add(d)
+		e.turns.Unlock()
+		select {
+		case <-e.clock.After(d):
+		case <-e.done:
+			stop = true
+		}
+		e.turns.Lock()
+		delete(e.waiting, in.ID)
+		e.turns.Unlock()
+		if stop {
+			return LogEntry{}, false, true
+		}
+	}
+	e.rename(ctx, in)
+	by, sentElsewhere = e.nfl.get(in.logKey)
+	if sentElsewhere && by.At.Before(start.Add(-e.cl.PeerTimeout*sameWindow)) {
+		// Sent long before this node's page came due: not the same page
+		// but an earlier one of a node further on in the outage (this one
+		// joined late). A duplicate is better than a lost page.
+		sentElsewhere = false
+	}
+	if sentElsewhere {
+		e.stats.peer.Add(1)
+	} else {
+		e.stats.turns.Add(1)
+	}
+	return by, sentElsewhere, false
+}
+
+// rename gives a page the episode its incident has now: both nodes opened
+// an incident for the outage before either heard of the other, and this
+// one adopted the other's episode (adopt) after the page was claimed.
+func (e *Engine) rename(ctx context.Context, in *Intent) {
+	if in.episode == "" {
+		return
+	}
+	var ep string
+	if err := e.db.QueryRowContext(ctx, `SELECT episode FROM incidents WHERE id = ?`, in.Incident).Scan(&ep); err != nil || ep == in.episode || ep == "" {
+		return
+	}
+	if rest, ok := strings.CutPrefix(in.logKey, "page/"+in.episode+"/"); ok {
+		in.logKey, in.episode = "page/"+ep+"/"+rest, ep
+		if _, err := e.db.ExecContext(ctx, `UPDATE notifications SET logkey = ? WHERE id = ?`, in.logKey, in.ID); err != nil {
+			e.log.Warn("notification log: renamed page not stored", "notification", in.ID, "err", err)
+		}
+	}
+}
+
+// ClusterStats counts what the cluster changed in paging, for /metrics.
+type ClusterStats struct {
+	Entries int    // live entries in the shared log
+	Merged  uint64 // entries taken from the peers
+	Peer    uint64 // pages not sent here: a peer had sent them
+	Turns   uint64 // pages sent here after taking the turn (first, or nobody before had sent)
+}
+
+type clusterStats struct {
+	peer, turns atomic.Uint64
+}
+
+// ClusterStats is the cluster's counts; zero without a cluster.
+func (e *Engine) ClusterStats() ClusterStats {
+	if e.nfl == nil {
+		return ClusterStats{}
+	}
+	return ClusterStats{Entries: len(e.nfl.Entries()), Merged: e.nfl.mergedN.Load(), Peer: e.stats.peer.Load(), Turns: e.stats.turns.Load()}
+}
+
+// sameWindow, in peer timeouts, is how far apart the two nodes' copies of
+// one page may come due: their incidents for an outage open as their
+// probes see it, seconds apart, and a peer is deemed gone after four.
+const sameWindow = 4
+
+// logSent records a page handed to its channel in the shared log.
+func (e *Engine) logSent(ctx context.Context, in Intent) {
+	if e.nfl == nil || in.logKey == "" {
+		return
+	}
+	alert, ep, pass := in.alert, in.episode, in.pass
+	if ep == "" { // resent by Recover: the row has only the key
+		if inc, err := getIncident(ctx, e.db, in.Incident); err == nil {
+			alert, ep, pass = inc.Key, inc.Episode, inc.Pages
+		}
+	}
+	var provider string
+	if p, ok := e.notify.(ProviderIDs); ok {
+		provider = p.ProviderID(ctx, in.ID)
+	}
+	e.nfl.add(ctx, LogEntry{Key: in.logKey, Kind: "page", Alert: alert, Episode: ep, Pass: pass, Step: in.Step,
+		Person: in.Person, Channel: string(in.Channel), Provider: provider})
+}
+
+// episodeFor names the outage a new incident for alert belongs to: the
+// one the log already has open (the other node opened it first), or a new
+// one named after this open. fresh says it is new: logEpisode announces it
+// once the incident is committed. The incident counts its passes from
+// the start either way: both nodes started this outage's policy within
+// seconds of each other, so their n-th passes are the same pages.
+func (e *Engine) episodeFor(alert string, now time.Time) (ep string, fresh bool) {
+	if ep = e.nfl.liveEpisode(alert); ep != "" {
+		return ep, false
+	}
+	return episodeName(alert, now), true
+}
+
+func (e *Engine) logEpisode(ctx context.Context, alert, ep string) {
+	e.nfl.add(ctx, LogEntry{Key: episodeKey(ep), Kind: "episode", Alert: alert, Episode: ep})
+}
+
+// shareEnd tells the others an incident was acked or resolved here.
+func (e *Engine) shareEnd(ctx context.Context, inc *Incident, kind, by string) {
+	if e.nfl == nil || inc == nil || inc.Episode == "" {
+		return
+	}
+	key := ackKey(inc.Episode)
+	if kind == "resolve" {
+		key = resolveKey(inc.Episode)
+	}
+	e.nfl.add(ctx, LogEntry{Key: key, Kind: kind, Alert: inc.Key, Episode: inc.Episode, By: by})
+}
+
+// merged acts on what the peer's log brought (Log.Merge): an ack or a
+// resolve there acks or resolves this node's incident of the same episode
+// and hangs up its calls; an episode opened there first is adopted by this
+// node's incident for the same outage. It runs as a send does, so the
+// cluster's receiving goroutine is not held by the store.
+func (e *Engine) merged(es []LogEntry) {
+	select {
+	case <-e.done:
+		return // stopped: Recover applies what the store kept (applyLog)
+	default:
+	}
+	e.spawn(func() {
+		ctx := context.Background()
+		for _, en := range es {
+			switch en.Kind {
+			case "ack", "resolve":
+				e.applyEnd(ctx, en)
+			case "episode":
+				e.adopt(ctx, en)
+			}
+		}
+	})
+}
+
+// applyLog, at start, catches up with the acks and resolves the log
+// kept (or the peer sent while this engine stopped).
+func (e *Engine) applyLog(ctx context.Context) {
+	for _, en := range e.nfl.Entries() {
+		if en.Kind == "ack" || en.Kind == "resolve" {
+			e.applyEnd(ctx, en)
+		}
+	}
+}
+
+func (e *Engine) applyEnd(ctx context.Context, en LogEntry) {
+	var id int64
+	var state string
+	var acked sql.NullInt64
+	err := e.db.QueryRowContext(ctx, `SELECT id, state, acked_at FROM incidents WHERE key = ? AND episode = ? AND state != 'resolved' ORDER BY id DESC LIMIT 1`,
+		en.Alert, en.Episode).Scan(&id, &state, &acked)
+	if err != nil || en.Node == e.cl.Node {
+		return // no incident here for that episode, already resolved, or our own (applied when made)
+	}
+	via := "peer " + en.Node
+	switch en.Kind {
+	case "ack":
+		// Not an ack this node already applied: one that went stale and
+		// paged again is not acked again by its own old entry.
+		if state != Triggered || (acked.Valid && acked.Int64 >= ms(en.At)) {
+			return
+		}
+		if _, err := e.ack(ctx, id, en.By, via, false); err != nil {
+			e.log.Warn("the peer's ack not applied here", "incident", id, "episode", en.Episode, "by", en.By, "err", err)
+		}
+	case "resolve":
+		if _, err := e.resolveBy(ctx, id, en.By, via, false); err != nil {
+			e.log.Warn("the peer's resolve not applied here", "incident", id, "episode", en.Episode, "by", en.By, "err", err)
+		}
+	}
+}
+
+// adopt moves this node's open incident for en's alert to en's episode
+// when en was opened first: both nodes opened an incident for the same
+// outage before either heard of the other's, and both must name its pages
+// alike. The episode given up is ended in the log, so a later outage of
+// the key does not take it for an open one.
+func (e *Engine) adopt(ctx context.Context, en LogEntry) {
+	if _, over := e.nfl.get(resolveKey(en.Episode)); over {
+		return
+	}
+	var mine string
+	var moved bool
+	err := e.write(ctx, func(tx *sql.Tx, now time.Time) ([]Intent, error) {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id, episode FROM incidents WHERE key = ? AND state != 'resolved' ORDER BY id DESC LIMIT 1`, en.Alert).Scan(&id, &mine)
+		if err != nil || mine == en.Episode || mine == "" {
+			return nil, nil
+		}
+		own, ok := e.nfl.get(episodeKey(mine))
+		if ok && !earlier(en, own) {
+			return nil, nil // ours was first: the peer adopts ours
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET episode = ? WHERE id = ?`, en.Episode, id); err != nil {
+			return nil, fmt.Errorf("escalation: adopt episode %s: %w", en.Episode, err)
+		}
+		moved = true
+		return nil, event(ctx, tx, now, "incident.episode", id, "engine", fmt.Sprintf("same outage as %s's (opened first): %s", en.Node, en.Episode))
+	})
+	if err != nil {
+		e.log.Warn("the peer's episode not adopted", "episode", en.Episode, "err", err)
+		return
+	}
+	if moved {
+		e.log.Info("incident joined the peer's episode", "alert", en.Alert, "episode", en.Episode, "was", mine, "peer", en.Node)
+		e.nfl.add(ctx, LogEntry{Key: resolveKey(mine), Kind: "resolve", Alert: en.Alert, Episode: mine, By: "merged into " + en.Episode})
+	}
+}
+
+// spawn runs fn as one of the engine's sends: Wait waits for it.
+func (e *Engine) spawn(fn func()) {
+	e.sends.Add(1)
+	e.busy.Add(1)
+	go func() {
+		defer e.sends.Done()
+		defer e.busy.Add(-1)
+		fn()
+	}()
+}
