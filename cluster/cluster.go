@@ -81,10 +81,20 @@ type Peer struct {
 	once sync.Once
 }
 
-// Join starts gossip on cfg.Bind and joins cfg.Peers. A peer that cannot
-// be reached now is not an error: it is tried again every PeerTimeout, so
-// the two nodes may start in any order.
+// Join is New and Start: gossip on cfg.Bind, joined to cfg.Peers.
 func Join(cfg Config, o Options) (*Peer, error) {
+	p, err := New(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	p.Start()
+	return p, nil
+}
+
+// New starts gossip on cfg.Bind without joining the peers yet: the states
+// are added first (AddState), so the first full exchange on joining
+// carries them all. Start joins.
+func New(cfg Config, o Options) (*Peer, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -148,13 +158,20 @@ func Join(cfg Config, o Options) (*Peer, error) {
 		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.Bind, err)
 	}
 	p.ml = ml
-	if err := p.join(); err != nil {
-		log.Warn("no cluster peer reachable yet; trying again every peer_timeout", "peers", strings.Join(cfg.Peers, ","), "err", err)
-	}
-	p.done.Add(2)
-	go p.rejoin()
+	p.done.Add(1)
 	go p.sendReliable()
 	return p, nil
+}
+
+// Start joins the configured peers. A peer that cannot be reached now is
+// not an error: it is tried again every PeerTimeout, so the two nodes may
+// start in any order. Start is called once.
+func (p *Peer) Start() {
+	if err := p.join(); err != nil {
+		p.log.Warn("no cluster peer reachable yet; trying again every peer_timeout", "peers", strings.Join(p.cfg.Peers, ","), "err", err)
+	}
+	p.done.Add(1)
+	go p.rejoin()
 }
 
 func splitHostPort(s string) (string, int, error) {

@@ -262,6 +262,17 @@ func (e *Engine) adopt(ctx context.Context, en LogEntry) {
 	if moved {
 		e.log.Info("incident joined the peer's episode", "alert", en.Alert, "episode", en.Episode, "was", mine, "peer", en.Node)
 		e.nfl.add(ctx, LogEntry{Key: resolveKey(mine), Kind: "resolve", Alert: en.Alert, Episode: mine, By: "merged into " + en.Episode})
+		// What this node sent under the episode given up was sent for
+		// the peer's too: say so under its name, or the peer, waiting
+		// its turn for that page, finds no entry and sends it again.
+		for _, old := range e.nfl.Entries() {
+			if old.Kind != "page" || old.Episode != mine {
+				continue
+			}
+			cp := old
+			cp.Key, cp.Episode = pageKey(en.Episode, old.Pass, old.Step, old.Person, old.Channel), en.Episode
+			e.nfl.add(ctx, cp)
+		}
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +31,12 @@ type clusterNode struct {
 
 func clusterNodes(t *testing.T, sim func(public string) string) (fra, ams clusterNode) {
 	t.Helper()
+	return clusterNodesOf(t, sim, func(w http.ResponseWriter, r *http.Request) {})
+}
+
+// clusterNodesOf is clusterNodes whose one target, web, is served by site.
+func clusterNodesOf(t *testing.T, sim func(public string) string, site http.HandlerFunc) (fra, ams clusterNode) {
+	t.Helper()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "cluster-key")
 	if out, err := exec.Command(bin, "cluster-key", key).CombinedOutput(); err != nil {
@@ -45,14 +53,14 @@ func clusterNodes(t *testing.T, sim func(public string) string) (fra, ams cluste
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "twilio-token"), string(token))
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	t.Cleanup(site.Close)
+	web := httptest.NewServer(site)
+	t.Cleanup(web.Close)
 
 	gossip := map[string]int{"fra": freePort(t), "ams": freePort(t)}
 	node := func(name, peer string) clusterNode {
 		port := freePort(t)
 		n := clusterNode{name: name, base: fmt.Sprintf("http://127.0.0.1:%d", port), cfg: filepath.Join(dir, name+".toml")}
-		s := siteConfig(filepath.Join(dir, name), httpTarget("web", site.URL))
+		s := siteConfig(filepath.Join(dir, name), httpTarget("web", web.URL))
 		s = strings.Replace(s, `listen = "127.0.0.1:0"`, fmt.Sprintf("listen = \"127.0.0.1:%d\"\npublic_url = %q", port, n.base), 1)
 		s = strings.Replace(s, "simulator = true\nfrom = \"+15005550006\"\n", fmt.Sprintf(
 			"account_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token_file = \"twilio-token\"\nfrom = \"+14155550100\"\napi_base = %q\n",
@@ -150,6 +158,81 @@ func TestClusterPeersSeeEachOtherAndALostPeerIsPagedThenResolved(t *testing.T) {
 	until(t, 10*time.Second, "fra's /healthz says ams is up again", func() bool {
 		return strings.Contains(fetchBody(t, fra.base+"/healthz"), "cluster peer ams: up since")
 	})
+}
+
+// Two healthy foghorns see the same outage and open an incident each, a
+// moment apart: the page goes out once. ams is first by name and sends at
+// once; fra waits its turn (peer_timeout), finds ams's entry in the shared
+// notification log, and sends nothing (the simulator's own record says
+// what reached the phone).
+func TestTwoFoghornsPageOnceForOneOutage(t *testing.T) {
+	var sim *twiliosim.Sim
+	var simURL string
+	var down atomic.Bool
+	fra, ams := clusterNodesOf(t, func(public string) string {
+		if sim != nil {
+			return simURL
+		}
+		token, _ := os.ReadFile("../../configs/twilio-token.example")
+		sim = twiliosim.New(twiliosim.Options{
+			AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: strings.TrimSpace(string(token)),
+			Number: "+14155550100", PublicURL: public, InboundSMSURL: public + pager.SMSPath,
+		})
+		var err error
+		if simURL, err = sim.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sim.Close() })
+		return simURL
+	}, func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		}
+	})
+	fra.start(t)
+	ams.start(t)
+	for _, c := range []struct {
+		n    clusterNode
+		peer string
+	}{{fra, "ams"}, {ams, "fra"}} {
+		until(t, 10*time.Second, c.n.name+" sees "+c.peer, func() bool {
+			return strings.Contains(fetchBody(t, c.n.base+"/healthz"), "cluster peer "+c.peer+": up since")
+		})
+	}
+	down.Store(true)
+	// Both nodes decided: ams sent on its turn, fra found ams's entry.
+	deadline := time.Now().Add(4*clusterPeerTimeout + 10*time.Second)
+	for !(metricAtLeast(fetchBody(t, ams.base+"/metrics"), "foghorn_cluster_pages_sent_on_turn_total", 1) &&
+		metricAtLeast(fetchBody(t, fra.base+"/metrics"), "foghorn_cluster_pages_sent_by_peer_total", 1)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("ams did not send the page with fra leaving it to ams:\nams: %s\nfra: %s\nsms: %+v",
+				grepLines(fetchBody(t, ams.base+"/metrics"), "foghorn_cluster"), grepLines(fetchBody(t, fra.base+"/metrics"), "foghorn_cluster"), smsWith(sim, "web"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var pages []twiliosim.Message
+	for _, m := range smsWith(sim, "web") {
+		if !strings.Contains(m.Body, "resolved") {
+			pages = append(pages, m)
+		}
+	}
+	if len(pages) != 1 {
+		t.Fatalf("%d pages reached alice for one outage, want 1: %+v", len(pages), pages)
+	}
+	if m := fetchBody(t, fra.base+"/metrics"); metricAtLeast(m, "foghorn_cluster_pages_sent_on_turn_total", 1) {
+		t.Errorf("fra sent a page of its own too:\n%s", grepLines(m, "foghorn_cluster"))
+	}
+}
+
+// metricAtLeast says whether the unlabelled metric name is at least n.
+func metricAtLeast(text, name string, n float64) bool {
+	for _, l := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return err == nil && f >= n
+		}
+	}
+	return false
 }
 
 func smsWith(sim *twiliosim.Sim, s string) []twiliosim.Message {

@@ -160,6 +160,10 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		log.Error("cannot read recent power actions; rate limits start empty", "err", err)
 	}
 	pg.SetPower(d.guard)
+	if err := d.newCluster(cfg); err != nil {
+		log.Error("cannot start the cluster's gossip; check [cluster] bind (a free host:port) and key_file", "err", err)
+		return 1
+	}
 	d.eng = d.newEngine(db, cfg, escalation.Tracked(db, powerRoute(d.guard, pg.PowerSteps()), pg), log)
 	pg.SetEngine(d.eng)
 	d.m.reg.MustRegister(pg, live{d}, storeFallback{d})
@@ -169,6 +173,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	} else if n > 0 {
 		log.Warn("resending notifications interrupted by the last stop", "count", n)
 	}
+	d.shareState() // after Recover loaded the log, before the cluster is joined
 	if d.dash, err = dashboard.New(dashboard.Options{Engine: d.eng, Source: dashSource{d}, Config: func() *dashboard.Config { return dashConfig(d.cfg.Load()) }, Log: log, Audit: db, Power: dashPower{d}}); err != nil {
 		log.Error("cannot build the dashboard", "err", err)
 		return 1

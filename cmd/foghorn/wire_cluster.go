@@ -28,9 +28,11 @@ func clusterConfig(c *configs.Cluster) (cluster.Config, error) {
 		Key: key, PeerTimeout: c.PeerTimeout.Duration}, nil
 }
 
-// joinCluster joins the peers when [cluster] is set; without it nothing
-// of the cluster runs. It watches the peers for one that is lost.
-func (d *daemon) joinCluster(ctx context.Context, cfg *configs.Config) error {
+// newCluster starts gossip when [cluster] is set, without joining yet:
+// the engine is built on the peer (whose turn it is to send), and the
+// shared states are added before the first exchange (shareState).
+// Without [cluster] nothing of the cluster runs.
+func (d *daemon) newCluster(cfg *configs.Config) error {
 	if cfg.Cluster == nil {
 		return nil
 	}
@@ -38,12 +40,38 @@ func (d *daemon) joinCluster(ctx context.Context, cfg *configs.Config) error {
 	if err != nil {
 		return err
 	}
-	p, err := cluster.Join(cc, cluster.Options{Log: d.log.With("stage", "cluster")})
+	p, err := cluster.New(cc, cluster.Options{Log: d.log.With("stage", "cluster")})
 	if err != nil {
 		return err
 	}
 	d.peer = p
-	d.m.reg.MustRegister(clusterMetrics{p})
+	return nil
+}
+
+// shareState adds what the nodes share to the gossip: the notification
+// log, once the engine has loaded it (Recover).
+func (d *daemon) shareState() {
+	if d.peer == nil {
+		return
+	}
+	ch := d.peer.AddState("nflog", d.eng.Log())
+	d.eng.Log().SetBroadcast(ch.Broadcast)
+}
+
+// joinCluster joins the peers, after the probes: a lost peer is paged on
+// this node's own view, which its canaries vouch for. It watches the
+// peers for one that is lost.
+func (d *daemon) joinCluster(ctx context.Context, cfg *configs.Config) error {
+	if d.peer == nil {
+		return nil
+	}
+	cc, err := clusterConfig(cfg.Cluster)
+	if err != nil {
+		return err
+	}
+	p := d.peer
+	p.Start()
+	d.m.reg.MustRegister(clusterMetrics{p, d.eng})
 	w := newPeerWatch(cc, time.Now())
 	// A lost peer paged before a restart is still open: the watch
 	// resolves it when the peer is seen again.
@@ -209,16 +237,27 @@ func (d *daemon) clusterLines() (info, warnings []string) {
 
 // clusterMetrics are foghorn_cluster_members (live nodes, this one
 // included) and foghorn_cluster_peer_up{peer}.
-type clusterMetrics struct{ p *cluster.Peer }
+type clusterMetrics struct {
+	p   *cluster.Peer
+	eng *escalation.Engine
+}
 
 var (
 	clusterMembersDesc = prometheus.NewDesc("foghorn_cluster_members", "Live nodes of the cluster, this one included.", nil, nil)
 	clusterPeerUpDesc  = prometheus.NewDesc("foghorn_cluster_peer_up", "1 while the peer is reachable by gossip, 0 when it is lost.", []string{"peer"}, nil)
+	nflogEntriesDesc   = prometheus.NewDesc("foghorn_cluster_log_entries", "Entries in the shared notification log.", nil, nil)
+	nflogMergedDesc    = prometheus.NewDesc("foghorn_cluster_log_merged_total", "Entries taken from the other nodes' gossip.", nil, nil)
+	nflogPeerDesc      = prometheus.NewDesc("foghorn_cluster_pages_sent_by_peer_total", "Pages this node did not send because another node's log entry came first.", nil, nil)
+	nflogTurnsDesc     = prometheus.NewDesc("foghorn_cluster_pages_sent_on_turn_total", "Pages this node sent on its turn: as the first live node, or finding no other node's entry by its turn.", nil, nil)
 )
 
 func (clusterMetrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- clusterMembersDesc
 	ch <- clusterPeerUpDesc
+	ch <- nflogEntriesDesc
+	ch <- nflogMergedDesc
+	ch <- nflogPeerDesc
+	ch <- nflogTurnsDesc
 }
 
 func (c clusterMetrics) Collect(ch chan<- prometheus.Metric) {
@@ -230,4 +269,9 @@ func (c clusterMetrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(clusterPeerUpDesc, prometheus.GaugeValue, up, m.Name)
 	}
+	st := c.eng.ClusterStats()
+	ch <- prometheus.MustNewConstMetric(nflogEntriesDesc, prometheus.GaugeValue, float64(st.Entries))
+	ch <- prometheus.MustNewConstMetric(nflogMergedDesc, prometheus.CounterValue, float64(st.Merged))
+	ch <- prometheus.MustNewConstMetric(nflogPeerDesc, prometheus.CounterValue, float64(st.Peer))
+	ch <- prometheus.MustNewConstMetric(nflogTurnsDesc, prometheus.CounterValue, float64(st.Turns))
 }

@@ -26,6 +26,10 @@ func escalationConfig(cfg *configs.Config) escalation.Config {
 // newEngine builds the escalation engine over db, handing its intents to
 // n; a test page nobody answered is counted in /metrics.
 func (d *daemon) newEngine(db *store.DB, cfg *configs.Config, n escalation.Notifier, log *slog.Logger) *escalation.Engine {
-	return escalation.New(db, escalationConfig(cfg), n, escalation.Options{Log: log,
-		Unanswered: func(string) { d.m.testPage(false) }})
+	o := escalation.Options{Log: log, Unanswered: func(string) { d.m.testPage(false) }}
+	if d.peer != nil { // [cluster]: the first live node sends, the next only if the log has no entry by its turn
+		o.Cluster = &escalation.Cluster{Node: cfg.Cluster.Name, Peer: d.peer, PeerTimeout: cfg.Cluster.PeerTimeout.Duration,
+			Retention: cfg.Server.Retention.Duration}
+	}
+	return escalation.New(db, escalationConfig(cfg), n, o)
 }
