@@ -325,6 +325,20 @@ func (c *Channel) Broadcast(b []byte) {
 		}
 		return
 	}
+	// At once to each live node, in a packet of its own: the gossip
+	// carries one packet a GossipInterval, and a storm's hundreds of
+	// entries would reach the peer only after its turn came, seconds
+	// late (found by TestHABothHealthyHundredIncidentsPageOnceAcksOnEitherStopBoth:
+	// duplicate pages). The gossip queue still carries it, for a packet
+	// lost; merging it twice changes nothing.
+	for _, n := range c.p.ml.Members() {
+		if n.Name == c.p.cfg.Name {
+			continue
+		}
+		if err := c.p.ml.SendBestEffort(n, msg); err != nil {
+			c.p.log.Debug("cluster: cannot send a broadcast to a peer", "peer", n.Name, "err", err)
+		}
+	}
 	c.p.q.QueueBroadcast(broadcast(msg))
 }
 

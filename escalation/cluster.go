@@ -134,8 +134,18 @@ func (e *Engine) logSent(ctx context.Context, in Intent) {
 	if p, ok := e.notify.(ProviderIDs); ok {
 		provider = p.ProviderID(ctx, in.ID)
 	}
-	e.nfl.add(ctx, LogEntry{Key: in.logKey, Kind: "page", Alert: alert, Episode: ep, Pass: pass, Step: in.Step,
-		Person: in.Person, Channel: string(in.Channel), Provider: provider})
+	en := LogEntry{Key: in.logKey, Kind: "page", Alert: alert, Episode: ep, Pass: pass, Step: in.Step,
+		Person: in.Person, Channel: string(in.Channel), Provider: provider}
+	e.nfl.add(ctx, en)
+	// The incident may have joined the peer's episode while the page was
+	// on its way (after rename, before this entry): adopt re-publishes
+	// only the entries it found, so this one is said under the adopted
+	// name here. Whichever of the two comes second sees the other.
+	var now string
+	if err := e.db.QueryRowContext(ctx, `SELECT episode FROM incidents WHERE id = ?`, in.Incident).Scan(&now); err == nil && now != "" && now != ep {
+		en.Key, en.Episode = pageKey(now, en.Pass, en.Step, en.Person, en.Channel), now
+		e.nfl.add(ctx, en)
+	}
 }
 
 // episodeFor names the outage a new incident for alert belongs to: the
@@ -170,16 +180,20 @@ func (e *Engine) shareEnd(ctx context.Context, inc *Incident, kind, by string) {
 // merged acts on what the peer's log brought (Log.Merge): an ack or a
 // resolve there acks or resolves this node's incident of the same episode
 // and hangs up its calls; an episode opened there first is adopted by this
-// node's incident for the same outage. It runs as a send does, so the
-// cluster's receiving goroutine is not held by the store.
+// node's incident for the same outage. It stores them first (Log.Merge
+// leaves that to it) and runs as a send does, so the cluster's receiving
+// goroutine is not held by the store.
 func (e *Engine) merged(es []LogEntry) {
 	select {
 	case <-e.done:
-		return // stopped: Recover applies what the store kept (applyLog)
+		// Stopped: stored now; Recover applies what the store kept (applyLog).
+		e.nfl.persist(context.Background(), es)
+		return
 	default:
 	}
 	e.spawn(func() {
 		ctx := context.Background()
+		e.nfl.persist(ctx, es)
 		for _, en := range es {
 			switch en.Kind {
 			case "ack", "resolve":

@@ -225,15 +225,19 @@ func (l *Log) Merge(b []byte) error {
 		return nil
 	}
 	l.mergedN.Add(uint64(len(fresh)))
-	ctx := context.Background()
-	l.persist(ctx, fresh)
 	if send != nil {
 		b, _ := json.Marshal(fresh)
 		send(b)
 	}
 	if merged != nil {
+		// The engine stores them, out of the cluster's receiving
+		// goroutine: a store busy with a storm's incidents must not hold
+		// the packets behind (memberlist reads them one by one), or the
+		// peer's entries come after this node's turn.
 		merged(fresh)
+		return nil
 	}
+	l.persist(context.Background(), fresh)
 	return nil
 }
 
@@ -260,7 +264,9 @@ func (l *Log) dropExpired(ctx context.Context, now time.Time) {
 }
 
 // persist writes entries to this node's store: a restart keeps the log.
-// A failure is logged: the entry is still in memory and in the peer's log.
+// Writes may come out of order (merges are stored in the background): the
+// store keeps the newer of two, as the memory does. A failure is logged:
+// the entry is still in memory and in the peer's log.
 func (l *Log) persist(ctx context.Context, es []LogEntry) {
 	err := func() error {
 		tx, err := l.db.BeginTx(ctx, nil)
@@ -271,7 +277,8 @@ func (l *Log) persist(ctx context.Context, es []LogEntry) {
 		for _, e := range es {
 			raw, _ := json.Marshal(e)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO nflog (key, node, at, expires, entry) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (key) DO UPDATE SET node = excluded.node, at = excluded.at, expires = excluded.expires, entry = excluded.entry`,
+				ON CONFLICT (key) DO UPDATE SET node = excluded.node, at = excluded.at, expires = excluded.expires, entry = excluded.entry
+				WHERE excluded.at > nflog.at OR (excluded.at = nflog.at AND excluded.node >= nflog.node)`,
 				e.Key, e.Node, ms(e.At), ms(e.Expires), string(raw)); err != nil {
 				return err
 			}

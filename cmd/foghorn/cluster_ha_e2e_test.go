@@ -1,0 +1,381 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"foghorn/pager"
+	"foghorn/pager/twiliosim"
+)
+
+// haToken is the API token both nodes of an HA test take from the
+// environment: the test acks through either node's API.
+const haToken = "ha-test-token-0123456789abcdef"
+
+// haPair is two foghorns on loopback sharing one Twilio simulator, each
+// probing the same targets.
+type haPair struct {
+	fra, ams   clusterNode
+	sim        *twiliosim.Sim
+	gossip     map[string]int // node name -> its gossip port
+	procs      map[string]*proc
+	alicePhone string
+	dir        string
+}
+
+// newHAPair writes the two configs: targets are the [[target]] blocks,
+// steps replaces the default policy's one step.
+func newHAPair(t *testing.T, targets []string, steps string) *haPair {
+	t.Helper()
+	return newHAPairTimeout(t, clusterPeerTimeout, targets, steps)
+}
+
+// newHAPairTimeout is newHAPair with its own peer_timeout.
+func newHAPairTimeout(t *testing.T, peerTimeout time.Duration, targets []string, steps string) *haPair {
+	t.Helper()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "cluster-key")
+	if out, err := exec.Command(bin, "cluster-key", key).CombinedOutput(); err != nil {
+		t.Fatalf("foghorn cluster-key: %v\n%s", err, out)
+	}
+	token, err := os.ReadFile("../../configs/twilio-token.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "twilio-token"), string(token))
+	h := &haPair{gossip: map[string]int{"fra": freePort(t), "ams": freePort(t)}, procs: map[string]*proc{}, alicePhone: "+4915112345671", dir: dir}
+	ports := map[string]int{"fra": freePort(t), "ams": freePort(t)}
+	// Webhooks (call status, inbound SMS) go to fra; what was sent is read
+	// from the simulator's own record.
+	h.sim = twiliosim.New(twiliosim.Options{
+		AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: strings.TrimSpace(string(token)),
+		Number: "+14155550100", PublicURL: fmt.Sprintf("http://127.0.0.1:%d", ports["fra"]),
+		InboundSMSURL: fmt.Sprintf("http://127.0.0.1:%d", ports["fra"]) + pager.SMSPath,
+	})
+	simURL, err := h.sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.sim.Close() })
+	node := func(name, peer string) clusterNode {
+		n := clusterNode{name: name, base: fmt.Sprintf("http://127.0.0.1:%d", ports[name]), cfg: filepath.Join(dir, name+".toml")}
+		s := siteConfig(filepath.Join(dir, name), targets...)
+		s = strings.Replace(s, "  [[policy.step]]\n  who = [\"alice\"]\n", steps, 1)
+		// Many incidents to one person: the per-person caps are lifted, and
+		// storms are off, so that 100 targets down are 100 incidents (a
+		// storm's incident is named after the first target each node saw
+		// fail: see TestHAStormIsOneIncidentOnBothNodes).
+		s = strings.Replace(s, "default_policy = \"ops\"\n", "default_policy = \"ops\"\nstorm_window = \"0s\"\nmax_per_hour = 10000\n", 1)
+		s = strings.Replace(s, `listen = "127.0.0.1:0"`, fmt.Sprintf("listen = \"127.0.0.1:%d\"\npublic_url = %q", ports[name], n.base), 1)
+		s = strings.Replace(s, "simulator = true\nfrom = \"+15005550006\"\n", fmt.Sprintf(
+			"account_sid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token_file = \"twilio-token\"\nfrom = \"+14155550100\"\napi_base = %q\nsms_per_15m = 10000\ncalls_per_15m = 10000\n",
+			simURL), 1)
+		s += fmt.Sprintf("[cluster]\nname = %q\nbind = \"127.0.0.1:%d\"\npeers = [\"127.0.0.1:%d\"]\nkey_file = \"cluster-key\"\npeer_timeout = %q\n",
+			name, h.gossip[name], h.gossip[peer], peerTimeout)
+		writeFile(t, n.cfg, s)
+		return n
+	}
+	h.fra, h.ams = node("fra", "ams"), node("ams", "fra")
+	return h
+}
+
+func (h *haPair) node(name string) clusterNode {
+	if name == "fra" {
+		return h.fra
+	}
+	return h.ams
+}
+
+// start runs the named node and waits for it to run.
+func (h *haPair) start(t *testing.T, name string) *proc {
+	t.Helper()
+	n := h.node(name)
+	p := startEnv(t, []string{"FOGHORN_API_TOKEN=" + haToken}, "run", "-config", n.cfg, "-log-format", "json")
+	p.wait(t, 0, "foghorn running", nil)
+	h.procs[name] = p
+	return p
+}
+
+// startBoth starts both nodes and waits until each sees the other.
+func (h *haPair) startBoth(t *testing.T) {
+	t.Helper()
+	h.start(t, "fra")
+	h.start(t, "ams")
+	t.Cleanup(func() {
+		if t.Failed() {
+			h.dump(t)
+		}
+	})
+	h.waitPeers(t, 15*time.Second)
+}
+
+// dump logs what a failed test needs: both nodes' cluster metrics, their
+// incidents, and the pages per target.
+func (h *haPair) dump(t *testing.T) {
+	for _, name := range []string{"fra", "ams"} {
+		_, _, m := get(t, "", h.node(name).base+"/metrics", "")
+		t.Logf("%s:\n%s", name, grepLines(m, "foghorn_cluster"))
+		if code, body := apiCall(t, h.node(name).base, haToken, "GET", "/api/v1/incidents", nil); code == 200 {
+			var incs []haIncident
+			json.Unmarshal([]byte(body), &incs)
+			t.Logf("%s: %d open incidents: %+v", name, len(incs), incs[:min(len(incs), 5)])
+		}
+	}
+	pg := h.pages()
+	t.Logf("pages: %d targets: %v", len(pg), pg)
+	for name, p := range h.procs {
+		p.mu.Lock()
+		if d := os.Getenv("FOGHORN_HA_LOGS"); d != "" {
+			os.WriteFile(filepath.Join(d, name+".log"), []byte(strings.Join(p.raw, "\n")), 0o644)
+		}
+		p.mu.Unlock()
+	}
+	if d := os.Getenv("FOGHORN_HA_LOGS"); d != "" {
+		var b strings.Builder
+		for _, m := range h.sim.Messages() {
+			fmt.Fprintf(&b, "%s %s %q\n", m.Created.Format("15:04:05.000"), m.Direction, m.Body)
+		}
+		os.WriteFile(filepath.Join(d, "sms.log"), []byte(b.String()), 0o644)
+	}
+	if len(pg) > 0 {
+		eps := map[string][]string{}
+		for _, name := range []string{"fra", "ams"} {
+			if code, body := apiCall(t, h.node(name).base, haToken, "GET", "/api/v1/incidents", nil); code == 200 {
+				var incs []haIncident
+				json.Unmarshal([]byte(body), &incs)
+				for _, i := range incs {
+					eps[i.Key] = append(eps[i.Key], name+":"+i.Episode+":"+i.State)
+				}
+			}
+		}
+		for _, k := range []string{"target:web-000", "target:web-002", "target:web-037"} {
+			t.Logf("%s: %v", k, eps[k])
+		}
+	}
+}
+
+func (h *haPair) waitPeers(t *testing.T, d time.Duration) {
+	t.Helper()
+	for _, c := range [][2]string{{"fra", "ams"}, {"ams", "fra"}} {
+		until(t, d, c[0]+" sees "+c[1], func() bool {
+			return strings.Contains(fetchBody(t, h.node(c[0]).base+"/healthz"), "cluster peer "+c[1]+": up since")
+		})
+	}
+}
+
+type haIncident struct {
+	ID      int64  `json:"id"`
+	Key     string `json:"key"`
+	State   string `json:"state"`
+	Step    int    `json:"step"`
+	Episode string `json:"episode"`
+	AckedBy string `json:"acked_by"`
+}
+
+func (h *haPair) incidents(t *testing.T, name string) []haIncident {
+	t.Helper()
+	code, body := apiCall(t, h.node(name).base, haToken, "GET", "/api/v1/incidents", nil)
+	if code != 200 {
+		t.Fatalf("%s: GET incidents: %d %s", name, code, body)
+	}
+	var out []haIncident
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatalf("%s: incidents: %v", name, err)
+	}
+	return out
+}
+
+func (h *haPair) ack(t *testing.T, name string, id int64) {
+	t.Helper()
+	if code, body := apiCall(t, h.node(name).base, haToken, "POST", fmt.Sprintf("/api/v1/incidents/%d/ack", id), nil, "X-Foghorn-User", "alice"); code != 200 {
+		t.Fatalf("%s: ack %d: %d %s", name, id, code, body)
+	}
+}
+
+func (h *haPair) metric(t *testing.T, name, metric string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(fetchBody(t, h.node(name).base+"/metrics"), "\n") {
+		if v, ok := strings.CutPrefix(l, metric+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return 0
+}
+
+var pageTarget = regexp.MustCompile(`\bweb-\d{3}\b`)
+
+// pages counts the pages (not the acked and resolved notices) per target name, by
+// the simulator's record of SMS sent.
+func (h *haPair) pages() map[string]int {
+	out := map[string]int{}
+	for _, m := range h.sim.Messages() {
+		if m.Direction == "inbound" || !strings.HasPrefix(m.Body, "[") {
+			continue // a page is "[CRIT] #12 web-012 DOWN..."; notices are "#12 acked by..."
+		}
+		if name := pageTarget.FindString(m.Body); name != "" {
+			out[name]++
+		}
+	}
+	return out
+}
+
+// flakySite serves /web-NNN: 503 for the paths set down.
+type flakySite struct {
+	mu   sync.Mutex
+	down map[string]bool
+}
+
+func (f *flakySite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	d := f.down[strings.TrimPrefix(r.URL.Path, "/")]
+	f.mu.Unlock()
+	if d {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}
+}
+
+func (f *flakySite) set(down bool, names ...string) {
+	f.mu.Lock()
+	for _, n := range names {
+		f.down[n] = down
+	}
+	f.mu.Unlock()
+}
+
+// webTargets are n http targets web-000... on one loopback server.
+func webTargets(t *testing.T, n int) (*flakySite, []string, []string) {
+	t.Helper()
+	site := &flakySite{down: map[string]bool{}}
+	srv := httptest.NewServer(site)
+	t.Cleanup(srv.Close)
+	var blocks, names []string
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("web-%03d", i)
+		names = append(names, name)
+		blocks = append(blocks, httpTarget(name, srv.URL+"/"+name))
+	}
+	return site, blocks, names
+}
+
+func byKey(incs []haIncident) map[string]haIncident {
+	out := map[string]haIncident{}
+	for _, i := range incs {
+		out[i.Key] = i
+	}
+	return out
+}
+
+func sortedKeys(m map[string]int) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// twoSMSSteps is a policy of two SMS steps to alice, the second after
+// delay: an escalation that is still going when the test acts.
+func twoSMSSteps(delay string) string {
+	return fmt.Sprintf("  [[policy.step]]\n  who = [\"alice\"]\n  channels = [\"sms\"]\n  [[policy.step]]\n  who = [\"alice\"]\n  channels = [\"sms\"]\n  delay = %q\n", delay)
+}
+
+// Issue 15, test 1: two healthy foghorns, 100 targets down at once: the
+// simulator's record has every page exactly once; half the incidents are
+// acked on fra, half on ams, and both nodes show all of them acked (and
+// the policy's second step, due after the acks, pages nobody).
+func TestHABothHealthyHundredIncidentsPageOnceAcksOnEitherStopBoth(t *testing.T) {
+	const n = 100
+	site, targets, names := webTargets(t, n)
+	// peer_timeout is what the second node waits for the first one's
+	// entry: it must cover the skew between the two nodes' opens and the
+	// first one's send queue. 100 incidents at once on -race binaries
+	// take up to 2.5 s from one node's open to the other's send (2 s gave
+	// 4-5 duplicates of 100); 5 s covers it, the default 15 s amply.
+	h := newHAPairTimeout(t, 5*time.Second, targets, twoSMSSteps("15s"))
+	h.startBoth(t)
+	for _, name := range []string{"fra", "ams"} {
+		until(t, 20*time.Second, name+" sees the 100 targets up", func() bool {
+			return h.targetsUp(t, name) == n
+		})
+	}
+	began := time.Now()
+	site.set(true, names...)
+	until(t, 40*time.Second, "both nodes decided every first page (ams sent, fra left it to ams)", func() bool {
+		return h.metric(t, "ams", "foghorn_cluster_pages_sent_on_turn_total")+h.metric(t, "fra", "foghorn_cluster_pages_sent_on_turn_total") >= n &&
+			h.metric(t, "fra", "foghorn_cluster_pages_sent_by_peer_total")+h.metric(t, "ams", "foghorn_cluster_pages_sent_by_peer_total")+
+				h.metric(t, "ams", "foghorn_cluster_pages_sent_on_turn_total")+h.metric(t, "fra", "foghorn_cluster_pages_sent_on_turn_total") >= 2*n
+	})
+	until(t, 10*time.Second, "the simulator has a page for each of the 100", func() bool { return len(h.pages()) == n })
+	t.Logf("100 first pages decided by both nodes %s after the outage began", time.Since(began).Round(100*time.Millisecond))
+	pages := h.pages()
+	for _, name := range sortedKeys(pages) {
+		if pages[name] != 1 {
+			t.Errorf("%s paged %d times, want 1", name, pages[name])
+		}
+	}
+	// Acks: the even targets on fra, the odd on ams.
+	for _, node := range []string{"fra", "ams"} {
+		for _, inc := range h.incidents(t, node) {
+			var i int
+			fmt.Sscanf(strings.TrimPrefix(inc.Key, "target:web-"), "%d", &i)
+			if (i%2 == 0) == (node == "fra") {
+				h.ack(t, node, inc.ID)
+			}
+		}
+	}
+	for _, node := range []string{"fra", "ams"} {
+		until(t, 10*time.Second, "every incident acked on "+node, func() bool {
+			incs := h.incidents(t, node)
+			for _, inc := range incs {
+				if inc.State != "acknowledged" {
+					return false
+				}
+			}
+			return len(incs) == n
+		})
+	}
+	t.Logf("acks on either node: all 100 acknowledged on both %s after the outage began", time.Since(began).Round(100*time.Millisecond))
+	// The second step was due 15 s after each open: the targets come
+	// back after that, and once both nodes closed every incident nothing
+	// more has been paged.
+	until(t, 30*time.Second, "the second step's time", func() bool { return time.Since(began) > 17*time.Second })
+	site.set(false, names...)
+	for _, node := range []string{"fra", "ams"} {
+		until(t, 20*time.Second, "every incident resolved on "+node, func() bool { return len(h.incidents(t, node)) == 0 })
+	}
+	pages = h.pages()
+	for _, name := range sortedKeys(pages) {
+		if pages[name] != 1 {
+			t.Errorf("after the acks: %s paged %d times, want 1", name, pages[name])
+		}
+	}
+	if len(pages) != n {
+		t.Errorf("%d targets paged, want %d", len(pages), n)
+	}
+}
+
+// targetsUp counts the targets the node's /metrics has up.
+func (h *haPair) targetsUp(t *testing.T, name string) int {
+	t.Helper()
+	n := 0
+	for _, l := range strings.Split(fetchBody(t, h.node(name).base+"/metrics"), "\n") {
+		if strings.HasPrefix(l, `foghorn_target_up{target="web-`) && strings.HasSuffix(l, "} 1") {
+			n++
+		}
+	}
+	return n
+}
