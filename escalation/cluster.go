@@ -26,6 +26,12 @@ type Cluster struct {
 	// Retention is how long the log keeps an entry: the retention of
 	// notifications ([server] retention).
 	Retention time.Duration
+	// Joined is closed once this node has tried to join its peers (and,
+	// when it reached one, has its full state). A page due before then
+	// (one Recover found overdue at a restart) waits for it: the node
+	// must not decide on a log that has not heard what the peer sent
+	// while it was down. nil: no wait.
+	Joined <-chan struct{}
 }
 
 // Log is the notification log shared with the other nodes: register it
@@ -41,6 +47,14 @@ func (e *Engine) Log() *Log { return e.nfl }
 // stopped during the wait (the claim stays for Recover). A page whose
 // incident joined the peer's episode while it waited takes that name.
 func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentElsewhere, stop bool) {
+	if e.cl.Joined != nil {
+		select {
+		case <-e.cl.Joined:
+		case <-e.clock.After(sameWindow * e.cl.PeerTimeout): // fail-open: send on what this node knows
+		case <-e.done:
+			return LogEntry{}, false, true
+		}
+	}
 	start := e.clock.Now()
 	if pos := e.cl.Peer.Position(); pos > 0 {
 		d := time.Duration(pos) * e.cl.PeerTimeout

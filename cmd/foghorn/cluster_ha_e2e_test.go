@@ -3,13 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -123,15 +126,6 @@ func (h *haPair) startBoth(t *testing.T) {
 // dump logs what a failed test needs: both nodes' cluster metrics, their
 // incidents, and the pages per target.
 func (h *haPair) dump(t *testing.T) {
-	for _, name := range []string{"fra", "ams"} {
-		_, _, m := get(t, "", h.node(name).base+"/metrics", "")
-		t.Logf("%s:\n%s", name, grepLines(m, "foghorn_cluster"))
-		if code, body := apiCall(t, h.node(name).base, haToken, "GET", "/api/v1/incidents", nil); code == 200 {
-			var incs []haIncident
-			json.Unmarshal([]byte(body), &incs)
-			t.Logf("%s: %d open incidents: %+v", name, len(incs), incs[:min(len(incs), 5)])
-		}
-	}
 	pg := h.pages()
 	t.Logf("pages: %d targets: %v", len(pg), pg)
 	for name, p := range h.procs {
@@ -148,20 +142,15 @@ func (h *haPair) dump(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(d, "sms.log"), []byte(b.String()), 0o644)
 	}
-	if len(pg) > 0 {
-		eps := map[string][]string{}
-		for _, name := range []string{"fra", "ams"} {
-			if code, body := apiCall(t, h.node(name).base, haToken, "GET", "/api/v1/incidents", nil); code == 200 {
-				var incs []haIncident
-				json.Unmarshal([]byte(body), &incs)
-				for _, i := range incs {
-					eps[i.Key] = append(eps[i.Key], name+":"+i.Episode+":"+i.State)
-				}
-			}
+	for _, name := range []string{"fra", "ams"} {
+		resp, err := http.Get(h.node(name).base + "/metrics")
+		if err != nil {
+			t.Logf("%s: %v", name, err)
+			continue
 		}
-		for _, k := range []string{"target:web-000", "target:web-002", "target:web-037"} {
-			t.Logf("%s: %v", k, eps[k])
-		}
+		m, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Logf("%s:\n%s", name, grepLines(string(m), "foghorn_cluster_"))
 	}
 }
 
@@ -175,12 +164,13 @@ func (h *haPair) waitPeers(t *testing.T, d time.Duration) {
 }
 
 type haIncident struct {
-	ID      int64  `json:"id"`
-	Key     string `json:"key"`
-	State   string `json:"state"`
-	Step    int    `json:"step"`
-	Episode string `json:"episode"`
-	AckedBy string `json:"acked_by"`
+	ID      int64     `json:"id"`
+	Key     string    `json:"key"`
+	State   string    `json:"state"`
+	Step    int       `json:"step"`
+	Episode string    `json:"episode"`
+	AckedBy string    `json:"acked_by"`
+	Due     time.Time `json:"due"`
 }
 
 func (h *haPair) incidents(t *testing.T, name string) []haIncident {
@@ -268,14 +258,6 @@ func webTargets(t *testing.T, n int) (*flakySite, []string, []string) {
 		blocks = append(blocks, httpTarget(name, srv.URL+"/"+name))
 	}
 	return site, blocks, names
-}
-
-func byKey(incs []haIncident) map[string]haIncident {
-	out := map[string]haIncident{}
-	for _, i := range incs {
-		out[i.Key] = i
-	}
-	return out
 }
 
 func sortedKeys(m map[string]int) []string {
@@ -378,4 +360,90 @@ func (h *haPair) targetsUp(t *testing.T, name string) int {
 		}
 	}
 	return n
+}
+
+// pagesSince are the pages (times) the simulator took for target from
+// message index from on.
+func (h *haPair) pagesSince(from int, target string) []time.Time {
+	var out []time.Time
+	for _, m := range h.sim.Messages()[from:] {
+		if m.Direction != "inbound" && strings.HasPrefix(m.Body, "[") && pageTarget.FindString(m.Body) == target {
+			out = append(out, m.Created)
+		}
+	}
+	return out
+}
+
+// Issue 15, test 2: ams, first by name, sends step 1 of a two-step
+// policy; it is killed (kill -9) before step 2 is due, and fra sends
+// step 2 within peer_timeout + 5 s of its due time. Repeated over trials
+// (FOGHORN_HA_TRIALS, default 8): no page lost in any.
+func TestHAKillTheSenderMidEscalationOtherSendsNextStep(t *testing.T) {
+	trials := 8
+	if n, err := strconv.Atoi(os.Getenv("FOGHORN_HA_TRIALS")); err == nil && n > 0 {
+		trials = n
+	}
+	// A target of its own for each trial: one target down and up again
+	// every few seconds would be flapping.
+	site, targets, names := webTargets(t, trials)
+	h := newHAPair(t, targets, twoSMSSteps("4s"))
+	h.startBoth(t)
+	until(t, 15*time.Second, "both see the targets up", func() bool { return h.targetsUp(t, "fra") == trials && h.targetsUp(t, "ams") == trials })
+	limit := clusterPeerTimeout + 5*time.Second
+	var late []time.Duration
+	dups := 0
+	for trial := 1; trial <= trials; trial++ {
+		began := time.Now()
+		from := len(h.sim.Messages())
+		byPeer := h.metric(t, "fra", "foghorn_cluster_pages_sent_by_peer_total")
+		target := names[trial-1]
+		site.set(true, target)
+		until(t, 15*time.Second, "fra left step 1 to ams", func() bool {
+			return h.metric(t, "fra", "foghorn_cluster_pages_sent_by_peer_total") > byPeer
+		})
+		incs := h.targetIncidents(t, "fra")
+		if len(incs) != 1 || incs[0].Step != 1 || incs[0].Due.IsZero() {
+			t.Fatalf("trial %d: fra's incident before the kill: %+v", trial, incs)
+		}
+		due := incs[0].Due
+		if time.Now().After(due) {
+			t.Fatalf("trial %d: step 2 was due at %s, before the kill", trial, due.Format("15:04:05.000"))
+		}
+		h.procs["ams"].cmd.Process.Kill() // kill -9: the VPS is gone
+		<-h.procs["ams"].done
+		until(t, time.Until(due)+limit, "step 2 reaches alice", func() bool { return len(h.pagesSince(from, target)) >= 2 })
+		pages := h.pagesSince(from, target)
+		late = append(late, pages[len(pages)-1].Sub(due))
+		site.set(false, target)
+		until(t, 15*time.Second, "fra resolved it", func() bool { return len(h.targetIncidents(t, "fra")) == 0 })
+		h.start(t, "ams")
+		h.waitPeers(t, 15*time.Second)
+		until(t, 15*time.Second, "ams resolved its copy", func() bool { return len(h.targetIncidents(t, "ams")) == 0 && h.targetsUp(t, "ams") == trials })
+		if n := len(h.pagesSince(from, target)); n != 2 {
+			dups += n - 2
+			t.Logf("trial %d: %d pages, want 2", trial, n)
+		}
+		t.Logf("trial %d: step 2 %s after its due time (limit %s); trial took %s", trial, late[len(late)-1].Round(10*time.Millisecond), limit, time.Since(began).Round(100*time.Millisecond))
+	}
+	slices.Sort(late)
+	t.Logf("%d trials: step 2 after its due time: min %s, max %s; %d duplicates, 0 lost", trials, late[0].Round(10*time.Millisecond), late[len(late)-1].Round(10*time.Millisecond), dups)
+	if late[len(late)-1] > limit {
+		t.Errorf("step 2 came %s after its due time, over peer_timeout + 5 s", late[len(late)-1])
+	}
+	if dups > 0 {
+		t.Errorf("%d duplicate pages over %d trials", dups, trials)
+	}
+}
+
+// targetIncidents are the node's open incidents of targets (not a lost
+// peer's: a node killed for a trial may be paged as lost).
+func (h *haPair) targetIncidents(t *testing.T, name string) []haIncident {
+	t.Helper()
+	var out []haIncident
+	for _, i := range h.incidents(t, name) {
+		if strings.HasPrefix(i.Key, "target:") {
+			out = append(out, i)
+		}
+	}
+	return out
 }

@@ -103,6 +103,7 @@ type daemon struct {
 	events chan classify.Event
 	fds    fdBudget      // how file descriptors are shared between probes and HTTP
 	peer   *cluster.Peer // nil without [cluster] (wire_cluster.go)
+	joined chan struct{} // closed once the first join of the peers was tried (wire_cluster.go)
 
 	armed armedCheck // the last verdict of /healthz (healthz.go)
 }

@@ -45,6 +45,7 @@ func (d *daemon) newCluster(cfg *configs.Config) error {
 		return err
 	}
 	d.peer = p
+	d.joined = make(chan struct{})
 	return nil
 }
 
@@ -70,7 +71,8 @@ func (d *daemon) joinCluster(ctx context.Context, cfg *configs.Config) error {
 		return err
 	}
 	p := d.peer
-	p.Start()
+	p.Start() // the first join, with the peers' full state, is done
+	close(d.joined)
 	d.m.reg.MustRegister(clusterMetrics{p, d.eng})
 	w := newPeerWatch(cc, time.Now())
 	// A lost peer paged before a restart is still open: the watch
