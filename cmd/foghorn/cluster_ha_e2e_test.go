@@ -518,3 +518,62 @@ func TestHAAckOnOneNodeHangsUpTheOthersRingingCall(t *testing.T) {
 		t.Errorf("a call was hung up %s after the ack, want < 1 s", worst)
 	}
 }
+
+// Issue 15, test 3: the two gossip ports dropped both ways (nftables, the
+// test's own table): each node pages on its own, so step 1 reaches alice
+// twice (one duplicate, no more). Healed before step 2: the logs merge,
+// the later episode joins the earlier, both nodes show the incident
+// alike, and step 2 goes once.
+func TestHAPartitionBothPageThenHealConverges(t *testing.T) {
+	site, targets, names := webTargets(t, 1)
+	h := newHAPair(t, targets, twoSMSSteps("15s"))
+	h.startBoth(t)
+	until(t, 15*time.Second, "both see the target up", func() bool { return h.targetsUp(t, "fra") == 1 && h.targetsUp(t, "ams") == 1 })
+	heal := nftRemovable(t, "input", fmt.Sprintf("meta l4proto { tcp, udp } th dport { %d, %d } drop", h.gossip["fra"], h.gossip["ams"]))
+	split := time.Now()
+	for _, c := range [][2]string{{"fra", "ams"}, {"ams", "fra"}} {
+		until(t, 15*time.Second, c[0]+" lost "+c[1], func() bool {
+			return strings.Contains(fetchBody(t, h.node(c[0]).base+"/metrics"), `foghorn_cluster_peer_up{peer="`+c[1]+`"} 0`)
+		})
+	}
+	t.Logf("split: both nodes alone %s after the drop", time.Since(split).Round(100*time.Millisecond))
+	target := names[0]
+	site.set(true, target)
+	until(t, 15*time.Second, "both nodes page step 1", func() bool { return len(h.pagesSince(0, target)) >= 2 })
+	for _, n := range []string{"fra", "ams"} {
+		if incs := h.targetIncidents(t, n); len(incs) != 1 || incs[0].Step != 1 {
+			t.Fatalf("%s during the split: %+v", n, incs)
+		}
+	}
+	heal()
+	healed := time.Now()
+	h.waitPeers(t, 20*time.Second)
+	var fra, ams haIncident
+	until(t, 15*time.Second, "the same incident on both (one episode)", func() bool {
+		f, a := h.targetIncidents(t, "fra"), h.targetIncidents(t, "ams")
+		if len(f) != 1 || len(a) != 1 {
+			return false
+		}
+		fra, ams = f[0], a[0]
+		return fra.Episode == ams.Episode && fra.State == ams.State && fra.Step == ams.Step
+	})
+	t.Logf("healed: one episode on both %s after the heal: %s, %s, step %d", time.Since(healed).Round(100*time.Millisecond), fra.Episode, fra.State, fra.Step)
+	if n := len(h.pagesSince(0, target)); n != 2 {
+		t.Errorf("%d pages during the split, want 2 (one per node)", n)
+	}
+	// Step 2, due after the heal: both decide it, one sends.
+	turns := h.metric(t, "fra", "foghorn_cluster_pages_sent_on_turn_total") + h.metric(t, "ams", "foghorn_cluster_pages_sent_on_turn_total")
+	byPeer := h.metric(t, "fra", "foghorn_cluster_pages_sent_by_peer_total") + h.metric(t, "ams", "foghorn_cluster_pages_sent_by_peer_total")
+	until(t, 30*time.Second, "step 2 decided by both nodes", func() bool {
+		return h.metric(t, "fra", "foghorn_cluster_pages_sent_on_turn_total")+h.metric(t, "ams", "foghorn_cluster_pages_sent_on_turn_total") > turns &&
+			h.metric(t, "fra", "foghorn_cluster_pages_sent_by_peer_total")+h.metric(t, "ams", "foghorn_cluster_pages_sent_by_peer_total") > byPeer
+	})
+	if n := len(h.pagesSince(0, target)); n != 3 {
+		t.Errorf("%d pages in all, want 3 (step 1 twice in the split, step 2 once after the heal)", n)
+	}
+	h.ack(t, "ams", ams.ID)
+	until(t, 10*time.Second, "acked on both", func() bool {
+		f, a := h.targetIncidents(t, "fra"), h.targetIncidents(t, "ams")
+		return len(f) == 1 && len(a) == 1 && f[0].State == "acknowledged" && a[0].State == "acknowledged"
+	})
+}
