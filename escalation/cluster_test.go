@@ -677,3 +677,37 @@ func TestEntriesExpireAfterTheRetention(t *testing.T) {
 		t.Errorf("expired entries left in the store: %d %v", n, err)
 	}
 }
+
+// node-b opens the outage first but, second by name, waits its turn;
+// node-a opens it a second later, has not heard of node-b's episode (the
+// messages were lost, nobody noticed), and sends at once under its own.
+// When the two logs meet, node-a adopts node-b's earlier episode and says
+// again, under that name, what it sent: node-b, at its turn, finds it and
+// sends nothing. (Found by the binary test TestTwoFoghornsPageOnceForOneOutage:
+// without the re-publishing, node-b sent the page again.)
+func TestPositionZeroSentUnderItsOwnEpisodeThenAdoptedThePeersEarlierOne(t *testing.T) {
+	c := newPair(t)
+	c.net.mu.Lock()
+	c.net.drop = true
+	c.net.mu.Unlock()
+	ib := c.fire(c.b, "target:rt1")
+	c.drive(0)
+	c.clk.Add(time.Second)
+	ia := c.fire(c.a, "target:rt1")
+	c.drive(time.Second)
+	if ia.Episode == ib.Episode {
+		t.Fatalf("both nodes named one episode though the messages were lost: %s", ia.Episode)
+	}
+	same(t, "node-a's pages before the logs meet", c.a.p.list("page"), []string{"1s page sms alice"})
+	c.net.heal(t)
+	c.settle()
+	oa, _ := c.a.e.Open(context.Background())
+	if len(oa) != 1 || oa[0].Episode != ib.Episode {
+		t.Fatalf("node-a did not adopt node-b's earlier episode %s: %+v", ib.Episode, oa)
+	}
+	c.drive(2 * time.Minute) // node-b's turn comes at peer_timeout
+	same(t, "node-b's pages (node-a's, re-published under node-b's episode, found at its turn)", c.b.p.list("page"), nil)
+	if st := c.b.e.ClusterStats(); st.Peer != 1 {
+		t.Errorf("node-b's stats: %+v, want one page left to node-a", st)
+	}
+}
