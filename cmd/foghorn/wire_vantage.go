@@ -14,6 +14,7 @@ import (
 
 	"foghorn/cluster"
 	"foghorn/configs"
+	"foghorn/probes"
 	"foghorn/probes/classify"
 )
 
@@ -28,16 +29,23 @@ import (
 const viewKey = "view"
 
 // staleAfter is how many peer_timeouts old a peer's view may be and
-// count; each node confirms its own every peer_timeout.
+// count; each node confirms its own every half peer_timeout.
 const staleAfter = 3
 
 // viewMsg is one node's view on the wire. Targets is null while the node
 // is blind (its canaries fail): a node that cannot see the site has no
 // view of it.
 type viewMsg struct {
-	Node    string                    `json:"node"`
-	At      time.Time                 `json:"at"`
-	Targets map[string]classify.State `json:"targets"`
+	Node    string              `json:"node"`
+	At      time.Time           `json:"at"`
+	Targets map[string]sightMsg `json:"targets"`
+}
+
+// sightMsg is one target in a view: its state, and when its last good
+// result started (omitted while it fails).
+type sightMsg struct {
+	State classify.State `json:"s"`
+	Good  time.Time      `json:"good,omitzero"`
 }
 
 // vantage is this node's view, shared, and the peers' views, as
@@ -102,12 +110,12 @@ func (v *vantage) Merge(b []byte) error {
 	return nil
 }
 
-func sameTargets(a, b map[string]classify.State) bool {
+func sameTargets(a, b map[string]sightMsg) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for k, s := range a {
-		if b[k] != s {
+		if b[k].State != s.State {
 			return false
 		}
 	}
@@ -117,13 +125,18 @@ func sameTargets(a, b map[string]classify.State) bool {
 // publish makes ts this node's view at now (none while blind) and
 // broadcasts it.
 func (v *vantage) publish(now time.Time, ts []classify.TargetState, blind bool) {
-	var m map[string]classify.State
+	var m map[string]sightMsg
 	if !blind {
-		m = make(map[string]classify.State, len(ts))
+		m = make(map[string]sightMsg, len(ts))
 		for _, t := range ts {
-			if t.State == classify.Up || t.State == classify.Down {
-				m[t.Target] = t.State
+			if t.State != classify.Up && t.State != classify.Down {
+				continue
 			}
+			s := sightMsg{State: t.State}
+			if st := t.Last.Status; st == probes.OK || st == probes.Warning {
+				s.Good = t.Last.Start
+			}
+			m[t.Target] = s
 		}
 	}
 	v.mu.Lock()
@@ -156,14 +169,15 @@ func (v *vantage) View() (classify.View, bool) {
 		}
 		names = append(names, name)
 		if out.Targets == nil {
-			out.Targets, out.At = map[string]classify.State{}, m.At
+			out.Targets, out.At = map[string]classify.Sight{}, m.At
 		}
 		if m.At.Before(out.At) {
 			out.At = m.At
 		}
 		for t, s := range m.Targets {
-			if out.Targets[t] != classify.Up {
-				out.Targets[t] = s
+			// Up if any peer sees it up, by its newest good result.
+			if o := out.Targets[t]; o.State != classify.Up || (s.State == classify.Up && s.Good.After(o.Good)) {
+				out.Targets[t] = classify.Sight{State: s.State, Good: s.Good}
 			}
 		}
 	}
@@ -184,12 +198,12 @@ func (d *daemon) publishView() {
 	d.view.publish(time.Now(), d.cls.Targets(), blind)
 }
 
-// shareView confirms this node's view every peer_timeout (a view not
-// confirmed for staleAfter of them no longer counts at the peer), and
+// shareView confirms this node's view every half peer_timeout (a view
+// not confirmed for staleAfter of them no longer counts at the peer), and
 // has the classifier judge again when the peer's view changed.
 func (d *daemon) shareView(ctx context.Context, every time.Duration) {
 	d.publishView()
-	t := time.NewTicker(every)
+	t := time.NewTicker(every / 2)
 	defer t.Stop()
 	for {
 		select {
@@ -224,7 +238,7 @@ func (m viewMetrics) Collect(ch chan<- prometheus.Metric) {
 		n := map[classify.State]int{}
 		if live[name] && pv.Targets != nil && time.Since(pv.At) <= m.v.stale {
 			for _, s := range pv.Targets {
-				n[s]++
+				n[s.State]++
 			}
 		}
 		for _, s := range []classify.State{classify.Up, classify.Down} {

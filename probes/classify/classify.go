@@ -618,7 +618,7 @@ func (c *Classifier) holdFor(k *track) time.Duration {
 		ct := probes.CanaryTarget(sc, "")
 		d = max(d, probes.CanaryFall*(probes.Timeout(ct)+probes.RecheckDelay(probes.Interval(ct)))+probes.Timeout(ct))
 	}
-	d = max(d, c.peerWait())
+	d = max(d, c.peerWait(k))
 	return min(d+time.Second, 5*time.Minute)
 }
 

@@ -3,6 +3,8 @@ package classify
 import (
 	"fmt"
 	"time"
+
+	"foghorn/probes"
 )
 
 // Two vantage points (issue 15): with a [cluster], the other node probes
@@ -20,7 +22,16 @@ type View struct {
 	// At is when the peer made or last confirmed the view: a view older
 	// than Options.Stale does not count.
 	At      time.Time
-	Targets map[string]State // Up or Down; a target not in it is unknown to the peer
+	Targets map[string]Sight // a target not in it is unknown to the peer
+}
+
+// Sight is one target as the peer sees it.
+type Sight struct {
+	State State // Up or Down
+	// Good is when the peer's last good result of it started (its clock):
+	// the peer vouches for a target only with a good result newer than
+	// the failure here was confirmed, not with one from before the outage.
+	Good time.Time
 }
 
 // Vantage gives the classifier the peer's latest view. It is asked under
@@ -58,32 +69,48 @@ func (c *Classifier) peerView() (View, bool) {
 	return v, true
 }
 
-// oneSide reports whether k, down here, is seen up by the peer in a view
-// made since k began failing here (an older one may predate the outage),
-// with the peer's name.
+// downAt is when k was found down here (rise/fall), or began failing.
+func (k *track) downAt() time.Time {
+	if !k.downs[0].IsZero() {
+		return k.downs[0]
+	}
+	return k.badSince
+}
+
+// oneSide reports whether k, down here, is seen up by the peer with a
+// good result since k was found down here, with the peer's name.
 func (c *Classifier) oneSide(k *track) (string, bool) {
 	v, ok := c.peerView()
-	if !ok || v.Targets[k.name] != Up || v.At.Before(k.badSince) {
+	if !ok {
+		return "", false
+	}
+	if s := v.Targets[k.name]; s.State != Up || s.Good.Before(k.downAt()) {
 		return "", false
 	}
 	return v.Node, true
 }
 
-// awaitPeer reports whether k's page waits for the peer's word: it has a
-// fresh view that sees k up but is older than k's failures here. The
-// peer confirms its view every Options.Stale/3 at least, so the wait is
-// bounded (holdFor).
+// awaitPeer reports whether k's page waits for the peer's word: its fresh
+// view sees k up, but by a result older than k's failure here (from
+// before the outage, or the peer is failing it too and not yet down).
+// The peer probes at the same interval and confirms its view every
+// Options.Stale/6, so the wait is bounded (peerWait).
 func (c *Classifier) awaitPeer(k *track) bool {
 	v, ok := c.peerView()
-	return ok && v.Targets[k.name] == Up && v.At.Before(k.from())
+	if !ok {
+		return false
+	}
+	s := v.Targets[k.name]
+	return s.State == Up && s.Good.Before(k.downAt())
 }
 
-// peerWait is how long a page may wait for the peer's word.
-func (c *Classifier) peerWait() time.Duration {
+// peerWait is how long k's page may wait for the peer's word: one of its
+// intervals and a confirmation of the peer's view.
+func (c *Classifier) peerWait(k *track) time.Duration {
 	if c.o.Vantage == nil {
 		return 0
 	}
-	return c.o.Stale/3 + time.Second
+	return probes.Interval(k.t) + c.o.Stale/3 + time.Second
 }
 
 // oneSideWords: "pve1 down from fra only; ams sees it up: no reply ...".

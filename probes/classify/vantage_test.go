@@ -16,8 +16,8 @@ type peer struct {
 	clk *clock.Fake
 
 	mu     sync.Mutex
-	sees   map[string]State
-	frozen time.Time // the view's time once it stopped being confirmed
+	sees   map[string]State // confirmed by a good result at each look, for those up
+	frozen time.Time        // the view's time once it stopped being confirmed
 	gone   bool
 }
 
@@ -31,7 +31,14 @@ func (p *peer) View() (View, bool) {
 	if !p.frozen.IsZero() {
 		at = p.frozen
 	}
-	return View{Node: "ams", At: at, Targets: p.sees}, true
+	ts := map[string]Sight{}
+	for n, s := range p.sees {
+		ts[n] = Sight{State: s}
+		if s == Up {
+			ts[n] = Sight{State: s, Good: at}
+		}
+	}
+	return View{Node: "ams", At: at, Targets: ts}, true
 }
 
 // see sets what the peer sees of names (a new map: views are replaced, never changed).
@@ -211,4 +218,28 @@ func TestVantageGroupMemberDownFromOneSide(t *testing.T) {
 		t.Errorf("both down from both: %s %q", e.Severity, e.Summary)
 	}
 	s.wantKeys("group:routers F")
+}
+
+// The same outage seen from both, the peer a moment later: its last good
+// result is from before this node found the target down, so this node
+// waits for its word and pages critical, never a warning first.
+func TestVantageOutageSeenFromBothAMomentApartIsNeverAWarning(t *testing.T) {
+	t.Parallel()
+	s, p := newVantageSim(t, []string{"pve1"})
+	s.set(probes.Critical, "pve1")
+	s.run(time.Second)
+	p.mu.Lock()
+	p.frozen = s.clk.Now() // the peer's last good result: a second into the outage here
+	p.mu.Unlock()
+	s.run(14 * time.Second) // down here; the peer still says up, failing since
+	s.wantKeys()
+	p.see(Down, "pve1") // its fall is done too
+	s.c.PeerChanged()
+	s.run(time.Second)
+	s.wantKeys("target:pve1 F")
+	for _, e := range s.events {
+		if e.Severity != "critical" {
+			t.Fatalf("a warning before the page:\n%s", s.dump())
+		}
+	}
 }
