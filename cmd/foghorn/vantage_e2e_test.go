@@ -108,6 +108,12 @@ func TestTwoVantagePointsDownFromOneIsAWarningFromBothCritical(t *testing.T) {
 	})
 	until(t, 10*time.Second, "the critical page reaches alice", func() bool { return len(smsWith(sim, "web DOWN")) > 0 })
 	t.Logf("both sides: %q", smsWith(sim, "web DOWN")[0].Body)
+	for _, m := range smsWith(sim, "web") {
+		t.Logf("sms: %s", m.Body)
+	}
+	if n := len(smsWith(sim, "web down from fra only")); n != 1 {
+		t.Errorf("%d warnings reached alice, want 1", n)
+	}
 }
 
 // findLine is the first log line so far that ok accepts, or nil.

@@ -453,18 +453,19 @@ func (c *Classifier) decide(k *track) class {
 		}
 		return clsUp
 	}
-	if _, ok := c.oneSide(k); ok {
-		// The peer sees it up: the path from here is broken, not the
-		// target. No proof is needed: nothing pages but a warning.
-		k.reeval = time.Time{}
-		return clsOneSide
-	}
 	if c.answering(k) || (c.g.host[k.name] != "" && c.folded(k) != nil) {
 		// A BMC that answers is not down, whatever it reports: its host's
 		// incident tells that (never "pve1-bmc DOWN", nor a storm of a
 		// host and its own BMC). A silent one is told with its host
 		// while the host is down: one incident per host.
 		return clsFolded
+	}
+	if _, ok := c.oneSide(k); ok {
+		// The peer sees it up: the path from here is broken, not the
+		// target. No proof is needed: nothing pages but a warning. (A
+		// BMC whose host is down from here only is told with it.)
+		k.reeval = time.Time{}
+		return clsOneSide
 	}
 	if k.key != "" || (k.cls == clsDown && len(c.g.groups[k.name]) > 0) {
 		// Already told, and still down. A host told first by its BMC's

@@ -325,13 +325,14 @@ func (c *Classifier) resolvedWords(inc *incident) string {
 	if inc.removed {
 		return inc.lead + " is no longer watched (removed from the config)"
 	}
+	if k := c.ts[inc.lead]; inc.kind == incSplit && (k == nil || k.state != Down) {
+		return inc.lead + " up again from " + c.here()
+	}
 	switch inc.kind {
 	case incFlap:
 		return inc.lead + " stopped flapping"
 	case incWarn:
 		return inc.lead + " OK again"
-	case incSplit:
-		return inc.lead + " up again from " + c.here()
 	case incGroup:
 		return inc.lead + ": no member down any more"
 	case incBMC:

@@ -243,3 +243,22 @@ func TestVantageOutageSeenFromBothAMomentApartIsNeverAWarning(t *testing.T) {
 		}
 	}
 }
+
+// A host and its silent BMC down from here only: the host's warning tells
+// both, as without a peer its page would (the BMC, found first, is told
+// with its host once the host is down).
+func TestVantageHostAndBMCDownFromOneSideAreOneWarning(t *testing.T) {
+	t.Parallel()
+	s, _ := newVantageSim(t, []string{"pve1", "pve1-bmc"}, func(s *sim) {
+		s.cfg.Targets[1].Kind, s.cfg.Targets[1].Host = "ipmi", "pve1"
+	})
+	s.set(probes.Critical, "pve1", "pve1-bmc")
+	s.run(time.Minute)
+	s.wantKeys("target:pve1-bmc F", "target:pve1 F", "target:pve1-bmc R")
+	if e := s.last("target:pve1"); e.Severity != "warning" || !strings.HasPrefix(e.Summary, "pve1 down from fra only; ams sees it up") {
+		t.Errorf("%s %q", e.Severity, e.Summary)
+	}
+	if e := s.last("target:pve1-bmc"); e.Summary != "pve1-bmc is told with pve1 now: pve1 is down too" {
+		t.Errorf("the BMC's own incident ends: %q", e.Summary)
+	}
+}
