@@ -30,6 +30,10 @@ type Cluster struct {
 	// failure-detection horizon, the wait of each later node before it
 	// sends, and a quarter of the wait before a lost peer is paged.
 	PeerTimeout Duration `toml:"peer_timeout"`
+	// ProbeSource, when set, is the local IP address this node's probes
+	// dial from (tcp, tls, http, dns, snmp): the path from each vantage
+	// point can then be told apart, by a firewall rule or a test.
+	ProbeSource string `toml:"probe_source"`
 
 	Key Secret `toml:"-"`
 }
@@ -112,6 +116,13 @@ func validateCluster(r *report, c *Config) {
 	} else if _, err := ClusterKey(cl.Key.Reveal()); err != nil {
 		r.add("cluster.key_file", "cluster key_file", keyFix, "%v", err)
 	}
+	if s := cl.ProbeSource; s != "" {
+		if ip := net.ParseIP(s); ip == nil {
+			r.add("cluster.probe_source", "cluster probe_source", `write an IP address of this host, e.g. "192.0.2.10", or leave it out`, "%q is not an IP address", s)
+		} else if err := localIP(ip); err != nil {
+			r.add("cluster.probe_source", "cluster probe_source", "use an address of this host (ip addr), or leave it out", "%s is not an address of this host: %v", s, err)
+		}
+	}
 	if d := cl.PeerTimeout; d.bad == nil && d.Duration < MinPeerTimeout {
 		r.add("cluster.peer_timeout", "cluster peer_timeout", `use at least "1s"; the default "15s" suits two providers`,
 			"%s is too short: one lost packet would look like a dead peer", d.Duration)
@@ -127,4 +138,14 @@ func hostPort(r *report, path, key, s string) bool {
 		return false
 	}
 	return true
+}
+
+// localIP reports an error unless ip is an address this host can send
+// from: a probe bound to another one would fail every check.
+func localIP(ip net.IP) error {
+	c, err := net.ListenPacket("udp", net.JoinHostPort(ip.String(), "0"))
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }

@@ -104,6 +104,27 @@ peers = ["ams.example.net:7946"]
 key_file = "k"
 peer_timeout = "100ms"
 `, `t.toml:12: cluster peer_timeout: 100ms is too short`},
+		{"probe source not an IP", key32, `[cluster]
+name = "fra"
+bind = "127.0.0.1:7946"
+peers = ["ams.example.net:7946"]
+key_file = "k"
+probe_source = "fra.example.net"
+`, `t.toml:12: cluster probe_source: "fra.example.net" is not an IP address; fix: write an IP address of this host`},
+		{"probe source not of this host", key32, `[cluster]
+name = "fra"
+bind = "127.0.0.1:7946"
+peers = ["ams.example.net:7946"]
+key_file = "k"
+probe_source = "192.0.2.77"
+`, `t.toml:12: cluster probe_source: 192.0.2.77 is not an address of this host`},
+		{"valid probe source", key32, `[cluster]
+name = "fra"
+bind = "127.0.0.1:7946"
+peers = ["ams.example.net:7946"]
+key_file = "k"
+probe_source = "127.0.0.2"
+`, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -182,11 +203,16 @@ func TestExampleClusterBlockIsValid(t *testing.T) {
 		src += strings.TrimPrefix(l, "# ") + "\n"
 	}
 	src = strings.Replace(src, `"/etc/foghorn/cluster-key"`, `"cluster-key"`, 1)
+	// probe_source must be an address of the host that checks it: this one's.
+	if !strings.Contains(src, `probe_source = "198.51.100.10"`) {
+		t.Fatal("example.toml's cluster block has no probe_source")
+	}
+	src = strings.Replace(src, `probe_source = "198.51.100.10"`, `probe_source = "127.0.0.1"`, 1)
 	cfg, err := Parse("example.toml", dir, []byte(src), noEnv)
 	if err != nil {
 		t.Fatalf("the example's cluster block:\n%v", err)
 	}
-	if cfg.Cluster == nil || cfg.Cluster.Name != "fra" || len(cfg.Cluster.Peers) != 1 {
+	if cfg.Cluster == nil || cfg.Cluster.Name != "fra" || len(cfg.Cluster.Peers) != 1 || cfg.Cluster.ProbeSource != "127.0.0.1" {
 		t.Fatalf("read as %+v", cfg.Cluster)
 	}
 }

@@ -42,9 +42,15 @@ func probeDNS(ctx context.Context, t *configs.Target, _ *Memory) Result {
 	q := new(dns.Msg)
 	q.SetQuestion(dns.Fqdn(name), qtype)
 	c := &dns.Client{Net: "udp"}
+	if ip := source(ctx); ip != nil {
+		c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: ip}}
+	}
 	resp, _, err := c.ExchangeContext(ctx, q, server)
 	if err == nil && resp.Truncated {
 		c.Net = "tcp"
+		if c.Dialer != nil {
+			c.Dialer = dialer(ctx)
+		}
 		resp, _, err = c.ExchangeContext(ctx, q, server)
 	}
 	took := time.Since(start)

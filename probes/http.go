@@ -75,7 +75,7 @@ func probeHTTP(ctx context.Context, t *configs.Target, _ *Memory) Result {
 	}
 
 	tr := &http.Transport{
-		DialContext:            (&net.Dialer{}).DialContext,
+		DialContext:            dialer(ctx).DialContext,
 		TLSClientConfig:        &tls.Config{InsecureSkipVerify: o.Insecure},
 		DisableKeepAlives:      true,
 		MaxResponseHeaderBytes: 64 << 10,

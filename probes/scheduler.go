@@ -5,6 +5,7 @@ import (
 	"context"
 	"hash/fnv"
 	"log/slog"
+	"net"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -72,6 +73,9 @@ type Options struct {
 	// Kinds adds probers for kinds not in the built-in table, e.g.
 	// "ipmi": IPMIProber(pool).
 	Kinds map[string]Prober
+	// Source, when set, is the address the probes that dial bind to
+	// ([cluster] probe_source, source.go).
+	Source net.IP
 }
 
 // Config is the scheduler's part of the config: what to probe.
@@ -415,7 +419,7 @@ func (s *Scheduler) probe(r *run, t *configs.Target, due time.Time) {
 	start := time.Now()
 	s.late.add(start.Sub(due))
 	to := Timeout(t)
-	ctx, cancel := context.WithTimeout(context.Background(), to)
+	ctx, cancel := context.WithTimeout(WithSource(context.Background(), s.o.Source), to)
 	s.mu.Lock()
 	r.stop = cancel
 	s.mu.Unlock()

@@ -130,12 +130,13 @@ func snmpClient(ctx context.Context, addr string, o *configs.SNMP) (*gosnmp.GoSN
 	// datagram should not page anyone.
 	dl, _ := ctx.Deadline()
 	g := &gosnmp.GoSNMP{
-		Target:  strings.Trim(host, "[]"),
-		Port:    uint16(n),
-		Context: ctx,
-		Timeout: max(time.Millisecond, time.Until(dl)/2),
-		Retries: 1,
-		MaxOids: gosnmp.MaxOids,
+		Target:    strings.Trim(host, "[]"),
+		Port:      uint16(n),
+		Context:   ctx,
+		LocalAddr: sourceAddr(ctx),
+		Timeout:   max(time.Millisecond, time.Until(dl)/2),
+		Retries:   1,
+		MaxOids:   gosnmp.MaxOids,
 	}
 	switch strings.ToLower(o.Version) {
 	case "", "2c", "2":

@@ -35,8 +35,7 @@ func probeTCP(ctx context.Context, t *configs.Target, _ *Memory) Result {
 		}
 	}
 
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", t.Address)
+	conn, err := dialer(ctx).DialContext(ctx, "tcp", t.Address)
 	if err != nil {
 		return fail(t, start, "%s", dialError(ctx, err, t.Address))
 	}

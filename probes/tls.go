@@ -37,8 +37,7 @@ func probeTLS(ctx context.Context, t *configs.Target, _ *Memory) Result {
 		name = host
 	}
 
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	raw, err := dialer(ctx).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return fail(t, start, "%s", dialError(ctx, err, addr))
 	}

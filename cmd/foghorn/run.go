@@ -104,6 +104,7 @@ type daemon struct {
 	fds    fdBudget      // how file descriptors are shared between probes and HTTP
 	peer   *cluster.Peer // nil without [cluster] (wire_cluster.go)
 	joined chan struct{} // closed once the first join of the peers was tried (wire_cluster.go)
+	view   *vantage      // this node's view of the targets and the peer's; nil without [cluster] (wire_vantage.go)
 
 	armed armedCheck // the last verdict of /healthz (healthz.go)
 }
@@ -191,7 +192,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 		defer close(evDone)
 		d.eventLoop()
 	}()
-	d.newProbes(func() ([]string, error) { return d.openProbeKeys(ctx) })
+	d.newProbes(cfg, func() ([]string, error) { return d.openProbeKeys(ctx) })
 	// The first update restores the saved target state: before the
 	// listener, so no webhook (a CYCLE by SMS) sees every target pending.
 	d.updateProbes(cfg)
@@ -325,6 +326,7 @@ func (d *daemon) change(c classify.Change) {
 	}
 	d.log.Log(context.Background(), lv, "target "+string(c.To), "target", c.Target, "from", string(c.From),
 		"status", c.Result.Status.String(), "detail", c.Result.Msg)
+	d.publishView()
 }
 
 // queueEvent hands a classifier event to the engine's goroutine; it is

@@ -46,6 +46,7 @@ func (d *daemon) newCluster(cfg *configs.Config) error {
 	}
 	d.peer = p
 	d.joined = make(chan struct{})
+	d.view = newVantage(cfg.Cluster, p.Peers)
 	return nil
 }
 
@@ -57,6 +58,10 @@ func (d *daemon) shareState() {
 	}
 	ch := d.peer.AddState("nflog", d.eng.Log())
 	d.eng.Log().SetBroadcast(ch.Broadcast)
+	vc := d.peer.AddState(viewKey, d.view)
+	d.view.mu.Lock()
+	d.view.ch = vc
+	d.view.mu.Unlock()
 }
 
 // joinCluster joins the peers, after the probes: a lost peer is paged on
@@ -73,7 +78,7 @@ func (d *daemon) joinCluster(ctx context.Context, cfg *configs.Config) error {
 	p := d.peer
 	p.Start() // the first join, with the peers' full state, is done
 	close(d.joined)
-	d.m.reg.MustRegister(clusterMetrics{p, d.eng})
+	d.m.reg.MustRegister(clusterMetrics{p, d.eng}, viewMetrics{d.view})
 	w := newPeerWatch(cc, time.Now())
 	// A lost peer paged before a restart is still open: the watch
 	// resolves it when the peer is seen again.
@@ -87,6 +92,7 @@ func (d *daemon) joinCluster(ctx context.Context, cfg *configs.Config) error {
 		}
 	}
 	go d.watchPeers(ctx, w, clock.Real{})
+	go d.shareView(ctx, cc.PeerTimeout)
 	d.log.Info("cluster joined", "name", cc.Name, "bind", cc.Bind, "peers", strings.Join(cc.Peers, ","),
 		"peer_timeout", cc.PeerTimeout)
 	return nil
@@ -99,7 +105,7 @@ func clusterChanged(a, b *configs.Cluster) bool {
 		return a != b
 	}
 	return a.Name != b.Name || a.Bind != b.Bind || a.Advertise != b.Advertise || !slices.Equal(a.Peers, b.Peers) ||
-		a.Key.Reveal() != b.Key.Reveal() || a.PeerTimeout.Duration != b.PeerTimeout.Duration
+		a.Key.Reveal() != b.Key.Reveal() || a.PeerTimeout.Duration != b.PeerTimeout.Duration || a.ProbeSource != b.ProbeSource
 }
 
 // peerSource is the incidents' source for a lost peer.

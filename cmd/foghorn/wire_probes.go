@@ -37,13 +37,19 @@ func bmcTargets(cfg *configs.Config) []*configs.Target {
 // newProbes builds the scheduler and the classifier it feeds (target
 // state's one owner), wired to the daemon's callbacks. Neither runs a
 // config yet: updateProbes does, the first time before the listener.
-func (d *daemon) newProbes(open func() ([]string, error)) {
-	d.cls = classify.New(classify.Options{
+func (d *daemon) newProbes(cfg *configs.Config, open func() ([]string, error)) {
+	o := classify.Options{
 		Log: d.log, OnChange: d.change, OnEvent: d.queueEvent, Store: d.db, Open: open,
-	})
+	}
+	if d.view != nil {
+		// Another vantage point: its view is the classifier's input.
+		o.Vantage, o.Here, o.Stale = d.view, cfg.Cluster.Name, d.view.stale
+	}
+	d.cls = classify.New(o)
 	d.sched = probes.NewScheduler(probes.Options{
 		Log: d.log, OnResult: d.result, Observer: d.cls, Heartbeats: d.beats,
-		Kinds: map[string]probes.Prober{"ipmi": probes.IPMIProber(d.pool)},
+		Kinds:  map[string]probes.Prober{"ipmi": probes.IPMIProber(d.pool)},
+		Source: probeSource(cfg),
 	})
 	d.cls.Attach(d.sched)
 	d.cls.Start()

@@ -109,6 +109,12 @@ type Options struct {
 	// Reconcile): an incident opened after the state was last written
 	// still resolves once its targets are up.
 	Open func() ([]string, error)
+	// Vantage, with a [cluster], is the peer's view of the targets
+	// (vantage.go); Here names this node in the words. Stale is how old
+	// the peer's view may be and still count; default 1m.
+	Vantage Vantage
+	Here    string
+	Stale   time.Duration
 }
 
 // Config is the classifier's part of the config.
@@ -141,6 +147,9 @@ func New(o Options) *Classifier {
 	}
 	if o.Checkpoint <= 0 {
 		o.Checkpoint = time.Minute
+	}
+	if o.Stale <= 0 {
+		o.Stale = time.Minute
 	}
 	c := &Classifier{
 		clock: clock.Or(o.Clock), log: o.Log, onEvent: o.OnEvent, onChange: o.OnChange, o: o, probes: o.Probes,
@@ -382,7 +391,7 @@ func (c *Classifier) settle(k *track, force bool) {
 		c.unsaved[k.name] = true
 	}
 	c.represent(k)
-	if to == clsFlapping || (to == clsUp && k.key != "") {
+	if to == clsFlapping || to == clsOneSide || (to == clsUp && k.key != "") {
 		c.watch[k] = true
 	} else {
 		delete(c.watch, k)
@@ -451,6 +460,13 @@ func (c *Classifier) decide(k *track) class {
 		// while the host is down: one incident per host.
 		return clsFolded
 	}
+	if _, ok := c.oneSide(k); ok {
+		// The peer sees it up: the path from here is broken, not the
+		// target. No proof is needed: nothing pages but a warning. (A
+		// BMC whose host is down from here only is told with it.)
+		k.reeval = time.Time{}
+		return clsOneSide
+	}
 	if k.key != "" || (k.cls == clsDown && len(c.g.groups[k.name]) > 0) {
 		// Already told, and still down. A host told first by its BMC's
 		// report needs no proof from its parents either: its own BMC says
@@ -505,6 +521,9 @@ func (c *Classifier) proven(k *track) bool {
 		if ak := c.ts[a]; ak != nil && !fresh(ak, from) {
 			return false
 		}
+	}
+	if c.awaitPeer(k) {
+		return false // the peer saw it up before it failed here: wait for its word
 	}
 	return c.self.answered(from)
 }
@@ -600,6 +619,7 @@ func (c *Classifier) holdFor(k *track) time.Duration {
 		ct := probes.CanaryTarget(sc, "")
 		d = max(d, probes.CanaryFall*(probes.Timeout(ct)+probes.RecheckDelay(probes.Interval(ct)))+probes.Timeout(ct))
 	}
+	d = max(d, c.peerWait(k))
 	return min(d+time.Second, 5*time.Minute)
 }
 
@@ -679,6 +699,12 @@ func (c *Classifier) represent(k *track) {
 			return // it leads a storm: stay there, the storm tells about it
 		}
 		c.tell(k, own, incBMC)
+	case clsOneSide:
+		if len(c.g.groups[k.name]) > 0 {
+			c.tell(k, "", 0) // its groups tell about it, as a warning member
+			return
+		}
+		c.tell(k, own, incSplit)
 	case clsDown:
 		switch {
 		case len(c.g.groups[k.name]) > 0:
@@ -784,7 +810,7 @@ func (c *Classifier) leave(k *track) {
 func (c *Classifier) syncGroup(gr *configs.Group) {
 	key := "group:" + gr.Name
 	inc := c.incs[key]
-	if len(c.groupState(gr).down) == 0 {
+	if v := c.groupState(gr); len(v.down) == 0 && len(v.split) == 0 {
 		if inc != nil && !(inc.adopted && c.unheard(inc)) {
 			c.resolve(inc)
 		}
@@ -954,7 +980,7 @@ func (c *Classifier) Restore(rows []Saved) {
 		if k.state != Down && (k.cls == clsDown || k.cls == clsUnreachable || k.cls == clsFolded || k.cls == clsHeld) {
 			k.cls = clsUp
 		}
-		if k.cls == clsFlapping || (k.cls == clsUp && k.key != "") {
+		if k.cls == clsFlapping || k.cls == clsOneSide || (k.cls == clsUp && k.key != "") {
 			c.watch[k] = true // recovering or flapping when stopped: Tick judges it again, as settle would have
 		}
 	}
@@ -975,6 +1001,8 @@ func (c *Classifier) Restore(rows []Saved) {
 				kind = incWarn
 			case clsReported:
 				kind = incBMC
+			case clsOneSide:
+				kind = incSplit
 			}
 			inc = &incident{key: k.key, kind: kind, lead: k.name, opened: k.since}
 			c.incs[k.key] = inc
@@ -987,7 +1015,7 @@ func (c *Classifier) Restore(rows []Saved) {
 		}
 	}
 	for _, gr := range c.g.all {
-		if len(c.groupState(gr).down) > 0 {
+		if v := c.groupState(gr); len(v.down) > 0 || len(v.split) > 0 {
 			c.incs["group:"+gr.Name] = &incident{key: "group:" + gr.Name, kind: incGroup, lead: gr.Name, opened: now}
 		}
 	}
@@ -1001,6 +1029,7 @@ func (c *Classifier) Restore(rows []Saved) {
 // groupView is a group's members by what is known of them.
 type groupView struct {
 	up, down, unknown []string
+	split             []string // down from this node only: warning members, up for the need
 }
 
 func (c *Classifier) groupState(gr *configs.Group) groupView {
@@ -1013,6 +1042,8 @@ func (c *Classifier) groupState(gr *configs.Group) groupView {
 			v.up = append(v.up, m)
 		case k.cls == clsDown:
 			v.down = append(v.down, m)
+		case k.cls == clsOneSide:
+			v.split = append(v.split, m)
 		default: // pending, held, unreachable, flapping: not known to be down
 			v.unknown = append(v.unknown, m)
 		}

@@ -61,9 +61,12 @@ const (
 	// says "pve1 DOWN" if it goes down: one incident per host, whichever
 	// is seen first.
 	clsReported
+	// clsOneSide: down from this node only, while the peer (another
+	// vantage point) sees it up: a warning that says so (vantage.go).
+	clsOneSide
 )
 
-var classNames = []string{"up", "warning", "held", "down", "unreachable", "folded", "flapping", "reported"}
+var classNames = []string{"up", "warning", "held", "down", "unreachable", "folded", "flapping", "reported", "one-side"}
 
 func (c class) String() string { return classNames[c] }
 
@@ -83,6 +86,7 @@ const (
 	incWarn                 // one target warning
 	incGroup                // a group with members down
 	incBMC                  // a host's BMC reports a fault while the host answers
+	incSplit                // one target down from this node only (vantage.go)
 )
 
 // incident is an open incident the classifier told the escalation engine

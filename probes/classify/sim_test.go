@@ -62,16 +62,20 @@ func canaries(cfg *configs.Config, minUp int, addrs ...string) {
 		Interval: configs.Duration{Duration: 30 * time.Second}, Timeout: configs.Duration{Duration: 2 * time.Second}}
 }
 
-func newSim(t *testing.T, cfg *configs.Config) *sim {
+func newSim(t *testing.T, cfg *configs.Config, with ...func(*sim, *Options)) *sim {
 	s := &sim{
 		t: t, clk: clock.NewFake(time.Date(2024, 3, 1, 2, 0, 0, 0, time.UTC)), cfg: cfg,
 		world: map[string]probes.Status{}, due: map[string]time.Time{}, downAt: map[string]time.Time{},
 	}
-	s.c = New(Options{
+	o := Options{
 		Clock:   s.clk,
 		OnEvent: func(e Event) { s.events = append(s.events, e) },
 		Probes:  simProbes{s},
-	})
+	}
+	for _, f := range with {
+		f(s, &o)
+	}
+	s.c = New(o)
 	s.c.Configure(configOf(cfg))
 	s.schedule()
 	return s

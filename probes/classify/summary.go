@@ -20,7 +20,7 @@ func (c *Classifier) render(inc *incident) Event {
 	switch {
 	case inc.kind == incGroup:
 		c.renderGroup(inc, &ev)
-	case inc.kind == incFlap || inc.kind == incWarn:
+	case inc.kind == incFlap || inc.kind == incWarn || inc.kind == incSplit:
 		c.renderOne(inc, &ev)
 	case inc.kind == incBMC:
 		c.renderReport(inc, &ev)
@@ -41,7 +41,7 @@ func (c *Classifier) severity(inc *incident) configs.Severity {
 			return groupSeverity(gr, c.groupState(gr))
 		}
 		return "info"
-	case incFlap, incWarn, incBMC:
+	case incFlap, incWarn, incBMC, incSplit:
 		// A BMC's report while its host answers is a warning: nothing is
 		// down yet, and the host going down is then worse news, which
 		// pages again.
@@ -74,7 +74,7 @@ func (c *Classifier) targetSeverity(k *track) configs.Severity {
 // groupSeverity: some members down but enough up is a warning; too few
 // up is the group's severity, and always critical for a quorum group.
 func groupSeverity(gr *configs.Group, v groupView) configs.Severity {
-	if len(v.up)+len(v.unknown) >= gr.Need() {
+	if len(v.up)+len(v.unknown)+len(v.split) >= gr.Need() {
 		return gr.Severity.Or(configs.Critical).Milder(configs.Warning)
 	}
 	if gr.Quorum {
@@ -216,9 +216,12 @@ func (c *Classifier) renderGroup(inc *incident, ev *Event) {
 		from = append(slices.Clone(v.down), gr.Name) // what is behind the group is cut off too
 	}
 	kids := c.affected(from)
-	lost := len(v.up)+len(v.unknown) < need
+	lost := len(v.up)+len(v.unknown)+len(v.split) < need
 	downs := c.downList(v.down)
 	switch {
+	case len(v.down) == 0:
+		// Only members seen down from here, up from the peer: a warning.
+		ev.Summary = fmt.Sprintf("%s: %s (%d of %d up here, min %d)", gr.Name, c.splitWords(v.split), len(v.up), n, need)
 	case lost && gr.Quorum:
 		ev.Summary = fmt.Sprintf("%s lost quorum: %d of %d up, %d needed; down: %s", gr.Name, len(v.up), n, need, downs)
 	case lost:
@@ -235,6 +238,9 @@ func (c *Classifier) renderGroup(inc *incident, ev *Event) {
 		ev.Summary = fmt.Sprintf("%s: %s down, %d of %d up (quorum %d)", gr.Name, downs, len(v.up), n, need)
 	default:
 		ev.Summary = fmt.Sprintf("%s: %s down, %d of %d up (min %d)", gr.Name, downs, len(v.up), n, need)
+	}
+	if len(v.down) > 0 && len(v.split) > 0 {
+		ev.Summary += "; " + c.splitWords(v.split)
 	}
 	if !lost && len(kids) > 0 {
 		ev.Summary += fmt.Sprintf("; %d behind them unreachable", len(kids))
@@ -257,6 +263,10 @@ func (c *Classifier) renderGroup(inc *incident, ev *Event) {
 		k := c.ts[m]
 		d = append(d, fmt.Sprintf("%s down since %s: %s", m, stamp(k.since), k.last.Msg))
 		d = append(d, c.notes(k)...)
+	}
+	for _, m := range v.split {
+		k := c.ts[m]
+		d = append(d, fmt.Sprintf("%s down from %s since %s: %s; the peer sees it up", m, c.here(), stamp(k.since), k.last.Msg))
 	}
 	if len(v.up) > 0 {
 		d = append(d, "up: "+list(v.up, 50))
@@ -288,12 +298,18 @@ func (c *Classifier) renderOne(inc *incident, ev *Event) {
 			why = fmt.Sprintf("down %d times in %s", flapDowns, human(flapPeriod(k.t.Interval.Duration)))
 		}
 		ev.Summary = fmt.Sprintf("%s FLAPPING: %s; now %s: %s", k.name, why, stateWord(k), clipText(k.last.Msg, 70))
+	} else if inc.kind == incSplit {
+		ev.Summary = c.oneSideWords(k) + ": " + clipText(k.last.Msg, 90)
 	} else if h := c.g.host[k.name]; h != "" && k.last.BMC.Fault() {
 		ev.Summary = h + "'s BMC reports " + clipText(reportText(k.last.BMC), 110)
 	} else {
 		ev.Summary = k.name + " WARNING: " + clipText(k.last.Msg, 110)
 	}
 	d := []string{"last result: " + c.lastLine(k)}
+	if inc.kind == incSplit {
+		d = append(d, fmt.Sprintf("%s (%s %s) down from %s since %s; the other vantage point sees it up: the path from %s is broken, not %s; critical if both see it down",
+			k.name, k.t.Kind, k.t.Address, c.here(), stamp(k.since), c.here(), k.name))
+	}
 	if inc.kind == incFlap {
 		d = append(d, fmt.Sprintf("flapping: one incident at warning until fewer than %.0f%% of checks change state; then it resolves, or pages as down if it is down", flapLow))
 	}
@@ -308,6 +324,9 @@ func (c *Classifier) renderOne(inc *incident, ev *Event) {
 func (c *Classifier) resolvedWords(inc *incident) string {
 	if inc.removed {
 		return inc.lead + " is no longer watched (removed from the config)"
+	}
+	if k := c.ts[inc.lead]; inc.kind == incSplit && (k == nil || k.state != Down) {
+		return inc.lead + " up again from " + c.here()
 	}
 	switch inc.kind {
 	case incFlap:
