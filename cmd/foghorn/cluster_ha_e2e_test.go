@@ -423,6 +423,11 @@ func TestHAKillTheSenderMidEscalationOtherSendsNextStep(t *testing.T) {
 		if n := len(h.pagesSince(from, target)); n != 2 {
 			dups += n - 2
 			t.Logf("trial %d: %d pages, want 2", trial, n)
+			for _, m := range h.sim.Messages()[from:] {
+				if m.Direction != "inbound" && pageTarget.FindString(m.Body) == target {
+					t.Logf("  %s %s from %s: %q", m.Created.Format("15:04:05.000"), m.To, m.From, m.Body)
+				}
+			}
 		}
 		t.Logf("trial %d: step 2 %s after its due time (limit %s); trial took %s", trial, late[len(late)-1].Round(10*time.Millisecond), limit, time.Since(began).Round(100*time.Millisecond))
 	}

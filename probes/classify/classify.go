@@ -962,6 +962,7 @@ func (c *Classifier) Restore(rows []Saved) {
 		}
 		k.state, k.since, k.last, k.flap = r.State, r.Since, r.Last, parseFlap(r.flap)
 		k.cls, k.key = parseClass(r.class), r.key
+		k.restored = true
 		switch k.state {
 		case Down:
 			k.bad, k.badSince = k.t.Fall, r.Since

@@ -58,12 +58,17 @@ type track struct {
 	// cause that has gone away (a down parent, our own blindness, a restart).
 	reeval time.Time
 	asked  time.Time // when a recheck was last asked of this target for a held child
+	// restored: the state came from the store at start, and no result of
+	// this run has been seen yet. Such a target is not "down from here
+	// only": the peer's good result is newer than a failure from before
+	// the restart, but says nothing of the path from here now.
+	restored bool
 }
 
 // observe folds r into the counts and moves the state by rise and fall.
 // It returns the state before, and whether it changed.
 func (k *track) observe(r probes.Result, rise, fall int) (State, bool) {
-	k.last = r
+	k.last, k.restored = r, false
 	k.last.Perf = nil // not needed to judge or tell, and 10,000 of them add up
 	from := k.state
 	if good(r.Status) {

@@ -78,8 +78,14 @@ func (k *track) downAt() time.Time {
 }
 
 // oneSide reports whether k, down here, is seen up by the peer with a
-// good result since k was found down here, with the peer's name.
+// good result since k was found down here, with the peer's name. A
+// target becomes one-sided only while this node's own latest result
+// fails: one rising again is recovering (the peer saw the recovery
+// first), and one restored at a restart has no result of this run yet.
 func (c *Classifier) oneSide(k *track) (string, bool) {
+	if k.restored || (good(k.last.Status) && k.cls != clsOneSide) {
+		return "", false
+	}
 	v, ok := c.peerView()
 	if !ok {
 		return "", false

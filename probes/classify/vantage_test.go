@@ -262,3 +262,47 @@ func TestVantageHostAndBMCDownFromOneSideAreOneWarning(t *testing.T) {
 		t.Errorf("the BMC's own incident ends: %q", e.Summary)
 	}
 }
+
+// Found by TestHAKillTheSenderMidEscalationOtherSendsNextStep: a node
+// killed while a target was down, restarted after it came back, restored
+// it down; the peer's view (up, by a result newer than the failure
+// before the kill) made it "down from ams only" and paged a warning the
+// moment the views met, before this node had probed it once. Restored,
+// it waits for a result of its own: up again, it resolves.
+func TestVantageTargetRestoredDownIsNotOneSidedBeforeAResultOfItsOwn(t *testing.T) {
+	t.Parallel()
+	s, p := newVantageSim(t, []string{"pve1"})
+	p.see(Down, "pve1")
+	s.c.PeerChanged()
+	s.set(probes.Critical, "pve1")
+	s.run(time.Minute)
+	s.wantKeys("target:pve1 F")
+	rows := s.c.saved(true)
+
+	var p2 *peer
+	s2 := newSim(t, simConfig("pve1"), func(s2 *sim, o *Options) {
+		p2 = &peer{clk: s2.clk}
+		o.Vantage, o.Here, o.Stale = p2, "fra", 45*time.Second
+	})
+	s2.clk.Jump(s.clk.Now().Add(time.Minute))
+	s2.due = map[string]time.Time{}
+	s2.c.Restore(rows)
+	p2.see(Up, "pve1") // the peer saw it come back while this node was down
+	s2.c.PeerChanged()
+	for _, e := range s2.events {
+		if e.Severity == "warning" {
+			t.Fatalf("restored down, judged one-sided before a result of its own: %q\n%s", e.Summary, s2.dump())
+		}
+	}
+	s2.schedule()
+	s2.set(probes.OK, "pve1")
+	s2.run(time.Minute)
+	if e := s2.last("target:pve1"); e.Firing {
+		t.Errorf("up again after the restart, not resolved:\n%s", s2.dump())
+	}
+	for _, e := range s2.events {
+		if e.Severity == "warning" {
+			t.Errorf("a warning after the restart: %q", e.Summary)
+		}
+	}
+}
