@@ -288,6 +288,16 @@ func (p *Peer) Position() int {
 	return 0
 }
 
+// Live reports whether the node named is among the live ones now.
+func (p *Peer) Live(name string) bool {
+	for _, n := range p.ml.Members() {
+		if n.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Wait is how long this node waits before it sends: Position × PeerTimeout.
 func (p *Peer) Wait() time.Duration { return time.Duration(p.Position()) * p.cfg.PeerTimeout }
 

@@ -14,6 +14,8 @@ import (
 // the n-th waits n × peer_timeout for the others to send first.
 type Peer interface {
 	Position() int
+	// Live reports whether the node named is among the live ones now.
+	Live(node string) bool
 }
 
 // Cluster makes the engine one of two or three foghorns that page as one
@@ -75,6 +77,11 @@ func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentEls
 	}
 	e.rename(ctx, in)
 	by, sentElsewhere = e.nfl.get(in.logKey)
+	if sentElsewhere && by.Kind != "page" { // sending or unsent
+		if by, sentElsewhere, stop = e.awaitSender(in, by); stop {
+			return LogEntry{}, false, true
+		}
+	}
 	if sentElsewhere && by.At.Before(start.Add(-e.cl.PeerTimeout*sameWindow)) {
 		// Sent long before this node's page came due: not the same page
 		// but an earlier one of a node further on in the outage (this one
@@ -87,6 +94,73 @@ func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentEls
 		e.stats.turns.Add(1)
 	}
 	return by, sentElsewhere, false
+}
+
+// Kinds of page entries besides "page" (sent): a node that took its turn
+// says so before it hands the page over ("sending"), so a node after it
+// does not take a send queue (a storm behind Twilio's rate, a slow API) for
+// a dead sender; a send that failed for good says so ("unsent"), so the
+// next node tries at once instead of waiting.
+const (
+	kindSending = "sending"
+	kindUnsent  = "unsent"
+)
+
+// awaitSender waits, after this node's turn came, while another live node
+// has said it is sending the page: until its entry says sent (then the
+// page went out there) or unsent, the sender is no longer live, or
+// sameWindow × peer_timeout passed (fail-open: a duplicate rather than a
+// page lost to a sender stuck without dying). An entry of this node's own
+// (a claim from before a restart) is not waited for.
+func (e *Engine) awaitSender(in *Intent, by LogEntry) (LogEntry, bool, bool) {
+	deadline := e.clock.Now().Add(sameWindow * e.cl.PeerTimeout)
+	poll := max(e.cl.PeerTimeout/10, 10*time.Millisecond)
+	for {
+		switch {
+		case by.Node == e.cl.Node || by.Kind == kindUnsent:
+			return by, false, false
+		case by.Kind != kindSending:
+			return by, true, false
+		case !e.cl.Peer.Live(by.Node):
+			e.log.Info("page: the node sending it was lost; sending it here", "key", in.logKey, "sender", by.Node)
+			return by, false, false
+		}
+		now := e.clock.Now()
+		if !now.Before(deadline) {
+			e.log.Warn("page: the node sending it has not said it went out; sending it here too (a duplicate is better than a lost page)",
+				"key", in.logKey, "sender", by.Node, "since", by.At)
+			return by, false, false
+		}
+		e.turns.Lock()
+		e.waiting[in.ID] = now.Add(poll)
+		e.turns.Unlock()
+		var stop bool
+		select {
+		case <-e.clock.After(poll):
+		case <-e.done:
+			stop = true
+		}
+		e.turns.Lock()
+		delete(e.waiting, in.ID)
+		e.turns.Unlock()
+		if stop {
+			return LogEntry{}, false, true
+		}
+		var ok bool
+		if by, ok = e.nfl.get(in.logKey); !ok {
+			return by, false, false
+		}
+	}
+}
+
+// logPage records in the shared log a page this node is about to hand
+// over (kindSending) or could not send (kindUnsent).
+func (e *Engine) logPage(ctx context.Context, in Intent, kind string) {
+	if e.nfl == nil || in.logKey == "" {
+		return
+	}
+	e.nfl.add(ctx, LogEntry{Key: in.logKey, Kind: kind, Alert: in.alert, Episode: in.episode, Pass: in.pass, Step: in.Step,
+		Person: in.Person, Channel: string(in.Channel)})
 }
 
 // rename gives a page the episode its incident has now: both nodes opened
@@ -294,7 +368,7 @@ func (e *Engine) adopt(ctx context.Context, en LogEntry) {
 		// the peer's too: say so under its name, or the peer, waiting
 		// its turn for that page, finds no entry and sends it again.
 		for _, old := range e.nfl.Entries() {
-			if old.Kind != "page" || old.Episode != mine {
+			if (old.Kind != "page" && old.Kind != kindSending) || old.Episode != mine {
 				continue
 			}
 			cp := old

@@ -70,6 +70,20 @@ func (n *fakeNode) Position() int {
 	return max(slices.Index(live, n.name), 0)
 }
 
+func (n *fakeNode) Live(name string) bool {
+	n.net.mu.Lock()
+	defer n.net.mu.Unlock()
+	if n.net.split {
+		return name == n.name
+	}
+	for _, o := range n.net.nodes {
+		if o.name == name {
+			return !o.dead
+		}
+	}
+	return false
+}
+
 func (n *fakeNode) AddState(key string, s fakeState) *fakeChannel {
 	n.net.mu.Lock()
 	defer n.net.mu.Unlock()

@@ -342,6 +342,7 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 			e.forget(in.ID)
 			return
 		}
+		e.logPage(ctx, in, kindSending)
 	}
 	err := e.handOver(ctx, in)
 	failpoint.HitIf(err == nil && in.Kind == KindPage, "engine.before-mark")
@@ -378,6 +379,9 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 	}
 	e.log.Warn("notification failed", "incident", in.Incident, "person", in.Person, "channel", in.Channel, "err", err)
 	e.mark(ctx, in.ID, "unsent", err.Error())
+	if in.turnTaken {
+		e.logPage(ctx, in, kindUnsent)
+	}
 	if next, ok := e.fallback(ctx, in, err.Error()); ok {
 		e.spawn(func() { e.send(ctx, next) })
 	}

@@ -32,6 +32,7 @@ type pager struct {
 	got   []sent
 	fail  map[string]bool // channel -> fail
 	block chan struct{}   // when set, Notify waits on it (a crash mid-send)
+	hold  chan struct{}   // when set, Notify waits on it, then sends (a slow send queue)
 }
 
 func (p *pager) Notify(ctx context.Context, in Intent) error {
@@ -41,6 +42,16 @@ func (p *pager) Notify(ctx context.Context, in Intent) error {
 		case <-ctx.Done():
 		}
 		return errors.New("interrupted")
+	}
+	p.mu.Lock()
+	hold := p.hold
+	p.mu.Unlock()
+	if hold != nil && in.Kind == KindPage {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -65,7 +65,22 @@ func (e LogEntry) newer(old LogEntry) bool {
 	if !e.At.Equal(old.At) {
 		return e.At.After(old.At)
 	}
-	return e.Node > old.Node
+	if e.Node != old.Node {
+		return e.Node > old.Node
+	}
+	return kindRank(e.Kind) > kindRank(old.Kind) // one node's "sending" then "page" in the same instant
+}
+
+// kindRank orders one page's entries of one node written at the same
+// instant: said sending first, then the outcome.
+func kindRank(kind string) int {
+	switch kind {
+	case kindSending:
+		return 0
+	case kindUnsent:
+		return 1
+	}
+	return 2
 }
 
 // Entry keys. An episode is one outage of an alert key, named by the first
