@@ -497,6 +497,13 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
+// FirstDue is when the scheduler first probes a target called name with
+// this interval and timeout, started at now. The classifier's simulation
+// places its probes by it, not by a copy that could drift from this one.
+func FirstDue(name string, now time.Time, interval, timeout time.Duration) time.Time {
+	return firstDue(now, interval, timeout, offset(name, interval))
+}
+
 // offset spreads targets over their interval by a hash of the name, so
 // probes do not bunch and a restart keeps each target's slot.
 func offset(name string, interval time.Duration) time.Duration {

@@ -2,7 +2,6 @@ package classify
 
 import (
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"testing"
@@ -87,13 +86,13 @@ func (s *sim) schedule() {
 	now := s.clk.Now()
 	for _, tg := range s.cfg.Targets {
 		if _, ok := s.due[tg.Name]; !ok {
-			s.due[tg.Name] = firstDue(now, tg.Interval.Duration, tg.Timeout.Duration, offset(tg.Name, tg.Interval.Duration))
+			s.due[tg.Name] = probes.FirstDue(tg.Name, now, tg.Interval.Duration, tg.Timeout.Duration)
 		}
 	}
 	for _, a := range s.cfg.SelfCheck.Canaries {
 		n := "canary " + a
 		if _, ok := s.due[n]; !ok {
-			s.due[n] = firstDue(now, s.cfg.SelfCheck.Interval.Duration, s.cfg.SelfCheck.Timeout.Duration, offset(n, s.cfg.SelfCheck.Interval.Duration))
+			s.due[n] = probes.FirstDue(n, now, s.cfg.SelfCheck.Interval.Duration, s.cfg.SelfCheck.Timeout.Duration)
 		}
 	}
 }
@@ -246,36 +245,4 @@ func (simProbes) Resume(map[string]map[string]string)     {}
 func configOf(cfg *configs.Config) Config {
 	return Config{Targets: cfg.Targets, Groups: cfg.Groups, SelfCheck: cfg.SelfCheck,
 		StormWindow: cfg.Escalation.StormWindow.Duration, Power: cfg.Power.Enabled}
-}
-
-// firstDue and offset are how the scheduler places first probes
-// (probes/scheduler.go), copied: the sim spreads its probes the same way.
-func firstDue(now time.Time, iv, to, off time.Duration) time.Time {
-	span := (iv - to) * 9 / 10
-	if span <= 0 {
-		span = iv / 2
-	}
-	wait := slotAfter(now, iv, off).Sub(now)
-	return now.Add(time.Duration(float64(wait) * float64(span) / float64(iv)))
-}
-
-func slotAfter(t time.Time, iv, off time.Duration) time.Time {
-	n := t.UnixNano() - int64(off)
-	k := n / int64(iv)
-	if n%int64(iv) > 0 {
-		k++
-	}
-	return time.Unix(0, k*int64(iv)+int64(off))
-}
-
-func offset(name string, interval time.Duration) time.Duration {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	x := h.Sum64()
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return time.Duration(x % uint64(interval))
 }
