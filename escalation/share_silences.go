@@ -156,6 +156,11 @@ func (s *Shared) scan(rows *sql.Rows) (sharedRow, error) {
 		r.Created = time.UnixMilli(created)
 	}
 	r.Updated, r.Start, r.End = time.UnixMilli(upd), time.UnixMilli(start), time.UnixMilli(end)
+	if r.Node == "" {
+		// Made before the cluster, or before this node had one: this
+		// node's; the peer's echo brings the name back here.
+		r.Node = s.e.nodeName()
+	}
 	if ended != 0 {
 		r.Ended = time.UnixMilli(ended)
 	}

@@ -334,3 +334,19 @@ func TestSharedSilencesAcrossSkewedClocks(t *testing.T) {
 		t.Errorf("node-a's end (at %v) does not win over node-z's silence (at %v): node-z would keep it", out[0].Updated, row.Updated)
 	}
 }
+
+// A silence made before the node had a cluster (no node name in its row,
+// as the migration leaves old rows) is shared too, on the first push/pull.
+func TestSharedSilenceFromBeforeTheClusterIsShared(t *testing.T) {
+	c := sharePair(t)
+	now := c.clk.Now()
+	if _, err := c.a.db.Exec(`INSERT INTO silences (matchers, start_at, end_at, created_by, comment, uid, updated_at) VALUES ('["name=\"old\""]', ?, ?, 'alice', '', 'local-1', ?)`,
+		ms(now), ms(now.Add(time.Hour)), ms(now)); err != nil {
+		t.Fatal(err)
+	}
+	c.net.heal(t)
+	c.settle()
+	if got := c.silences(c.b); len(got) != 1 || got[0].UID != "local-1" || got[0].Node != "node-a" {
+		t.Errorf("node-b's silences = %+v, want node-a's local-1", got)
+	}
+}
