@@ -35,12 +35,12 @@ func (h *haPair) silences(t *testing.T, name string) []shareSilence {
 	return out
 }
 
-// silence makes a silence of target for an hour through name's API, as
-// alice, and returns its uid.
+// silence makes a silence of target for an hour through name's API (as
+// its [server] token, "api"), and returns its uid.
 func (h *haPair) silence(t *testing.T, name, target string) string {
 	t.Helper()
 	code, body := apiCall(t, h.node(name).base, haToken, "POST", "/api/v1/silences",
-		map[string]any{"matchers": []string{fmt.Sprintf("name=%q", target)}, "for": "1h", "comment": "disk swap"}, "X-Foghorn-User", "alice")
+		map[string]any{"matchers": []string{fmt.Sprintf("name=%q", target)}, "for": "1h", "comment": "disk swap"})
 	if code != 200 {
 		t.Fatalf("%s: POST silence: %d %s", name, code, body)
 	}
@@ -137,8 +137,8 @@ func TestShareSilenceMadeOnFraKeepsAmsFromPagingAndEndsOnBoth(t *testing.T) {
 		ss := h.silences(t, "ams")
 		return len(ss) == 1 && ss[0].UID == uid && h.metric(t, "ams", "foghorn_cluster_silences_merged_total") == 1
 	})
-	if a := h.audit(t, "ams", "silence.add"); len(a) != 1 || !strings.Contains(a[0], "silence by alice via peer fra") {
-		t.Errorf("ams's audit of the silence: %q, want 'silence by alice via peer fra'", a)
+	if a := h.audit(t, "ams", "silence.add"); len(a) != 1 || !strings.Contains(a[0], "silence by api via peer fra") {
+		t.Errorf("ams's audit of the silence: %q, want 'silence by api via peer fra'", a)
 	}
 	silencedAcross(t, h, site)
 
@@ -151,11 +151,11 @@ func TestShareSilenceMadeOnFraKeepsAmsFromPagingAndEndsOnBoth(t *testing.T) {
 		})
 	}
 	byPeer := h.metric(t, "fra", "foghorn_cluster_pages_sent_by_peer_total") + h.metric(t, "ams", "foghorn_cluster_pages_sent_by_peer_total")
-	if code, body := apiCall(t, h.ams.base, haToken, "DELETE", "/api/v1/silences/"+uid, nil, "X-Foghorn-User", "bob"); code != 200 {
+	if code, body := apiCall(t, h.ams.base, haToken, "DELETE", "/api/v1/silences/"+uid, nil); code != 200 {
 		t.Fatalf("ams: DELETE silence: %d %s", code, body)
 	}
 	until(t, 10*time.Second, "fra ended the silence ams ended", func() bool { return len(h.silences(t, "fra")) == 0 })
-	if a := h.audit(t, "fra", "silence.delete"); len(a) != 1 || !strings.Contains(a[0], "ended by bob via peer ams") {
+	if a := h.audit(t, "fra", "silence.delete"); len(a) != 1 || !strings.Contains(a[0], "ended by api via peer ams") {
 		t.Errorf("fra's audit of the end: %q", a)
 	}
 	until(t, 15*time.Second, "web-000, no longer silenced, pages", func() bool { return len(h.pagesSince(from, "web-000")) >= 1 })
@@ -184,13 +184,13 @@ func TestShareOverrideMadeOnAmsMakesFraPageTheCover(t *testing.T) {
 	h.startBoth(t)
 	until(t, 15*time.Second, "both see the target up", func() bool { return h.targetsUp(t, "fra") == 1 && h.targetsUp(t, "ams") == 1 })
 	end := time.Now().Add(2 * time.Hour)
-	if code, body := apiCall(t, h.ams.base, haToken, "POST", "/api/v1/overrides", map[string]any{"absent": "alice", "cover": "bob", "end": end}, "X-Foghorn-User", "alice"); code != 200 {
+	if code, body := apiCall(t, h.ams.base, haToken, "POST", "/api/v1/overrides", map[string]any{"absent": "alice", "cover": "bob", "end": end}); code != 200 {
 		t.Fatalf("ams: POST override: %d %s", code, body)
 	}
 	until(t, 10*time.Second, "fra took ams's override", func() bool {
 		return h.metric(t, "fra", "foghorn_cluster_overrides_merged_total") == 1
 	})
-	if a := h.audit(t, "fra", "override.add"); len(a) != 1 || !strings.Contains(a[0], "override by alice via peer ams") {
+	if a := h.audit(t, "fra", "override.add"); len(a) != 1 || !strings.Contains(a[0], "override by api via peer ams") {
 		t.Errorf("fra's audit of the override: %q", a)
 	}
 	h.procs["ams"].kill9(t)
