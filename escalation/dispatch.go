@@ -292,7 +292,7 @@ func (e *Engine) who(ctx context.Context, ps *pass, cfg *Config, who []string) (
 func coverFor(ctx context.Context, q querier, name string, now time.Time) string {
 	for range 3 {
 		var cover string
-		err := q.QueryRowContext(ctx, `SELECT cover FROM overrides WHERE absent = ? AND start_at <= ? AND end_at > ? ORDER BY id DESC LIMIT 1`,
+		err := q.QueryRowContext(ctx, `SELECT cover FROM overrides WHERE absent = ? AND start_at <= ? AND end_at > ? ORDER BY created_at DESC, uid DESC LIMIT 1`,
 			name, ms(now), ms(now)).Scan(&cover)
 		if err != nil {
 			return name

@@ -61,6 +61,7 @@ type Engine struct {
 	busy    atomic.Int64
 	turns   sync.Mutex
 	waiting map[int64]time.Time
+	share   shares // silences and overrides as cluster States (share_silences.go)
 }
 
 // Options tune an Engine; zero values are sensible.

@@ -190,7 +190,7 @@ type rowQuerier interface {
 // Overrides lists the overrides still in force at t or later, oldest
 // first.
 func Overrides(ctx context.Context, q rowQuerier, t time.Time) ([]Override, error) {
-	rows, err := q.QueryContext(ctx, `SELECT absent, cover, start_at, end_at, created_by FROM overrides WHERE end_at > ? ORDER BY id`, ms(t))
+	rows, err := q.QueryContext(ctx, `SELECT absent, cover, start_at, end_at, created_by, uid FROM overrides WHERE end_at > ? ORDER BY created_at, uid`, ms(t))
 	if err != nil {
 		return nil, fmt.Errorf("escalation: overrides: %w", err)
 	}
@@ -199,7 +199,7 @@ func Overrides(ctx context.Context, q rowQuerier, t time.Time) ([]Override, erro
 	for rows.Next() {
 		var o Override
 		var start, end int64
-		if err := rows.Scan(&o.Absent, &o.Cover, &start, &end, &o.By); err != nil {
+		if err := rows.Scan(&o.Absent, &o.Cover, &start, &end, &o.By, &o.UID); err != nil {
 			return nil, fmt.Errorf("escalation: overrides: %w", err)
 		}
 		o.Start, o.End = time.UnixMilli(start), time.UnixMilli(end)

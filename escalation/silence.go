@@ -19,6 +19,10 @@ type Silence struct {
 	End      time.Time `json:"end"`
 	By       string    `json:"by"`
 	Comment  string    `json:"comment"`
+	// UID names it on every node of a cluster; Node is the foghorn that
+	// last wrote it (share_silences.go).
+	UID  string `json:"uid,omitempty"`
+	Node string `json:"node,omitempty"`
 }
 
 // Silence adds a silence; matchers use Alertmanager's syntax
@@ -38,11 +42,13 @@ func (e *Engine) Silence(ctx context.Context, s Silence) (int64, error) {
 	raw, _ := json.Marshal(s.Matchers)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	res, err := e.db.ExecContext(ctx, `INSERT INTO silences (matchers, start_at, end_at, created_by, comment) VALUES (?, ?, ?, ?, ?)`,
-		string(raw), ms(s.Start), ms(s.End), s.By, s.Comment)
+	uid := e.newUID()
+	res, err := e.db.ExecContext(ctx, `INSERT INTO silences (matchers, start_at, end_at, created_by, comment, uid, node, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(raw), ms(s.Start), ms(s.End), s.By, s.Comment, uid, e.nodeName(), ms(e.clock.Now()))
 	if err != nil {
 		return 0, fmt.Errorf("silence: %w", err)
 	}
+	defer e.SharedSilences().shareLocal(ctx, uid)
 	id, _ := res.LastInsertId()
 	e.db.Event(ctx, "silence.add", fmt.Sprintf("silence:%d", id), s.By, fmt.Sprintf("%v until %s: %s", s.Matchers, s.End.Format(time.RFC3339), s.Comment))
 	// Incidents it now covers are re-examined at once.
@@ -87,6 +93,7 @@ type Override struct {
 	Start  time.Time `json:"start"`
 	End    time.Time `json:"end"`
 	By     string    `json:"by"`
+	UID    string    `json:"uid,omitempty"` // its name on every node of a cluster
 }
 
 // AddOverride records that o.Cover takes o.Absent's pages for a while.
@@ -100,10 +107,12 @@ func (e *Engine) AddOverride(ctx context.Context, o Override) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, err := e.db.ExecContext(ctx, `INSERT INTO overrides (absent, cover, start_at, end_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		o.Absent, o.Cover, ms(o.Start), ms(o.End), o.By, ms(e.clock.Now())); err != nil {
+	uid := e.newUID()
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO overrides (absent, cover, start_at, end_at, created_by, created_at, uid, node, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.Absent, o.Cover, ms(o.Start), ms(o.End), o.By, ms(e.clock.Now()), uid, e.nodeName(), ms(e.clock.Now())); err != nil {
 		return fmt.Errorf("override: %w", err)
 	}
+	defer e.SharedOverrides().shareLocal(ctx, uid)
 	return e.db.Event(ctx, "override.add", o.Absent, o.By, fmt.Sprintf("%s covers %s until %s", o.Cover, o.Absent, o.End.Format(time.RFC3339)))
 }
 
@@ -119,7 +128,7 @@ func (e *Engine) OnCall(ctx context.Context, t time.Time, next int) (map[string]
 
 // Silences lists the silences in force at t or later.
 func (e *Engine) Silences(ctx context.Context, t time.Time) ([]Silence, error) {
-	rows, err := e.db.QueryContext(ctx, `SELECT id, matchers, start_at, end_at, created_by, comment FROM silences WHERE end_at > ? ORDER BY id`, ms(t))
+	rows, err := e.db.QueryContext(ctx, `SELECT id, matchers, start_at, end_at, created_by, comment, uid, node FROM silences WHERE end_at > ? ORDER BY id`, ms(t))
 	if err != nil {
 		return nil, fmt.Errorf("escalation: silences: %w", err)
 	}
@@ -129,7 +138,7 @@ func (e *Engine) Silences(ctx context.Context, t time.Time) ([]Silence, error) {
 		var s Silence
 		var raw string
 		var start, end int64
-		if err := rows.Scan(&s.ID, &raw, &start, &end, &s.By, &s.Comment); err != nil {
+		if err := rows.Scan(&s.ID, &raw, &start, &end, &s.By, &s.Comment, &s.UID, &s.Node); err != nil {
 			return nil, fmt.Errorf("escalation: silences: %w", err)
 		}
 		json.Unmarshal([]byte(raw), &s.Matchers)

@@ -172,4 +172,25 @@ var migrations = []migration{
 		ALTER TABLE incidents ADD COLUMN pages INTEGER NOT NULL DEFAULT 0;
 		ALTER TABLE notifications ADD COLUMN logkey TEXT NOT NULL DEFAULT '';
 	`},
+	{"cluster: silences and overrides shared", `
+		-- owner: escalation (share_silences.go). uid names a silence or an
+		-- override the same on every node of a [cluster]; node is the
+		-- foghorn that wrote its last version and updated_at when (last
+		-- writer wins, then the greater node name); ended_at is when it was
+		-- ended early (0: it was not), ended_by by whom. Rows from before get a uid here.
+		ALTER TABLE silences ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+		ALTER TABLE silences ADD COLUMN node TEXT NOT NULL DEFAULT '';
+		ALTER TABLE silences ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE silences ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE silences ADD COLUMN ended_by TEXT NOT NULL DEFAULT '';
+		UPDATE silences SET uid = 'local-' || lower(hex(randomblob(8))), updated_at = start_at;
+		CREATE UNIQUE INDEX silences_uid ON silences (uid);
+		ALTER TABLE overrides ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+		ALTER TABLE overrides ADD COLUMN node TEXT NOT NULL DEFAULT '';
+		ALTER TABLE overrides ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE overrides ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE overrides ADD COLUMN ended_by TEXT NOT NULL DEFAULT '';
+		UPDATE overrides SET uid = 'local-' || lower(hex(randomblob(8))), updated_at = created_at;
+		CREATE UNIQUE INDEX overrides_uid ON overrides (uid);
+	`},
 }

@@ -31,6 +31,8 @@ func (d *daemon) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/incidents/{id}/{action}", d.auth(true, d.incidentAction))
 	mux.HandleFunc("POST /api/v1/silences", d.auth(true, d.addSilence))
 	mux.HandleFunc("POST /api/v1/overrides", d.auth(true, d.addOverride))
+	mux.HandleFunc("DELETE /api/v1/silences/{id}", d.auth(true, d.endSilence))
+	mux.HandleFunc("DELETE /api/v1/overrides/{uid}", d.auth(true, d.endOverride))
 	mux.HandleFunc("POST /api/v1/power", d.auth(true, d.power))
 	mux.HandleFunc("POST /api/v1/test-page", d.auth(true, d.testPageAPI))
 }

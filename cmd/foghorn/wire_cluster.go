@@ -62,6 +62,7 @@ func (d *daemon) shareState() {
 	d.view.mu.Lock()
 	d.view.ch = vc
 	d.view.mu.Unlock()
+	d.shareSilences()
 }
 
 // joinCluster joins the peers, after the probes: a lost peer is paged on
