@@ -114,7 +114,14 @@ type sharedCode struct {
 	Node  string    `json:"node"`
 }
 
+// newer says whether c replaces o. Of one offer (its code and expiry),
+// the void entry wins whatever the clocks say: a code used on a node whose
+// clock is behind is still used. Of two offers, the later, then the
+// greater node name.
 func (c sharedCode) newer(o sharedCode) bool {
+	if c.Offer.Code == o.Offer.Code && c.Offer.Expires.Equal(o.Offer.Expires) {
+		return c.Void && !o.Void
+	}
 	if !c.At.Equal(o.At) {
 		return c.At.After(o.At)
 	}
@@ -452,7 +459,7 @@ func (d *Desk) mergeCodes(in []sharedCode) []sharedCode {
 		if c.Phone == "" || now.After(c.Offer.Expires) {
 			continue
 		}
-		if old := d.codes[c.Phone]; old != nil && !c.newer(sharedCode{At: old.at, Node: old.node}) {
+		if old := d.codes[c.Phone]; old != nil && !c.newer(sharedCode{Offer: old.offer, Void: old.void, At: old.at, Node: old.node}) {
 			continue
 		}
 		if d.codes == nil {
