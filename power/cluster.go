@@ -65,6 +65,21 @@ type Shared struct {
 	seq     int
 	echoes  map[string]map[string]bool // own claims waiting: the peers that echoed them
 	changed chan struct{}              // closed and replaced when the claims change
+	stats   ShareStats
+}
+
+// ShareStats counts what the sharing did, for /metrics.
+type ShareStats struct {
+	Claims uint64 // the peers' claims (or changes to them) taken
+	Codes  uint64 // the peers' code entries taken (offers, uses, cancels)
+	Lost   uint64 // this node's claims that gave way to a peer's earlier one
+}
+
+// Stats is what the sharing did so far.
+func (s *Shared) Stats() ShareStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
 }
 
 // Claim is one power action a node decided to do, as the nodes share it.
@@ -247,6 +262,7 @@ func (s *Shared) Merge(b []byte) error {
 		}
 		s.claims[c.ID] = c
 		fresh = append(fresh, c)
+		s.stats.Claims++
 	}
 	if len(m.Claims) > 0 {
 		close(s.changed)
@@ -263,6 +279,11 @@ func (s *Shared) Merge(b []byte) error {
 	}
 	s.mu.Unlock()
 	codes := s.desk.mergeCodes(m.Codes)
+	if len(codes) > 0 {
+		s.mu.Lock()
+		s.stats.Codes += uint64(len(codes))
+		s.mu.Unlock()
+	}
 	if len(echo) > 0 || len(codes) > 0 {
 		s.broadcast(message{Claims: echo, Codes: codes})
 	}
@@ -343,6 +364,9 @@ func (s *Shared) claim(ctx context.Context, req Request, host string) (Claim, *C
 	flying, _ := s.others(s.clock.Now(), now)
 	for _, o := range flying {
 		if o.first(c) {
+			s.mu.Lock()
+			s.stats.Lost++
+			s.mu.Unlock()
 			s.update(c.ID, func(c *Claim) { c.Lost = true })
 			return c, &o
 		}
