@@ -184,7 +184,8 @@ func TestPowerConflictingRequestsOnBothNodesAtOnceOneActsOneRefuses(t *testing.T
 	s1, s2 := simtest.Start(t), simtest.Start(t)
 	hosts := upHosts(t, "pve1", "pve2", "pve3")
 	h := newHAPair(t, powerSite(t, hosts, map[string]*simtest.Sim{"pve1": s1, "pve2": s2, "pve3": s2},
-		"[power]\nenabled = true\nallow = [\"alice\", \"api\"]\n[[group]]\nname = \"hypervisors\"\nmembers = [\"pve1\", \"pve2\", \"pve3\"]\nquorum = true\nmin_up = 2\n"),
+		"[power]\nenabled = true\nallow = [\"alice\", \"ci-deploy\"]\n[[group]]\nname = \"hypervisors\"\nmembers = [\"pve1\", \"pve2\", \"pve3\"]\nquorum = true\nmin_up = 2\n"+
+			fmt.Sprintf("[[api_token]]\nname = \"ci-deploy\"\nsha256 = %q\n", sha(ciToken))),
 		"  [[policy.step]]\n  who = [\"alice\"]\n")
 	h.startBoth(t)
 	until(t, 20*time.Second, "both nodes see the hosts up", func() bool { return h.pveUp(t, "fra") == 3 && h.pveUp(t, "ams") == 3 })
@@ -202,7 +203,7 @@ func TestPowerConflictingRequestsOnBothNodesAtOnceOneActsOneRefuses(t *testing.T
 		go func() {
 			defer wg.Done()
 			<-startGun
-			code, body := apiCall(t, h.node(node).base, haToken, "POST", "/api/v1/power", powerRequest{Target: host, Action: "cycle"})
+			code, body := apiCall(t, h.node(node).base, ciToken, "POST", "/api/v1/power", powerRequest{Target: host, Action: "cycle"})
 			mu.Lock()
 			got[node] = answer{code, body}
 			mu.Unlock()
