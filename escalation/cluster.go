@@ -58,7 +58,7 @@ func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentEls
 		}
 	}
 	start := e.clock.Now()
-	if pos := e.cl.Peer.Position(); pos > 0 {
+	if pos := e.cl.Peer.Position(); pos > 0 && !in.waited {
 		d := time.Duration(pos) * e.cl.PeerTimeout
 		e.turns.Lock()
 		e.waiting[in.ID] = start.Add(d)

@@ -172,8 +172,13 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 		// the step's pages go, so they can say what was decided. Not a
 		// notification (nothing is claimed): the power desk keeps it to
 		// once per incident, across restarts.
-		out = append([]Intent{{Incident: inc.ID, Short: inc.Short, Kind: KindPower, Severity: inc.Severity, Summary: inc.Summary,
-			Since: inc.Opened, Step: idx, Host: inc.Host, Power: configs.PowerAction(st.Power), Text: "policy:" + pol.Name}}, out...)
+		pw := Intent{Incident: inc.ID, Short: inc.Short, Kind: KindPower, Severity: inc.Severity, Summary: inc.Summary,
+			Since: inc.Opened, Step: idx, Host: inc.Host, Power: configs.PowerAction(st.Power), Text: "policy:" + pol.Name}
+		if inc.Episode != "" { // in a cluster: the step takes the log's turn (share_power.go)
+			pw.alert, pw.episode, pw.pass = inc.Key, inc.Episode, pass
+			pw.logKey = powerKey(inc.Episode, pass, idx)
+		}
+		out = append([]Intent{pw}, out...)
 	}
 
 	// The first round of a later step is the escalation: logged with the

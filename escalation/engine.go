@@ -280,6 +280,7 @@ func (e *Engine) dueWork(ctx context.Context) (out []Intent, more bool, err erro
 // hang-up of ringing calls must not die with the webhook that acked.
 func (e *Engine) dispatch(ctx context.Context, intents []Intent) {
 	ctx = context.WithoutCancel(ctx)
+	intents = e.powerTurns(ctx, intents) // in a cluster (share_power.go)
 	// Automated power steps first, one by one, before any page: the
 	// Notifier decides them at once (the action itself runs on), so the
 	// step's pages can say what was decided.

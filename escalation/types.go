@@ -65,6 +65,9 @@ type Intent struct {
 	logKey, alert, episode string
 	pass                   int
 	turnTaken              bool
+	// waited: the turn's wait was taken already, with the step's power
+	// intent (share_power.go): the log is checked, without waiting again.
+	waited bool
 }
 
 // Kind is what an intent is for.

@@ -54,11 +54,17 @@ type Desk struct {
 	bg    sync.WaitGroup     // steps running
 	stop  chan struct{}      // closed by Close
 	done  bool
+	sh    *Shared // the codes shared with the cluster's other nodes; nil alone
 }
 
-// held is a confirmation code waiting, with what it confirms.
+// held is a confirmation code waiting, with what it confirms, or (void)
+// one used, cancelled or guessed wrong: kept until it would have expired,
+// so that the peer's older copy cannot bring it back.
 type held struct {
 	offer Offer
+	void  bool
+	at    time.Time // written then, by node: the newer entry for a phone wins
+	node  string
 }
 
 // New makes a desk for cfg.
@@ -187,17 +193,7 @@ func (d *Desk) Offer(ctx context.Context, req Request, phone string) (Offer, err
 	now := d.o.Clock.Now()
 	o := Offer{Request: req, Host: t.Host, BMC: t.BMC, Code: code, Valid: valid, Expires: now.Add(valid),
 		Standing: standing(cfg, t.Host, d.o.State)}
-	d.mu.Lock()
-	if d.codes == nil {
-		d.codes = map[string]*held{}
-	}
-	for ph, h := range d.codes {
-		if now.After(h.offer.Expires) {
-			delete(d.codes, ph)
-		}
-	}
-	d.codes[phone] = &held{offer: o}
-	d.mu.Unlock()
+	d.put(phone, &held{offer: o, at: now})
 	d.event(ctx, "power.requested", t.Host, req.By, fmt.Sprintf("%s via %s: confirmation code sent to %s, valid %s", what(req, t.Host), req.Via, phone, valid))
 	return o, nil
 }
@@ -226,10 +222,7 @@ func (e *CodeError) Error() string {
 // guess per code.
 func (d *Desk) Confirm(ctx context.Context, phone, by, code, via string) (Offer, error) {
 	now := d.o.Clock.Now()
-	d.mu.Lock()
-	h := d.codes[phone]
-	delete(d.codes, phone)
-	d.mu.Unlock()
+	h := d.take(phone, now)
 	refused := func(subject string, e *CodeError) (Offer, error) {
 		d.event(ctx, "power.confirm_refused", subject, by, e.Error()+" (from "+phone+" via "+via+")")
 		d.o.Log.Warn("power confirmation refused", "person", by, "why", e.Why)
@@ -253,7 +246,7 @@ func (d *Desk) Held(phone string) (Offer, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	h := d.codes[phone]
-	if h == nil || d.o.Clock.Now().After(h.offer.Expires) {
+	if h == nil || h.void || d.o.Clock.Now().After(h.offer.Expires) {
 		return Offer{}, false
 	}
 	return h.offer, true
@@ -264,10 +257,7 @@ func (d *Desk) Held(phone string) (Offer, bool) {
 // good (and records that it was cancelled).
 func (d *Desk) Cancel(ctx context.Context, phone, by string) (Offer, bool) {
 	now := d.o.Clock.Now()
-	d.mu.Lock()
-	h := d.codes[phone]
-	delete(d.codes, phone)
-	d.mu.Unlock()
+	h := d.take(phone, now)
 	if h == nil || now.After(h.offer.Expires) {
 		return Offer{}, false
 	}

@@ -113,12 +113,14 @@ type Guard struct {
 	running *running
 	idle    chan struct{} // closed when running ends
 	done    []done        // actions started, oldest first, for rate limits
+	sh      *Shared       // the claims shared with the cluster's other nodes; nil alone
 }
 
 type running struct {
 	req   Request
 	host  string
 	start time.Time
+	claim string // its claim in the shared state, if shared
 }
 
 // Ongoing is the power action going on now, as a refusal or a waiting
@@ -128,6 +130,8 @@ type Ongoing struct {
 	Host   string
 	By     string
 	Since  time.Time
+	// Node is the cluster node doing it; "" for this one.
+	Node string
 }
 
 type done struct {
@@ -168,6 +172,17 @@ func (g *Guard) Busy() (Ongoing, <-chan struct{}, bool) {
 	defer g.mu.Unlock()
 	r := g.running
 	if r == nil {
+		if g.sh == nil {
+			return Ongoing{}, nil, false
+		}
+		// The peer's action: the channel closes at the next change of
+		// its claims (a claim whose node went silent ends at its bound,
+		// which a waiting step's last try sees).
+		ch := g.sh.changes()
+		if flying, _ := g.sh.others(g.o.Clock.Now(), time.Time{}); len(flying) > 0 {
+			c := flying[0]
+			return Ongoing{Action: c.Action, Host: c.Host, By: c.By, Since: c.At, Node: c.Node}, ch, true
+		}
 		return Ongoing{}, nil, false
 	}
 	return Ongoing{Action: r.req.Action, Host: r.host, By: actor(r.req), Since: r.start}, g.idle, true
@@ -230,8 +245,11 @@ func (g *Guard) start(ctx context.Context, req Request, recordBusy bool) (*start
 		return nil, ref
 	}
 	now := g.o.Clock.Now()
+	sh := g.sh
+	var run *running
 	if req.Action != configs.PowerStatus {
-		g.running = &running{req: req, host: p.host, start: now}
+		run = &running{req: req, host: p.host, start: now}
+		g.running = run
 		g.idle = make(chan struct{})
 		g.done = append(g.done, done{p.host, now})
 	}
@@ -243,6 +261,20 @@ func (g *Guard) start(ctx context.Context, req Request, recordBusy bool) (*start
 	if req.Action == configs.PowerStatus {
 		return s, nil
 	}
+	if sh != nil {
+		c, first := sh.claim(ctx, req, p.host)
+		g.mu.Lock()
+		run.claim = c.ID
+		g.mu.Unlock()
+		if first != nil {
+			g.unstart(now)
+			ref := lostTo(req, *first)
+			if ref.Rule != "busy" || recordBusy {
+				g.record(ctx, "power.refused", req, p.host, ref.Msg)
+			}
+			return nil, ref
+		}
+	}
 	var err error
 	if g.o.Recorder == nil {
 		err = fmt.Errorf("not done: no audit trail configured; power actions need it")
@@ -250,7 +282,7 @@ func (g *Guard) start(ctx context.Context, req Request, recordBusy bool) (*start
 		err = fmt.Errorf("not done: cannot write the audit trail (%v); power actions need it", e)
 	}
 	if err != nil {
-		g.finish()
+		g.unstart(now)
 		return nil, err
 	}
 	return s, nil
@@ -259,12 +291,41 @@ func (g *Guard) start(ctx context.Context, req Request, recordBusy bool) (*start
 // finish ends the running action: the next may start.
 func (g *Guard) finish() {
 	g.mu.Lock()
+	var claim string
+	if g.running != nil {
+		claim = g.running.claim
+	}
 	g.running = nil
 	if g.idle != nil {
 		close(g.idle)
 		g.idle = nil
 	}
+	sh := g.sh
 	g.mu.Unlock()
+	if sh != nil && claim != "" {
+		sh.end(claim)
+	}
+}
+
+// unstart takes back an action started at that was not done after all
+// (another node's claim came first, or the audit trail failed): it ends,
+// counts nowhere, and its claim is withdrawn.
+func (g *Guard) unstart(at time.Time) {
+	g.mu.Lock()
+	var claim string
+	if g.running != nil {
+		claim, g.running.claim = g.running.claim, ""
+		host := g.running.host
+		if i := slices.IndexFunc(g.done, func(d done) bool { return d.host == host && d.at.Equal(at) }); i >= 0 {
+			g.done = slices.Delete(g.done, i, i+1)
+		}
+	}
+	sh := g.sh
+	g.mu.Unlock()
+	if sh != nil && claim != "" {
+		sh.withdraw(claim)
+	}
+	g.finish()
 }
 
 // run does a started action at the BMC and records how it went.
@@ -366,8 +427,24 @@ func (g *Guard) check(req Request) (plan, *Refusal) {
 	}
 	hour := now.Add(-time.Hour)
 	g.done = slices.DeleteFunc(g.done, func(d done) bool { return !d.at.After(hour) })
+	all := g.done
+	if g.sh != nil {
+		flying, went := g.sh.others(now, hour)
+		if len(flying) > 0 {
+			c := flying[0]
+			msg := fmt.Sprintf("refused: %s %s by %s from %s is still running (started %s ago); one power action at a time across the cluster",
+				c.Action, c.Host, c.By, fromPeer(c.Node), now.Sub(c.At).Round(time.Second))
+			if !req.Automated {
+				msg += ": try again when it ends"
+			}
+			return p, &Refusal{Rule: "busy", Msg: msg}
+		}
+		// The peers' actions count in the limits as this node's do.
+		all = append(slices.Clone(g.done), went...)
+		slices.SortFunc(all, func(a, b done) int { return a.at.Compare(b.at) })
+	}
 	var host []done
-	for _, d := range g.done {
+	for _, d := range all {
 		if d.host == p.host {
 			host = append(host, d)
 		}
@@ -377,10 +454,10 @@ func (g *Guard) check(req Request) (plan, *Refusal) {
 		return p, &Refusal{Rule: "per_host_per_hour", Msg: fmt.Sprintf("refused: %s had %d power actions in the last hour (per_host_per_hour = %d); next possible at %s UTC, or raise the limit",
 			p.host, len(host), pw.PerHostPerHour, next.UTC().Format("15:04"))}
 	}
-	if pw.PerSitePerHour > 0 && len(g.done) >= pw.PerSitePerHour {
-		next := g.done[len(g.done)-pw.PerSitePerHour].at.Add(time.Hour)
+	if pw.PerSitePerHour > 0 && len(all) >= pw.PerSitePerHour {
+		next := all[len(all)-pw.PerSitePerHour].at.Add(time.Hour)
 		return p, &Refusal{Rule: "per_site_per_hour", Msg: fmt.Sprintf("refused: %d power actions site-wide in the last hour (per_site_per_hour = %d); next possible at %s UTC, or raise the limit",
-			len(g.done), pw.PerSitePerHour, next.UTC().Format("15:04"))}
+			len(all), pw.PerSitePerHour, next.UTC().Format("15:04"))}
 	}
 	return p, nil
 }
@@ -392,6 +469,16 @@ func (g *Guard) quorum(cfg *Config, req Request, p *plan) *Refusal {
 	if g.o.State(p.host) == "down" {
 		return nil
 	}
+	// A host under another node's action in flight is as good as down.
+	acting := map[string]string{}
+	if g.sh != nil {
+		flying, _ := g.sh.others(g.o.Clock.Now(), time.Time{})
+		for _, c := range flying {
+			if c.Action.Disruptive() {
+				acting[c.Host] = fromPeer(c.Node)
+			}
+		}
+	}
 	pw := cfg.Power
 	for _, grp := range cfg.Groups {
 		members := grp.Members()
@@ -399,9 +486,11 @@ func (g *Guard) quorum(cfg *Config, req Request, p *plan) *Refusal {
 			continue
 		}
 		need := grp.Need()
-		var down, unknown []string
+		var down, unknown, peers []string
 		for _, m := range members {
 			switch st := g.o.State(m); {
+			case m != p.host && acting[m] != "":
+				peers = append(peers, m+" ("+acting[m]+")")
 			case m == p.host || st == "up":
 			case st == "down":
 				down = append(down, m)
@@ -409,7 +498,7 @@ func (g *Guard) quorum(cfg *Config, req Request, p *plan) *Refusal {
 				unknown = append(unknown, m)
 			}
 		}
-		left := len(members) - len(down) - len(unknown) - 1
+		left := len(members) - len(down) - len(unknown) - len(peers) - 1
 		if left >= need {
 			continue
 		}
@@ -419,6 +508,9 @@ func (g *Guard) quorum(cfg *Config, req Request, p *plan) *Refusal {
 			continue
 		}
 		msg := fmt.Sprintf("refused: %s is in quorum group %s (%d of %d needed)", p.host, grp.Name, need, len(members))
+		if len(peers) > 0 {
+			msg += ", " + andList(peers) + " " + isAre(len(peers)) + " under another foghorn's power action now"
+		}
 		if len(down) > 0 {
 			msg += ", " + andList(down) + " " + isAre(len(down)) + " already down"
 		}

@@ -175,7 +175,8 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	} else if n > 0 {
 		log.Warn("resending notifications interrupted by the last stop", "count", n)
 	}
-	d.shareState() // after Recover loaded the log, before the cluster is joined
+	d.shareState()    // after Recover loaded the log, before the cluster is joined
+	d.sharePower(cfg) // wire_power_cluster.go
 	if d.dash, err = dashboard.New(dashboard.Options{Engine: d.eng, Source: dashSource{d}, Config: func() *dashboard.Config { return dashConfig(d.cfg.Load()) }, Log: log, Audit: db, Power: dashPower{d}}); err != nil {
 		log.Error("cannot build the dashboard", "err", err)
 		return 1
