@@ -46,6 +46,7 @@ type viewMsg struct {
 type sightMsg struct {
 	State classify.State `json:"s"`
 	Good  time.Time      `json:"good,omitzero"`
+	Since time.Time      `json:"since,omitzero"` // when the state began
 }
 
 // vantage is this node's view, shared, and the peers' views, as
@@ -132,7 +133,7 @@ func (v *vantage) publish(now time.Time, ts []classify.TargetState, blind bool) 
 			if t.State != classify.Up && t.State != classify.Down {
 				continue
 			}
-			s := sightMsg{State: t.State}
+			s := sightMsg{State: t.State, Since: t.Since}
 			if st := t.Last.Status; st == probes.OK || st == probes.Warning {
 				s.Good = t.Last.Start
 			}
@@ -177,7 +178,7 @@ func (v *vantage) View() (classify.View, bool) {
 		for t, s := range m.Targets {
 			// Up if any peer sees it up, by its newest good result.
 			if o := out.Targets[t]; o.State != classify.Up || (s.State == classify.Up && s.Good.After(o.Good)) {
-				out.Targets[t] = classify.Sight{State: s.State, Good: s.Good}
+				out.Targets[t] = classify.Sight{State: s.State, Good: s.Good, Since: s.Since}
 			}
 		}
 	}

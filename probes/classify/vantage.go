@@ -32,6 +32,10 @@ type Sight struct {
 	// the peer vouches for a target only with a good result newer than
 	// the failure here was confirmed, not with one from before the outage.
 	Good time.Time
+	// Since is when the peer's state began (its clock; zero: unknown). A
+	// peer up only since after the outage began here saw the outage too:
+	// it is the recovery it saw first, not a broken path from here.
+	Since time.Time
 }
 
 // Vantage gives the classifier the peer's latest view. It is asked under
@@ -90,7 +94,16 @@ func (c *Classifier) oneSide(k *track) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if s := v.Targets[k.name]; s.State != Up || s.Good.Before(k.downAt()) {
+	s := v.Targets[k.name]
+	if s.State != Up || s.Good.Before(k.downAt()) {
+		return "", false
+	}
+	if k.cls != clsOneSide && s.Since.After(k.downAt()) && !k.last.Start.After(s.Since) {
+		// The peer came back up after the outage began here, and this
+		// node has not failed since: both saw the outage, and the peer
+		// saw the recovery first. This node's next result tells; until
+		// then the outage stays what it was (a warning flip now would
+		// page, and a peer's resolve of it would open a new incident).
 		return "", false
 	}
 	return v.Node, true

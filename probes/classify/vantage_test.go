@@ -17,7 +17,8 @@ type peer struct {
 
 	mu     sync.Mutex
 	sees   map[string]State // confirmed by a good result at each look, for those up
-	frozen time.Time        // the view's time once it stopped being confirmed
+	since  map[string]time.Time
+	frozen time.Time // the view's time once it stopped being confirmed
 	gone   bool
 }
 
@@ -35,7 +36,7 @@ func (p *peer) View() (View, bool) {
 	for n, s := range p.sees {
 		ts[n] = Sight{State: s}
 		if s == Up {
-			ts[n] = Sight{State: s, Good: at}
+			ts[n] = Sight{State: s, Good: at, Since: p.since[n]}
 		}
 	}
 	return View{Node: "ams", At: at, Targets: ts}, true
@@ -48,10 +49,17 @@ func (p *peer) see(st State, names ...string) {
 	for k, v := range p.sees {
 		m[k] = v
 	}
+	since := map[string]time.Time{}
+	for k, v := range p.since {
+		since[k] = v
+	}
 	for _, n := range names {
+		if m[n] != st {
+			since[n] = p.clk.Now()
+		}
 		m[n] = st
 	}
-	p.sees = m
+	p.sees, p.since = m, since
 	p.mu.Unlock()
 }
 
@@ -94,9 +102,14 @@ func TestVantageDownFromOneSideIsAWarningThatSaysSo(t *testing.T) {
 	if e.Severity != "critical" || !strings.HasPrefix(e.Summary, "pve1 DOWN: ") {
 		t.Errorf("down from both: %s %q", e.Severity, e.Summary)
 	}
-	// Up again from the peer (and still down here): a warning again.
+	// Up again from the peer: the recovery it saw first, as long as this
+	// node has not failed since; still failing here, a warning again.
 	p.see(Up, "pve1")
 	s.c.PeerChanged()
+	if e = s.last("target:pve1"); e.Severity != "critical" {
+		t.Errorf("up again from ams, no failure here since: %s %q", e.Severity, e.Summary)
+	}
+	s.run(30 * time.Second)
 	if e = s.last("target:pve1"); e.Severity != "warning" {
 		t.Errorf("up again from ams: %s %q", e.Severity, e.Summary)
 	}
