@@ -61,6 +61,7 @@ type Engine struct {
 	busy    atomic.Int64
 	turns   sync.Mutex
 	waiting map[int64]time.Time
+	stormMu sync.Mutex // one storm check at a time (storms.go)
 }
 
 // Options tune an Engine; zero values are sensible.
@@ -331,7 +332,7 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 	if in.wait > 0 && !e.sleep(in.wait) {
 		return // shutting down: the claim stays, and Recover sends it
 	}
-	if e.cl != nil && in.Kind == KindPage && in.logKey != "" && !in.turnTaken {
+	if e.cl != nil && in.logKey != "" && !in.turnTaken { // a page, or an "acked by" notice (replies.go)
 		in.turnTaken = true
 		by, elsewhere, stop := e.takeTurn(ctx, &in)
 		if stop {

@@ -168,6 +168,9 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	if announce != "" {
 		e.logEpisode(ctx, a.Key, announce)
 	}
+	if a.Firing && err == nil && e.nfl != nil {
+		e.shareTargets(ctx, inc, a.Children, announce != "") // storms.go
+	}
 	if resolved && err == nil {
 		e.shareEnd(ctx, inc, "resolve", "recovered")
 	}
@@ -437,6 +440,7 @@ func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind 
 		people = append(people, p)
 	}
 	rows.Close()
+	people = e.toldInEpisode(inc, people) // replies.go: and who the other nodes paged
 	out := []Intent{cancelOf(inc)}
 	cfg := e.cfg.Load()
 	for _, name := range people {
@@ -445,6 +449,7 @@ func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind 
 		}
 		in := Intent{Incident: inc.ID, Short: inc.Short, Kind: kind, Channel: "sms", Person: name, Severity: inc.Severity,
 			Summary: inc.Summary, Since: inc.Opened, Text: text}
+		e.noticeTurn(&in, inc) // replies.go: one node sends it
 		if p := cfg.person(name); p != nil {
 			in.Phone, in.Email = p.Phone, p.Email
 		}
@@ -477,6 +482,9 @@ func (e *Engine) claim(ctx context.Context, tx *sql.Tx, in *Intent, now time.Tim
 // reused for an incident they never heard of is not found, so an old reply
 // cannot ack the wrong incident.
 func (e *Engine) ByShort(ctx context.Context, person string, short int) (*Incident, error) {
+	if e.nfl != nil {
+		return e.byShortShared(ctx, person, short) // replies.go
+	}
 	var id int64
 	err := e.db.QueryRowContext(ctx, `SELECT i.id FROM incidents i JOIN notifications n ON n.incident = i.id
 		WHERE i.short = ? AND n.person = ? ORDER BY n.id DESC LIMIT 1`, short, person).Scan(&id)
@@ -492,6 +500,9 @@ func (e *Engine) ByShort(ctx context.Context, person string, short int) (*Incide
 // LastPaged is the incident a bare "ACK" from person means: the open one
 // they were most recently paged for.
 func (e *Engine) LastPaged(ctx context.Context, person string) (*Incident, error) {
+	if e.nfl != nil {
+		return e.lastPagedShared(ctx, person) // replies.go
+	}
 	var id int64
 	err := e.db.QueryRowContext(ctx, `SELECT i.id FROM incidents i JOIN notifications n ON n.incident = i.id
 		WHERE n.person = ? AND n.kind = 'page' AND i.state != 'resolved' ORDER BY n.id DESC LIMIT 1`, person).Scan(&id)
