@@ -82,7 +82,10 @@ func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentEls
 		sentElsewhere = false
 	}
 	switch {
-	case in.Kind != KindPage: // a notice (replies.go): not counted as a page
+	case in.Kind != KindPage && sentElsewhere: // a notice (replies.go)
+		e.stats.noticesPeer.Add(1)
+	case in.Kind != KindPage:
+		e.stats.noticesTurns.Add(1)
 	case sentElsewhere:
 		e.stats.peer.Add(1)
 	default:
@@ -117,10 +120,18 @@ type ClusterStats struct {
 	Merged  uint64 // entries taken from the peers
 	Peer    uint64 // pages not sent here: a peer had sent them
 	Turns   uint64 // pages sent here after taking the turn (first, or nobody before had sent)
+	// Notices as Peer and Turns count pages: "acked by" and "resolved"
+	// (replies.go).
+	NoticesPeer, NoticesTurns uint64
+	// Storms counts incidents of this node that joined another node's
+	// episode because their targets overlap (storms.go).
+	Storms uint64
 }
 
 type clusterStats struct {
-	peer, turns atomic.Uint64
+	peer, turns               atomic.Uint64
+	noticesPeer, noticesTurns atomic.Uint64
+	storms                    atomic.Uint64
 }
 
 // ClusterStats is the cluster's counts; zero without a cluster.
@@ -128,7 +139,8 @@ func (e *Engine) ClusterStats() ClusterStats {
 	if e.nfl == nil {
 		return ClusterStats{}
 	}
-	return ClusterStats{Entries: len(e.nfl.Entries()), Merged: e.nfl.mergedN.Load(), Peer: e.stats.peer.Load(), Turns: e.stats.turns.Load()}
+	return ClusterStats{Entries: len(e.nfl.Entries()), Merged: e.nfl.mergedN.Load(), Peer: e.stats.peer.Load(), Turns: e.stats.turns.Load(),
+		NoticesPeer: e.stats.noticesPeer.Load(), NoticesTurns: e.stats.noticesTurns.Load(), Storms: e.stats.storms.Load()}
 }
 
 // sameWindow, in peer timeouts, is how far apart the two nodes' copies of
@@ -152,7 +164,8 @@ func (e *Engine) logSent(ctx context.Context, in Intent) {
 		provider = p.ProviderID(ctx, in.ID)
 	}
 	en := LogEntry{Key: in.logKey, Kind: "page", Alert: alert, Episode: ep, Pass: pass, Step: in.Step,
-		Person: in.Person, Channel: string(in.Channel), Provider: provider, Short: in.Short}
+		Person: in.Person, Channel: string(in.Channel), Provider: provider, Short: in.Short,
+		Summary: clip(in.Summary, 100)}
 	if in.Kind != KindPage {
 		en.Kind = "notice" // "acked by", "resolved": sent once, as a page is (replies.go)
 		e.nfl.add(ctx, en)
@@ -279,12 +292,11 @@ func (e *Engine) applyEnd(ctx context.Context, en LogEntry) {
 // alike. The episode given up is ended in the log, so a later outage of
 // the key does not take it for an open one. id, when not 0, is the
 // incident to move (a storm of another key, storms.go).
-func (e *Engine) adopt(ctx context.Context, en LogEntry, id int64) {
+func (e *Engine) adopt(ctx context.Context, en LogEntry, id int64) (moved bool) {
 	if _, over := e.nfl.get(resolveKey(en.Episode)); over {
-		return
+		return false
 	}
 	var mine string
-	var moved bool
 	err := e.write(ctx, func(tx *sql.Tx, now time.Time) ([]Intent, error) {
 		var err error
 		if id != 0 {
@@ -307,7 +319,7 @@ func (e *Engine) adopt(ctx context.Context, en LogEntry, id int64) {
 	})
 	if err != nil {
 		e.log.Warn("the peer's episode not adopted", "episode", en.Episode, "err", err)
-		return
+		return false
 	}
 	if moved {
 		e.log.Info("incident joined the peer's episode", "incident", id, "alert", en.Alert, "episode", en.Episode, "was", mine, "peer", en.Node)
@@ -327,6 +339,7 @@ func (e *Engine) adopt(ctx context.Context, en LogEntry, id int64) {
 			e.nfl.add(ctx, cp)
 		}
 	}
+	return moved
 }
 
 // spawn runs fn as one of the engine's sends: Wait waits for it.

@@ -61,7 +61,8 @@ type Engine struct {
 	busy    atomic.Int64
 	turns   sync.Mutex
 	waiting map[int64]time.Time
-	stormMu sync.Mutex // one storm check at a time (storms.go)
+	stormMu sync.Mutex      // one storm check at a time (storms.go)
+	remotes remoteIncidents // the peers' incidents replies here found (replies.go)
 }
 
 // Options tune an Engine; zero values are sensible.

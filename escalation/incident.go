@@ -91,6 +91,9 @@ func getIncident(ctx context.Context, q querier, id int64) (*Incident, error) {
 
 // Get returns one incident.
 func (e *Engine) Get(ctx context.Context, id int64) (*Incident, error) {
+	if en, ok := e.remoteOf(id); ok {
+		return e.remoteView(id, en), nil // replies.go
+	}
 	return getIncident(ctx, e.db, id)
 }
 
@@ -290,6 +293,9 @@ func (e *Engine) Ack(ctx context.Context, id int64, by, via string) (*Incident, 
 // ack is Ack; share tells the other nodes of a cluster (not for an ack
 // that came from them).
 func (e *Engine) ack(ctx context.Context, id int64, by, via string, share bool) (*Incident, error) {
+	if id < 0 {
+		return e.endRemote(ctx, id, "ack", by, via) // replies.go: the peer's alone
+	}
 	changed := false
 	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		switch inc.State {
@@ -327,6 +333,9 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, via string) (*Incide
 
 // resolveBy is Resolve; share tells the other nodes of a cluster.
 func (e *Engine) resolveBy(ctx context.Context, id int64, by, via string, share bool) (*Incident, error) {
+	if id < 0 {
+		return e.endRemote(ctx, id, "resolve", by, via) // replies.go: the peer's alone
+	}
 	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		if inc.State == Resolved {
 			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
@@ -360,6 +369,9 @@ func (e *Engine) resolve(ctx context.Context, tx *sql.Tx, inc *Incident, by, via
 
 // Snooze acks for d, then pages again from the current step.
 func (e *Engine) Snooze(ctx context.Context, id int64, d time.Duration, by string) (*Incident, error) {
+	if id < 0 {
+		return e.remoteOnly(id) // replies.go
+	}
 	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		if inc.State == Resolved {
 			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
@@ -386,6 +398,9 @@ func (e *Engine) Snooze(ctx context.Context, id int64, d time.Duration, by strin
 // step they were paged at and only the first still matches. from < 0
 // means the step at which by was last paged (or the current one).
 func (e *Engine) Escalate(ctx context.Context, id int64, from int, by string) (*Incident, error) {
+	if id < 0 {
+		return e.remoteOnly(id) // replies.go
+	}
 	moved := -1 // the step it moved from, once it moved
 	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		if inc.State == Resolved {

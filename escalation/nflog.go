@@ -65,6 +65,9 @@ type LogEntry struct {
 	// Targets are the targets an incident of Episode tells of, as the
 	// node that wrote it sees them ("targets" entries, storms.go).
 	Targets []string `json:"targets,omitempty"`
+	// Summary is a page's one line, for a reply on a node that does not
+	// have the incident (replies.go).
+	Summary string `json:"summary,omitempty"`
 }
 
 // newer reports whether e wins over old: the later timestamp, then the

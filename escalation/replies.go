@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Replies and notices across the foghorns of a cluster.
@@ -100,8 +102,11 @@ func (e *Engine) byShortShared(ctx context.Context, person string, short int) (*
 	})
 	if last, ok := latest(told); ok && (!here || !last.At.Before(time.UnixMilli(at))) {
 		inc, err := e.ofEpisode(ctx, last.Episode, false)
+		if errors.Is(err, ErrNotFound) {
+			return e.remote(last, short), nil // the peer's alone: answered through the log
+		}
 		if err != nil {
-			return nil, fmt.Errorf("#%d (sent by %s) is not an incident this foghorn has: %w", short, last.Node, err)
+			return nil, err
 		}
 		inc.Short = short // the number the person knows it by: the reply says it back
 		return inc, nil
@@ -131,9 +136,17 @@ func (e *Engine) lastPagedShared(ctx context.Context, person string) (*Incident,
 		if _, over := e.nfl.get(resolveKey(en.Episode)); over {
 			continue
 		}
-		if inc, err := e.ofEpisode(ctx, en.Episode, true); err == nil {
+		inc, err := e.ofEpisode(ctx, en.Episode, false)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return e.remote(en, en.Short), nil // the peer's alone: answered through the log
+		case err == nil && inc.State != Resolved:
 			inc.Short = en.Short
 			return inc, nil
+		case err == nil:
+			// Over here, still paging there (no resolve in the log): the
+			// ack goes through the log.
+			return e.remote(en, en.Short), nil
 		}
 	}
 	if !here {
@@ -168,4 +181,102 @@ func (e *Engine) ofEpisode(ctx context.Context, ep string, open bool) (*Incident
 		return nil, fmt.Errorf("episode %s: %w", ep, ErrNotFound)
 	}
 	return &incs[0], nil
+}
+
+// ErrElsewhere says an incident is kept by another foghorn of the
+// cluster only: a reply here can ack or resolve it (through the log), but
+// snooze or escalate it only there.
+var ErrElsewhere = errors.New("incident kept by another foghorn")
+
+// remoteIncidents are the incidents only another node has, as replies
+// here found them in the log: a warning seen from its vantage point
+// alone, or one this node saw end while the peer still pages. Each has a
+// negative ID for as long as this process runs, which Ack, Resolve and
+// Get take; an ack or resolve of one is an entry in the log, which the
+// node that has it applies as any ack from a peer.
+type remoteIncidents struct {
+	mu  sync.Mutex
+	ids map[string]int64 // episode -> ID
+	ens map[int64]LogEntry
+}
+
+// remote is the stand-in for the peer's incident of the page or notice
+// en, said as short.
+func (e *Engine) remote(en LogEntry, short int) *Incident {
+	r := &e.remotes
+	r.mu.Lock()
+	if r.ids == nil {
+		r.ids, r.ens = map[string]int64{}, map[int64]LogEntry{}
+	}
+	id, ok := r.ids[en.Episode]
+	if !ok {
+		id = -int64(len(r.ids) + 1)
+		r.ids[en.Episode] = id
+	}
+	en.Short = short
+	r.ens[id] = en
+	r.mu.Unlock()
+	return e.remoteView(id, en)
+}
+
+// remoteView is what the log says of the peer's incident id.
+func (e *Engine) remoteView(id int64, en LogEntry) *Incident {
+	inc := &Incident{ID: id, Key: en.Alert, Short: en.Short, State: Triggered, Summary: en.Summary, Episode: en.Episode,
+		Source: "peer " + en.Node, Opened: en.At, Updated: en.At}
+	if ack, ok := e.nfl.get(ackKey(en.Episode)); ok && !ack.At.Before(en.At) {
+		inc.State, inc.Acked, inc.AckedBy = Acknowledged, ack.At, ack.By
+	}
+	if res, ok := e.nfl.get(resolveKey(en.Episode)); ok {
+		inc.State, inc.Resolved, inc.ResolvedBy = Resolved, res.At, res.By
+	}
+	return inc
+}
+
+func (e *Engine) remoteOf(id int64) (LogEntry, bool) {
+	e.remotes.mu.Lock()
+	defer e.remotes.mu.Unlock()
+	en, ok := e.remotes.ens[id]
+	return en, ok
+}
+
+// endRemote acks or resolves the peer's incident id through the log.
+func (e *Engine) endRemote(ctx context.Context, id int64, kind, by, via string) (*Incident, error) {
+	en, ok := e.remoteOf(id)
+	if !ok || e.nfl == nil {
+		return nil, fmt.Errorf("incident %d: %w", id, ErrNotFound)
+	}
+	inc := e.remoteView(id, en)
+	switch {
+	case inc.State == Resolved:
+		return inc, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
+	case kind == "ack" && inc.State == Acknowledged:
+		return inc, nil // already acked: the caller says by whom
+	}
+	key := ackKey(en.Episode)
+	if kind == "resolve" {
+		key = resolveKey(en.Episode)
+	}
+	e.nfl.add(ctx, LogEntry{Key: key, Kind: kind, Alert: en.Alert, Episode: en.Episode, By: by})
+	e.log.Info("incident of the peer "+kind+"ed through the log", "peer", en.Node, "alert", en.Alert, "episode", en.Episode, "short", en.Short, "by", by, "via", via)
+	return e.remoteView(id, en), nil
+}
+
+// remoteOnly answers what only the node that has the incident can do.
+func (e *Engine) remoteOnly(id int64) (*Incident, error) {
+	en, ok := e.remoteOf(id)
+	if !ok {
+		return nil, fmt.Errorf("incident %d: %w", id, ErrNotFound)
+	}
+	return e.remoteView(id, en), fmt.Errorf("#%d is %s's: %w", en.Short, en.Node, ErrElsewhere)
+}
+
+// clip cuts s to at most n bytes, on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

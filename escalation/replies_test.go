@@ -37,9 +37,24 @@ func TestReplyOnTheOtherNodeMeansTheNumberTheTextSaid(t *testing.T) {
 		t.Fatalf("node-b: alice's 2 = %+v, %v; want node-b's incident %d said as #2", got, err, ib.ID)
 	}
 	// "1" on node-b is node-a's db, which node-b does not have: not
-	// node-b's own #1 (rt1), of which alice never got a text.
-	if got, err := c.b.e.ByShort(ctx, "alice", 1); !errors.Is(err, ErrNotFound) {
-		t.Errorf("node-b: alice's 1 = %+v, %v; want not found (it is node-a's db)", got, err)
+	// node-b's own #1 (rt1), of which alice never got a text. It is
+	// answered through the log: acked on node-a.
+	one, err := c.b.e.ByShort(ctx, "alice", 1)
+	if err != nil || one.ID >= 0 || one.Key != "target:db" || one.Short != 1 || one.Summary != "target:db DOWN" {
+		t.Fatalf("node-b: alice's 1 = %+v, %v; want node-a's db, kept there", one, err)
+	}
+	if _, err := c.b.e.Snooze(ctx, one.ID, time.Hour, "alice"); !errors.Is(err, ErrElsewhere) {
+		t.Errorf("snooze of node-a's db on node-b: %v, want ErrElsewhere", err)
+	}
+	if after, err := c.b.e.Ack(ctx, one.ID, "alice", "sms"); err != nil || after.State != Acknowledged {
+		t.Fatalf("ack of node-a's db on node-b: %+v, %v", after, err)
+	}
+	c.settle()
+	if d, _ := c.a.e.Get(ctx, db.ID); d.State != Acknowledged || d.AckedBy != "alice" {
+		t.Errorf("node-a's db after alice's 1 on node-b: %s by %q", d.State, d.AckedBy)
+	}
+	if b1, _ := c.b.e.Get(ctx, ib.ID); b1.State != Triggered {
+		t.Errorf("node-b's own #1 (rt1) after alice's 1: %s, want still triggered", b1.State)
 	}
 	// On node-a, its own numbers, as before.
 	if got, err := c.a.e.ByShort(ctx, "alice", 1); err != nil || got.ID != db.ID {
@@ -61,9 +76,7 @@ func TestReplyOnTheOtherNodeMeansTheNumberTheTextSaid(t *testing.T) {
 	if a, _ := c.a.e.Get(ctx, ia.ID); a.State != Acknowledged || a.AckedBy != "alice" {
 		t.Errorf("node-a's rt1 after alice's reply on node-b: %s by %q", a.State, a.AckedBy)
 	}
-	if d, _ := c.a.e.Get(ctx, db.ID); d.State != Triggered {
-		t.Errorf("node-a's db after alice's reply on node-b: %s, want still triggered", d.State)
-	}
+
 }
 
 // The "acked by" notice reaches everyone paged in the episode once:

@@ -142,7 +142,9 @@ func (e *Engine) stormCheck(ctx context.Context) {
 		}
 		e.log.Info("storm: same outage as the peer's incident (their targets overlap)", "incident", o.id, "key", o.key,
 			"peer_key", best.Alert, "episode", best.Episode, "peer", best.Node)
-		e.adopt(ctx, best, o.id)
+		if e.adopt(ctx, best, o.id) {
+			e.stats.storms.Add(1)
+		}
 		held[best.Episode] = true
 	}
 }
