@@ -61,8 +61,9 @@ func (e *Engine) toldInEpisode(inc *Incident, people []string) []string {
 	for _, p := range people {
 		seen[p] = true
 	}
+	cfg := e.cfg.Load()
 	for _, en := range e.nfl.match(func(en LogEntry) bool { return en.Kind == "page" && en.Episode == inc.Episode }) {
-		if en.Person != "" && !seen[en.Person] {
+		if en.Person != "" && !seen[en.Person] && cfg.person(en.Person) != nil { // one this node's config knows
 			seen[en.Person] = true
 			people = append(people, en.Person)
 		}
