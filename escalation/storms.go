@@ -21,6 +21,9 @@ import (
 // change: the storm grows on each node as its probes see more targets
 // fail, and the two views meet within a probe interval or two.
 
+// maxTargets caps a "targets" entry.
+const maxTargets = 64
+
 // targetsKey names what node says episode ep tells of.
 func targetsKey(ep, node string) string { return "targets/" + ep + "/" + node }
 
@@ -36,6 +39,10 @@ func (e *Engine) shareTargets(ctx context.Context, inc *Incident, children []str
 		ts := append([]string{lead}, children...)
 		slices.Sort(ts)
 		ts = slices.Compact(ts)
+		// Enough to find the overlap of one outage seen from two sides
+		// (both lists are sorted), and a storm of hundreds is not
+		// gossiped again for every target that joins.
+		ts = ts[:min(len(ts), maxTargets)]
 		key := targetsKey(inc.Episode, e.cl.Node)
 		if old, ok := e.nfl.get(key); !ok || !slices.Equal(old.Targets, ts) {
 			e.nfl.add(ctx, LogEntry{Key: key, Kind: "targets", Alert: inc.Key, Episode: inc.Episode, Targets: ts})
