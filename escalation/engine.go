@@ -148,6 +148,9 @@ func (e *Engine) Handle(ctx context.Context, a Alert) (*Incident, error) {
 		e.resolveMemory(ctx, a)
 	}
 	inc, err := e.record(ctx, a)
+	if a.Firing && err == nil && inc != nil && e.nfl != nil {
+		e.shareTargets(ctx, inc, a.Children) // storms.go; out of record's lock: it may adopt
+	}
 	switch {
 	case err != nil && a.Firing:
 		e.pageFromMemory(ctx, a, err)

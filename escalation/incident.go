@@ -171,9 +171,6 @@ func (e *Engine) record(ctx context.Context, a Alert) (*Incident, error) {
 	if announce != "" {
 		e.logEpisode(ctx, a.Key, announce)
 	}
-	if a.Firing && err == nil && e.nfl != nil {
-		e.shareTargets(ctx, inc, a.Children, announce != "") // storms.go
-	}
 	if resolved && err == nil {
 		e.shareEnd(ctx, inc, "resolve", "recovered")
 	}

@@ -181,3 +181,26 @@ func TestStormSeenByBothFirstFromDifferentTargetsPagesOnce(t *testing.T) {
 		})
 	}
 }
+
+// Both storms grow at once, each node judging the overlap as it records
+// its own (the adoption runs on the alert's path, not a merge's): they
+// settle on one episode, the first open's by node name at a tie.
+func TestStormsGrowingAtOnceOnBothSettleOnOneEpisode(t *testing.T) {
+	c := newPair(t)
+	ctx := context.Background()
+	ia := c.fireStorm(c.a, "web-a")
+	ib := c.fireStorm(c.b, "web-b")
+	c.settle()
+	c.clk.Add(time.Second)
+	c.fireStorm(c.a, "web-a", "web-000", "web-001", "web-002")
+	c.fireStorm(c.b, "web-b", "web-000", "web-001", "web-002")
+	c.drive(20 * time.Minute)
+	ga, _ := c.a.e.Get(ctx, ia.ID)
+	gb, _ := c.b.e.Get(ctx, ib.ID)
+	if ga.Episode != ia.Episode || gb.Episode != ia.Episode {
+		t.Errorf("episodes: node-a %s, node-b %s; want node-a's %s (same instant, lesser name)", ga.Episode, gb.Episode, ia.Episode)
+	}
+	if n := len(c.a.p.list("page")) + len(c.b.p.list("page")); n != 3 {
+		t.Errorf("pages: node-a %v, node-b %v; want step 1's three once", c.a.p.list("page"), c.b.p.list("page"))
+	}
+}

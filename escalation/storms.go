@@ -28,8 +28,11 @@ const maxTargets = 64
 func targetsKey(ep, node string) string { return "targets/" + ep + "/" + node }
 
 // shareTargets logs the targets inc tells of when they changed (a storm
-// grew), and judges the overlap with the peer's incidents again.
-func (e *Engine) shareTargets(ctx context.Context, inc *Incident, children []string, fresh bool) {
+// grew), and judges the overlap with the peer's incidents again, as for
+// an incident just opened. It runs outside the engine's lock (adopt
+// takes it).
+func (e *Engine) shareTargets(ctx context.Context, inc *Incident, children []string) {
+	fresh := inc.Opened.Equal(inc.Updated)
 	lead, ok := strings.CutPrefix(inc.Key, "target:")
 	if !ok || inc.Episode == "" || inc.State == Resolved {
 		return
