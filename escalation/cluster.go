@@ -88,9 +88,14 @@ func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentEls
 		// joined late). A duplicate is better than a lost page.
 		sentElsewhere = false
 	}
-	if sentElsewhere {
+	switch {
+	case in.Kind != KindPage && sentElsewhere: // a notice (replies.go)
+		e.stats.noticesPeer.Add(1)
+	case in.Kind != KindPage:
+		e.stats.noticesTurns.Add(1)
+	case sentElsewhere:
 		e.stats.peer.Add(1)
-	} else {
+	default:
 		e.stats.turns.Add(1)
 	}
 	return by, sentElsewhere, false
@@ -174,8 +179,9 @@ func (e *Engine) rename(ctx context.Context, in *Intent) {
 	if err := e.db.QueryRowContext(ctx, `SELECT episode FROM incidents WHERE id = ?`, in.Incident).Scan(&ep); err != nil || ep == in.episode || ep == "" {
 		return
 	}
-	if rest, ok := strings.CutPrefix(in.logKey, "page/"+in.episode+"/"); ok {
-		in.logKey, in.episode = "page/"+ep+"/"+rest, ep
+	kind, _, _ := strings.Cut(in.logKey, "/") // "page", or "notice" (replies.go)
+	if rest, ok := strings.CutPrefix(in.logKey, kind+"/"+in.episode+"/"); ok {
+		in.logKey, in.episode = kind+"/"+ep+"/"+rest, ep
 		if _, err := e.db.ExecContext(ctx, `UPDATE notifications SET logkey = ? WHERE id = ?`, in.logKey, in.ID); err != nil {
 			e.log.Warn("notification log: renamed page not stored", "notification", in.ID, "err", err)
 		}
@@ -188,10 +194,18 @@ type ClusterStats struct {
 	Merged  uint64 // entries taken from the peers
 	Peer    uint64 // pages not sent here: a peer had sent them
 	Turns   uint64 // pages sent here after taking the turn (first, or nobody before had sent)
+	// Notices as Peer and Turns count pages: "acked by" and "resolved"
+	// (replies.go).
+	NoticesPeer, NoticesTurns uint64
+	// Storms counts incidents of this node that joined another node's
+	// episode because their targets overlap (storms.go).
+	Storms uint64
 }
 
 type clusterStats struct {
-	peer, turns atomic.Uint64
+	peer, turns               atomic.Uint64
+	noticesPeer, noticesTurns atomic.Uint64
+	storms                    atomic.Uint64
 }
 
 // ClusterStats is the cluster's counts; zero without a cluster.
@@ -199,7 +213,8 @@ func (e *Engine) ClusterStats() ClusterStats {
 	if e.nfl == nil {
 		return ClusterStats{}
 	}
-	return ClusterStats{Entries: len(e.nfl.Entries()), Merged: e.nfl.mergedN.Load(), Peer: e.stats.peer.Load(), Turns: e.stats.turns.Load()}
+	return ClusterStats{Entries: len(e.nfl.Entries()), Merged: e.nfl.mergedN.Load(), Peer: e.stats.peer.Load(), Turns: e.stats.turns.Load(),
+		NoticesPeer: e.stats.noticesPeer.Load(), NoticesTurns: e.stats.noticesTurns.Load(), Storms: e.stats.storms.Load()}
 }
 
 // sameWindow, in peer timeouts, is how far apart the two nodes' copies of
@@ -223,7 +238,13 @@ func (e *Engine) logSent(ctx context.Context, in Intent) {
 		provider = p.ProviderID(ctx, in.ID)
 	}
 	en := LogEntry{Key: in.logKey, Kind: "page", Alert: alert, Episode: ep, Pass: pass, Step: in.Step,
-		Person: in.Person, Channel: string(in.Channel), Provider: provider}
+		Person: in.Person, Channel: string(in.Channel), Provider: provider, Short: in.Short,
+		Summary: clip(in.Summary, 100)}
+	if in.Kind != KindPage {
+		en.Kind = "notice" // "acked by", "resolved": sent once, as a page is (replies.go)
+		e.nfl.add(ctx, en)
+		return
+	}
 	e.nfl.add(ctx, en)
 	// The incident may have joined the peer's episode while the page was
 	// on its way (after rename, before this entry): adopt re-publishes
@@ -282,13 +303,20 @@ func (e *Engine) merged(es []LogEntry) {
 	e.spawn(func() {
 		ctx := context.Background()
 		e.nfl.persist(ctx, es)
+		storm := false
 		for _, en := range es {
 			switch en.Kind {
 			case "ack", "resolve":
 				e.applyEnd(ctx, en)
 			case "episode":
-				e.adopt(ctx, en)
+				e.adopt(ctx, en, 0)
+				storm = true
+			case "targets":
+				storm = true
 			}
+		}
+		if storm {
+			e.stormCheck(ctx) // storms.go
 		}
 	})
 }
@@ -307,8 +335,10 @@ func (e *Engine) applyEnd(ctx context.Context, en LogEntry) {
 	var id int64
 	var state string
 	var acked sql.NullInt64
-	err := e.db.QueryRowContext(ctx, `SELECT id, state, acked_at FROM incidents WHERE key = ? AND episode = ? AND state != 'resolved' ORDER BY id DESC LIMIT 1`,
-		en.Alert, en.Episode).Scan(&id, &state, &acked)
+	// By the episode alone: a storm's incident here may have another key
+	// than the peer's of the same outage (storms.go).
+	err := e.db.QueryRowContext(ctx, `SELECT id, state, acked_at FROM incidents WHERE episode = ? AND state != 'resolved' ORDER BY id DESC LIMIT 1`,
+		en.Episode).Scan(&id, &state, &acked)
 	if err != nil || en.Node == e.cl.Node {
 		return // no incident here for that episode, already resolved, or our own (applied when made)
 	}
@@ -334,16 +364,20 @@ func (e *Engine) applyEnd(ctx context.Context, en LogEntry) {
 // when en was opened first: both nodes opened an incident for the same
 // outage before either heard of the other's, and both must name its pages
 // alike. The episode given up is ended in the log, so a later outage of
-// the key does not take it for an open one.
-func (e *Engine) adopt(ctx context.Context, en LogEntry) {
+// the key does not take it for an open one. id, when not 0, is the
+// incident to move (a storm of another key, storms.go).
+func (e *Engine) adopt(ctx context.Context, en LogEntry, id int64) (moved bool) {
 	if _, over := e.nfl.get(resolveKey(en.Episode)); over {
-		return
+		return false
 	}
 	var mine string
-	var moved bool
 	err := e.write(ctx, func(tx *sql.Tx, now time.Time) ([]Intent, error) {
-		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id, episode FROM incidents WHERE key = ? AND state != 'resolved' ORDER BY id DESC LIMIT 1`, en.Alert).Scan(&id, &mine)
+		var err error
+		if id != 0 {
+			err = tx.QueryRowContext(ctx, `SELECT episode FROM incidents WHERE id = ? AND state != 'resolved'`, id).Scan(&mine)
+		} else {
+			err = tx.QueryRowContext(ctx, `SELECT id, episode FROM incidents WHERE key = ? AND state != 'resolved' ORDER BY id DESC LIMIT 1`, en.Alert).Scan(&id, &mine)
+		}
 		if err != nil || mine == en.Episode || mine == "" {
 			return nil, nil
 		}
@@ -359,23 +393,24 @@ func (e *Engine) adopt(ctx context.Context, en LogEntry) {
 	})
 	if err != nil {
 		e.log.Warn("the peer's episode not adopted", "episode", en.Episode, "err", err)
-		return
+		return false
 	}
 	if moved {
-		e.log.Info("incident joined the peer's episode", "alert", en.Alert, "episode", en.Episode, "was", mine, "peer", en.Node)
+		e.log.Info("incident joined the peer's episode", "incident", id, "alert", en.Alert, "episode", en.Episode, "was", mine, "peer", en.Node)
 		e.nfl.add(ctx, LogEntry{Key: resolveKey(mine), Kind: "resolve", Alert: en.Alert, Episode: mine, By: "merged into " + en.Episode})
 		// What this node sent under the episode given up was sent for
 		// the peer's too: say so under its name, or the peer, waiting
 		// its turn for that page, finds no entry and sends it again.
 		for _, old := range e.nfl.Entries() {
-			if (old.Kind != "page" && old.Kind != kindSending) || old.Episode != mine {
+			if (old.Kind != "page" && old.Kind != "notice" && old.Kind != kindSending) || old.Episode != mine {
 				continue
 			}
 			cp := old
-			cp.Key, cp.Episode = pageKey(en.Episode, old.Pass, old.Step, old.Person, old.Channel), en.Episode
+			cp.Key, cp.Episode = strings.Replace(old.Key, "/"+mine+"/", "/"+en.Episode+"/", 1), en.Episode
 			e.nfl.add(ctx, cp)
 		}
 	}
+	return moved
 }
 
 // spawn runs fn as one of the engine's sends: Wait waits for it.

@@ -61,7 +61,9 @@ type Engine struct {
 	busy    atomic.Int64
 	turns   sync.Mutex
 	waiting map[int64]time.Time
-	share   shares // silences and overrides as cluster States (share_silences.go)
+	share   shares          // silences and overrides as cluster States (share_silences.go)
+	stormMu sync.Mutex      // one storm check at a time (storms.go)
+	remotes remoteIncidents // the peers' incidents replies here found (replies.go)
 }
 
 // Options tune an Engine; zero values are sensible.
@@ -147,6 +149,9 @@ func (e *Engine) Handle(ctx context.Context, a Alert) (*Incident, error) {
 		e.resolveMemory(ctx, a)
 	}
 	inc, err := e.record(ctx, a)
+	if a.Firing && err == nil && inc != nil && e.nfl != nil {
+		e.shareTargets(ctx, inc, a.Children) // storms.go; out of record's lock: it may adopt
+	}
 	switch {
 	case err != nil && a.Firing:
 		e.pageFromMemory(ctx, a, err)
@@ -333,7 +338,7 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 	if in.wait > 0 && !e.sleep(in.wait) {
 		return // shutting down: the claim stays, and Recover sends it
 	}
-	if e.cl != nil && in.Kind == KindPage && in.logKey != "" && !in.turnTaken {
+	if e.cl != nil && in.logKey != "" && !in.turnTaken { // a page, or an "acked by" notice (replies.go)
 		in.turnTaken = true
 		by, elsewhere, stop := e.takeTurn(ctx, &in)
 		if stop {

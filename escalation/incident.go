@@ -91,6 +91,9 @@ func getIncident(ctx context.Context, q querier, id int64) (*Incident, error) {
 
 // Get returns one incident.
 func (e *Engine) Get(ctx context.Context, id int64) (*Incident, error) {
+	if en, ok := e.remoteOf(id); ok {
+		return e.remoteView(id, en), nil // replies.go
+	}
 	return getIncident(ctx, e.db, id)
 }
 
@@ -287,6 +290,9 @@ func (e *Engine) Ack(ctx context.Context, id int64, by, via string) (*Incident, 
 // ack is Ack; share tells the other nodes of a cluster (not for an ack
 // that came from them).
 func (e *Engine) ack(ctx context.Context, id int64, by, via string, share bool) (*Incident, error) {
+	if id < 0 {
+		return e.endRemote(ctx, id, "ack", by, via) // replies.go: the peer's alone
+	}
 	changed := false
 	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		switch inc.State {
@@ -324,6 +330,9 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, via string) (*Incide
 
 // resolveBy is Resolve; share tells the other nodes of a cluster.
 func (e *Engine) resolveBy(ctx context.Context, id int64, by, via string, share bool) (*Incident, error) {
+	if id < 0 {
+		return e.endRemote(ctx, id, "resolve", by, via) // replies.go: the peer's alone
+	}
 	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		if inc.State == Resolved {
 			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
@@ -357,6 +366,9 @@ func (e *Engine) resolve(ctx context.Context, tx *sql.Tx, inc *Incident, by, via
 
 // Snooze acks for d, then pages again from the current step.
 func (e *Engine) Snooze(ctx context.Context, id int64, d time.Duration, by string) (*Incident, error) {
+	if id < 0 {
+		return e.remoteOnly(id) // replies.go
+	}
 	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		if inc.State == Resolved {
 			return nil, fmt.Errorf("#%d: %w", inc.Short, ErrResolved)
@@ -383,6 +395,9 @@ func (e *Engine) Snooze(ctx context.Context, id int64, d time.Duration, by strin
 // step they were paged at and only the first still matches. from < 0
 // means the step at which by was last paged (or the current one).
 func (e *Engine) Escalate(ctx context.Context, id int64, from int, by string) (*Incident, error) {
+	if id < 0 {
+		return e.remoteOnly(id) // replies.go
+	}
 	moved := -1 // the step it moved from, once it moved
 	inc, err := e.change(ctx, id, func(tx *sql.Tx, inc *Incident, now time.Time) ([]Intent, error) {
 		if inc.State == Resolved {
@@ -437,6 +452,7 @@ func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind 
 		people = append(people, p)
 	}
 	rows.Close()
+	people = e.toldInEpisode(inc, people) // replies.go: and who the other nodes paged
 	out := []Intent{cancelOf(inc)}
 	cfg := e.cfg.Load()
 	for _, name := range people {
@@ -445,6 +461,7 @@ func (e *Engine) tellPaged(ctx context.Context, tx *sql.Tx, inc *Incident, kind 
 		}
 		in := Intent{Incident: inc.ID, Short: inc.Short, Kind: kind, Channel: "sms", Person: name, Severity: inc.Severity,
 			Summary: inc.Summary, Since: inc.Opened, Text: text}
+		e.noticeTurn(&in, inc) // replies.go: one node sends it
 		if p := cfg.person(name); p != nil {
 			in.Phone, in.Email = p.Phone, p.Email
 		}
@@ -477,6 +494,9 @@ func (e *Engine) claim(ctx context.Context, tx *sql.Tx, in *Intent, now time.Tim
 // reused for an incident they never heard of is not found, so an old reply
 // cannot ack the wrong incident.
 func (e *Engine) ByShort(ctx context.Context, person string, short int) (*Incident, error) {
+	if e.nfl != nil {
+		return e.byShortShared(ctx, person, short) // replies.go
+	}
 	var id int64
 	err := e.db.QueryRowContext(ctx, `SELECT i.id FROM incidents i JOIN notifications n ON n.incident = i.id
 		WHERE i.short = ? AND n.person = ? ORDER BY n.id DESC LIMIT 1`, short, person).Scan(&id)
@@ -492,6 +512,9 @@ func (e *Engine) ByShort(ctx context.Context, person string, short int) (*Incide
 // LastPaged is the incident a bare "ACK" from person means: the open one
 // they were most recently paged for.
 func (e *Engine) LastPaged(ctx context.Context, person string) (*Incident, error) {
+	if e.nfl != nil {
+		return e.lastPagedShared(ctx, person) // replies.go
+	}
 	var id int64
 	err := e.db.QueryRowContext(ctx, `SELECT i.id FROM incidents i JOIN notifications n ON n.incident = i.id
 		WHERE n.person = ? AND n.kind = 'page' AND i.state != 'resolved' ORDER BY n.id DESC LIMIT 1`, person).Scan(&id)

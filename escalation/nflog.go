@@ -42,8 +42,8 @@ type Log struct {
 
 // LogEntry is one line of the notification log.
 type LogEntry struct {
-	Key     string `json:"key"`     // the same on every node (pageKey, episodeKey, ackKey, resolveKey)
-	Kind    string `json:"kind"`    // "page", "episode", "ack", "resolve"
+	Key     string `json:"key"`     // the same on every node (pageKey, episodeKey, ackKey, resolveKey, noticeKey; targetsKey names its node)
+	Kind    string `json:"kind"`    // "page", "episode", "ack", "resolve", "notice", "targets"
 	Alert   string `json:"alert"`   // the incident's key ("target:rt1")
 	Episode string `json:"episode"` // which outage of that key
 	Pass    int    `json:"pass,omitempty"`
@@ -57,6 +57,17 @@ type LogEntry struct {
 	Node     string    `json:"node"`         // the foghorn that wrote it
 	At       time.Time `json:"at"`
 	Expires  time.Time `json:"expires"`
+
+	// Short is the incident number a page or notice said ("#3 ...
+	// reply 3"), the sending node's: a reply on any node means the
+	// episode of the last text that carried it (replies.go).
+	Short int `json:"short,omitempty"`
+	// Targets are the targets an incident of Episode tells of, as the
+	// node that wrote it sees them ("targets" entries, storms.go).
+	Targets []string `json:"targets,omitempty"`
+	// Summary is a page's one line, for a reply on a node that does not
+	// have the incident (replies.go).
+	Summary string `json:"summary,omitempty"`
 }
 
 // newer reports whether e wins over old: the later timestamp, then the

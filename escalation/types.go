@@ -27,6 +27,11 @@ type Alert struct {
 	// Offer is the power action a person may ask for by reply ("cycle"
 	// for a hung host whose BMC answers); "" for none. The pager words it.
 	Offer configs.PowerAction
+	// Children are the other targets the incident tells of: a storm's
+	// members after its first, and those unreachable behind it. In a
+	// cluster they make two nodes' storms one outage (storms.go), whichever
+	// target each saw fail first.
+	Children []string
 }
 
 // Intent is one notification the engine wants sent: the pager's input. The

@@ -435,6 +435,11 @@ func (p *Pager) execute(ctx context.Context, eng Engine, person *configs.Person,
 			return fmt.Sprintf("#%d is already resolved: %s", inc.Short, cut(clean(inc.Summary), 100))
 		case errors.Is(err, escalation.ErrNotFound):
 			return fmt.Sprintf("#%d no longer exists.", inc.Short)
+		case errors.Is(err, escalation.ErrElsewhere):
+			// A cluster's incident that only the other foghorn has (a
+			// warning from its vantage point): ack and resolve reach it
+			// from here, the rest only there.
+			return fmt.Sprintf("#%d is kept by the other foghorn (%s): reply ACK or %dR, or use its web page.", inc.Short, strings.TrimPrefix(inc.Source, "peer "), inc.Short)
 		default:
 			p.log.Error("SMS command failed", "person", person.Name, "verb", cmd.Verb, "incident", inc.ID, "err", err)
 			return "Sorry, foghorn could not do that (internal error). Try again, or use the web page."

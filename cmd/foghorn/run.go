@@ -363,5 +363,6 @@ func alertFor(ev classify.Event) escalation.Alert {
 	// The host and the power offer travel as typed values: the pager
 	// words the offer, a power step acts on the host.
 	return escalation.Alert{Key: ev.Key, Firing: ev.Firing, Severity: ev.Severity, Summary: ev.Summary, Detail: detail,
-		Labels: ev.Labels, Policy: ev.Policy, Source: src, At: ev.At, Host: ev.Host, Offer: ev.Offer}
+		Labels: ev.Labels, Policy: ev.Policy, Source: src, At: ev.At, Host: ev.Host, Offer: ev.Offer,
+		Children: ev.Children}
 }

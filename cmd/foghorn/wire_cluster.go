@@ -258,6 +258,10 @@ var (
 	nflogMergedDesc    = prometheus.NewDesc("foghorn_cluster_log_merged_total", "Entries taken from the other nodes' gossip.", nil, nil)
 	nflogPeerDesc      = prometheus.NewDesc("foghorn_cluster_pages_sent_by_peer_total", "Pages this node did not send because another node's log entry came first.", nil, nil)
 	nflogTurnsDesc     = prometheus.NewDesc("foghorn_cluster_pages_sent_on_turn_total", "Pages this node sent on its turn: as the first live node, or finding no other node's entry by its turn.", nil, nil)
+	// Issue 15's last slices (escalation/replies.go, storms.go).
+	noticesPeerDesc  = prometheus.NewDesc("foghorn_cluster_notices_sent_by_peer_total", "Acked-by and resolved notices this node did not send because another node's log entry came first.", nil, nil)
+	noticesTurnsDesc = prometheus.NewDesc("foghorn_cluster_notices_sent_on_turn_total", "Acked-by and resolved notices this node sent on its turn.", nil, nil)
+	stormsJoinedDesc = prometheus.NewDesc("foghorn_cluster_storms_joined_total", "Storm incidents of this node that joined another node's earlier one because their targets overlap.", nil, nil)
 )
 
 func (clusterMetrics) Describe(ch chan<- *prometheus.Desc) {
@@ -267,6 +271,9 @@ func (clusterMetrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- nflogMergedDesc
 	ch <- nflogPeerDesc
 	ch <- nflogTurnsDesc
+	ch <- noticesPeerDesc
+	ch <- noticesTurnsDesc
+	ch <- stormsJoinedDesc
 }
 
 func (c clusterMetrics) Collect(ch chan<- prometheus.Metric) {
@@ -283,4 +290,7 @@ func (c clusterMetrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(nflogMergedDesc, prometheus.CounterValue, float64(st.Merged))
 	ch <- prometheus.MustNewConstMetric(nflogPeerDesc, prometheus.CounterValue, float64(st.Peer))
 	ch <- prometheus.MustNewConstMetric(nflogTurnsDesc, prometheus.CounterValue, float64(st.Turns))
+	ch <- prometheus.MustNewConstMetric(noticesPeerDesc, prometheus.CounterValue, float64(st.NoticesPeer))
+	ch <- prometheus.MustNewConstMetric(noticesTurnsDesc, prometheus.CounterValue, float64(st.NoticesTurns))
+	ch <- prometheus.MustNewConstMetric(stormsJoinedDesc, prometheus.CounterValue, float64(st.Storms))
 }
