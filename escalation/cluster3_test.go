@@ -160,3 +160,34 @@ func TestThreeNodesHealSettleOnOneEpisodeNoFurtherDuplicates(t *testing.T) {
 		t.Errorf("logs differ at the end:\nnode-a:\n%s\nnode-b:\n%s\nnode-c:\n%s", a, b, cc)
 	}
 }
+
+// Split from the start, node-c opens first, then node-a, then node-b.
+// Healed, node-b hears node-a's episode first and adopts it; node-a then
+// hears node-c's, the first, and gives its own up: that end of node-a's
+// episode is a merge, not a resolve, for node-b, which holds it too now.
+// The three settle on node-c's episode with their incidents open.
+func TestThreeNodesHealAnEpisodeMergedTwiceStaysOpenOnTheThird(t *testing.T) {
+	c, nc := newTrio(t)
+	c.net.setSplit(true)
+	c.fire(nc, "target:rt1")
+	c.drive(0)
+	c.clk.Add(2 * time.Second)
+	c.fire(c.a, "target:rt1")
+	c.drive(c.clk.Now().Sub(c.t0))
+	c.clk.Add(2 * time.Second)
+	c.fire(c.b, "target:rt1")
+	c.drive(20 * time.Minute)
+	c.net.heal(t)
+	c.settle()
+	var eps []string
+	for _, n := range c.all() {
+		open, err := n.e.Open(t.Context())
+		if err != nil || len(open) != 1 {
+			t.Fatalf("%s after the heal: %+v %v", n.name, open, err)
+		}
+		eps = append(eps, open[0].Episode)
+	}
+	if eps[0] != eps[1] || eps[0] != eps[2] {
+		t.Fatalf("after the heal the three name episodes %v, want one", eps)
+	}
+}
