@@ -553,14 +553,14 @@ func (h *haPair) targetIncidents(t *testing.T, name string) []haIncident {
 // (FOGHORN_HA_ACK_TRIALS or FOGHORN_HA_TRIALS, default 6); p50, p99 and
 // the worst.
 func TestHAAckOnOneNodeHangsUpTheOthersRingingCall(t *testing.T) {
-	haAckHangsUp(t, []string{"ams", "fra"}, haTrials("FOGHORN_HA_ACK_TRIALS"))
+	haAckHangsUp(t, []string{"ams", "fra"}, clusterPeerTimeout, haTrials("FOGHORN_HA_ACK_TRIALS"))
 }
 
 // haAckHangsUp is test 4 on the named nodes: the first by name calls, and
 // the ack comes through each of the others in turn.
-func haAckHangsUp(t *testing.T, nodes []string, trials int) {
+func haAckHangsUp(t *testing.T, nodes []string, peerTimeout time.Duration, trials int) {
 	site, targets, names := webTargets(t, trials)
-	h := newHACluster(t, nodes, clusterPeerTimeout, targets, "  [[policy.step]]\n  who = [\"alice\"]\n  channels = [\"voice\"]\n")
+	h := newHACluster(t, nodes, peerTimeout, targets, "  [[policy.step]]\n  who = [\"alice\"]\n  channels = [\"voice\"]\n")
 	if err := h.sim.SetPhone(h.alicePhone, twiliosim.Script{Call: "wait"}); err != nil {
 		t.Fatal(err)
 	}
