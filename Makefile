@@ -35,7 +35,7 @@ test: deps fmt-check vet lint
 ##               simulator: test 2 (kill the sender) over HA_KILL_TRIALS, test 4 (ack on one, the other's call hung up)
 ##               over HA_ACK_TRIALS; the figures are printed at the end, the log is in bin/cluster-test.log, a failed test's node logs in bin/ha-logs.
 ##               Needs root (nftables). The three-node tests are built only here (-tags clustertest); `make test`
-##               runs the two-node ones with 6 trials each. About 22 minutes for the two-node ones, 20 for the three.
+##               runs the two-node ones with 6 trials each. About 13 minutes for the two-node ones, 20 more for the three.
 HA_KILL_TRIALS ?= 20
 HA_ACK_TRIALS  ?= 50
 CLUSTER_TESTS  := ^(TestHA|TestCluster|TestTwoFoghorns|TestVantage|TestLostPeer|TestANodeThatNeverReachedAPeer)
