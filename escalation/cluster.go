@@ -172,7 +172,7 @@ func (e *Engine) episodeFor(alert string, now time.Time) (ep string, fresh bool)
 	if ep = e.nfl.liveEpisode(alert); ep != "" {
 		return ep, false
 	}
-	return episodeName(alert, now), true
+	return episodeName(alert, now, e.cl.Node), true
 }
 
 func (e *Engine) logEpisode(ctx context.Context, alert, ep string) {

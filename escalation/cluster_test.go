@@ -616,7 +616,7 @@ func TestConcurrentOpensNameOnePage(t *testing.T) {
 		t.Errorf("node-b's cluster counts: %+v; want 3 pages left to the peer", st)
 	}
 	var renamed int
-	c.b.db.QueryRow(`SELECT count(*) FROM notifications WHERE logkey LIKE 'page/target:rt1@' || ? || '/%'`, monday.UnixMilli()).Scan(&renamed)
+	c.b.db.QueryRow(`SELECT count(*) FROM notifications WHERE logkey LIKE 'page/target:rt1@' || ? || '@node-a/%'`, monday.UnixMilli()).Scan(&renamed)
 	if renamed != 3 {
 		t.Errorf("node-b's pages named after node-a's episode: %d, want 3", renamed)
 	}
