@@ -482,7 +482,8 @@ func haKillTheSender(t *testing.T, nodes []string, peerTimeout time.Duration, ki
 		// fra's count moves for this target's page (a restarted fra also
 		// counts the overdue pages its Recover found sent by another).
 		until(t, 15*time.Second, "fra left step 1 to ams", func() bool {
-			return h.metric(t, fra, "foghorn_cluster_pages_sent_by_peer_total") > byPeer && len(h.targetIncidents(t, fra)) == 1
+			incs := h.targetIncidents(t, fra)
+			return h.metric(t, fra, "foghorn_cluster_pages_sent_by_peer_total") > byPeer && len(incs) == 1 && incs[0].Step == 1
 		})
 		incs := h.targetIncidents(t, fra)
 		if len(incs) != 1 || incs[0].Step != 1 || incs[0].Due.IsZero() {
