@@ -35,6 +35,7 @@ func main() {
 	count := flag.Int("count", 3, "runs of each go test benchmark (the table shows the median)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "bound on each benchmark run")
 	skipProbes := flag.Bool("skip-probes", false, "skip probes/bench (the 10,000-target run)")
+	ackTrials := flag.Int("cluster-ack-trials", 20, "cmd/foghorn: acks on one foghorn timed until the other's ringing call ends (0: skip)")
 	verbose := flag.Bool("v", false, "print each benchmark's own output too")
 	flag.Parse()
 
@@ -47,6 +48,12 @@ func main() {
 	res.escalation = r.goBench("./escalation", "Escalate1000", "-benchtime", "1x", "-count", c)
 	for k, v := range r.goBench("./escalation", "DetectToIntent", "-benchtime", "200x", "-count", c) {
 		res.escalation[k] = v
+	}
+	for k, v := range r.goBench("./escalation", "ClusterJoin1000", "-benchtime", "1x", "-count", c) {
+		res.escalation[k] = v
+	}
+	if *ackTrials > 0 {
+		res.clusterAck = r.clusterAck(*ackTrials)
 	}
 	res.pager = r.goBench("./pager", "IntentToSimulator|AckToCancel", "-benchtime", "300x", "-count", c)
 	res.ipmi = r.goBench("./ipmi", "^BenchmarkProbe$", "-benchtime", "200x", "-count", c)
@@ -66,11 +73,15 @@ type runner struct {
 
 // run runs one command from the module root, bounded by the timeout, and
 // returns its combined output.
-func (r *runner) run(name string, args ...string) string {
-	fmt.Fprintf(os.Stderr, "bench: %s %s\n", name, strings.Join(args, " "))
+func (r *runner) run(name string, args ...string) string { return r.runEnv(nil, name, args...) }
+
+// runEnv is run with env added to the command's environment.
+func (r *runner) runEnv(env []string, name string, args ...string) string {
+	fmt.Fprintf(os.Stderr, "bench: %s %s %s\n", strings.Join(env, " "), name, strings.Join(args, " "))
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = 10 * time.Second
 	var out bytes.Buffer
 	w := io.Writer(&out)
@@ -117,6 +128,41 @@ func (r *runner) probesBench(targets int, measure time.Duration, victims int) pr
 func (r *runner) goBench(pkg, pattern string, extra ...string) metrics {
 	args := append([]string{"test", "-run", "^$", "-bench", pattern}, extra...)
 	return parseGoBench(r.run("go", append(args, pkg)...))
+}
+
+// clusterAck runs cmd/foghorn's test 4 (two real foghorns on loopback, one
+// Twilio simulator) for trials acks and reads its own summary line: ack
+// through one node's API → the other node's ringing call ended, at the
+// simulator.
+func (r *runner) clusterAck(trials int) clusterAckFigures {
+	out := r.runEnv([]string{"FOGHORN_HA_ACK_TRIALS=" + strconv.Itoa(trials)},
+		"go", "test", "-race", "-count=1", "-v", "-run", "^TestHAAckOnOneNodeHangsUpTheOthersRingingCall$", "./cmd/foghorn")
+	return parseClusterAck(out)
+}
+
+// clusterAckFigures are test 4's figures.
+type clusterAckFigures struct {
+	ok                bool
+	nodes, trials     int
+	p50, p99, maximum time.Duration
+}
+
+var reClusterAck = regexp.MustCompile(`(\d+) nodes, (\d+) trials: ack on another node -> the first one's ringing call hung up: p50 (\S+), p99 (\S+), max (\S+)`)
+
+func parseClusterAck(out string) clusterAckFigures {
+	m := reClusterAck.FindStringSubmatch(out)
+	if m == nil {
+		return clusterAckFigures{}
+	}
+	var f clusterAckFigures
+	f.nodes, _ = strconv.Atoi(m[1])
+	f.trials, _ = strconv.Atoi(m[2])
+	var e1, e2, e3 error
+	f.p50, e1 = time.ParseDuration(m[3])
+	f.p99, e2 = time.ParseDuration(m[4])
+	f.maximum, e3 = time.ParseDuration(m[5])
+	f.ok = e1 == nil && e2 == nil && e3 == nil
+	return f
 }
 
 type metrics map[string]map[string][]float64
@@ -236,6 +282,7 @@ func parseProbes(out string) probesFigures {
 
 type results struct {
 	probes                            probesFigures
+	clusterAck                        clusterAckFigures
 	escalation, pager, ipmi, classify metrics
 }
 
@@ -295,6 +342,19 @@ func (r *results) print(w io.Writer) {
 	row("  ack → no further page (1,000 open), p99", s, "< 100 ms", "escalation BenchmarkEscalate1000")
 	s, _, _ = ms(r.escalation, "BenchmarkEscalate1000", "dispatch-p99-ms")
 	row("engine lag, 1,000 incidents due at once, p99", s, "< 100 ms", "escalation BenchmarkEscalate1000")
+	if v, ok := r.escalation.median("BenchmarkClusterJoin1000", "converge-ms"); ok {
+		st, _ := r.escalation.median("BenchmarkClusterJoin1000", "stored-ms")
+		en, _ := r.escalation.median("BenchmarkClusterJoin1000", "entries")
+		row("cluster: node joins, has the peer's log (1,000 open incidents)", fmt.Sprintf("%.0f ms (%.0f entries; in its store %.0f ms)", v, en, st), "", "escalation BenchmarkClusterJoin1000")
+	} else {
+		row("cluster: node joins, has the peer's log (1,000 open incidents)", na, "", "escalation BenchmarkClusterJoin1000")
+	}
+	if a := r.clusterAck; a.ok {
+		row("cluster: ack on one node → other's ringing call ended, p99", fmt.Sprintf("%s (p50 %s, max %s; %d trials, -race binaries)", a.p99, a.p50, a.maximum, a.trials),
+			"< 1 s", "cmd/foghorn TestHAAckOnOneNode...")
+	} else {
+		row("cluster: ack on one node → other's ringing call ended, p99", na, "< 1 s", "cmd/foghorn TestHAAckOnOneNode... (skipped or failed)")
+	}
 	s, _, _ = ms(r.ipmi, "BenchmarkProbe", "p99-ms")
 	row("IPMI probe (status+sensors+SEL), p99", s, "", "ipmi BenchmarkProbe (ipmi_sim)")
 	if v, ok := r.classify.median("BenchmarkClassifyObserve", "ns/op"); ok {

@@ -267,7 +267,7 @@ func (e *Engine) episodeFor(alert string, now time.Time) (ep string, fresh bool)
 	if ep = e.nfl.liveEpisode(alert); ep != "" {
 		return ep, false
 	}
-	return episodeName(alert, now), true
+	return episodeName(alert, now, e.cl.Node), true
 }
 
 func (e *Engine) logEpisode(ctx context.Context, alert, ep string) {
@@ -354,6 +354,15 @@ func (e *Engine) applyEnd(ctx context.Context, en LogEntry) {
 			e.log.Warn("the peer's ack not applied here", "incident", id, "episode", en.Episode, "by", en.By, "err", err)
 		}
 	case "resolve":
+		if into, merged := strings.CutPrefix(en.By, mergedInto); merged {
+			// Not an end: the node that wrote it gave this episode up for
+			// an earlier one (adopt), and so does this node, which holds it
+			// too (with three nodes, one may have adopted it in between).
+			if ep, ok := e.nfl.get(episodeKey(into)); ok {
+				e.adopt(ctx, ep, id)
+			}
+			return
+		}
 		if _, err := e.resolveBy(ctx, id, en.By, via, false); err != nil {
 			e.log.Warn("the peer's resolve not applied here", "incident", id, "episode", en.Episode, "by", en.By, "err", err)
 		}
@@ -397,7 +406,7 @@ func (e *Engine) adopt(ctx context.Context, en LogEntry, id int64) (moved bool) 
 	}
 	if moved {
 		e.log.Info("incident joined the peer's episode", "incident", id, "alert", en.Alert, "episode", en.Episode, "was", mine, "peer", en.Node)
-		e.nfl.add(ctx, LogEntry{Key: resolveKey(mine), Kind: "resolve", Alert: en.Alert, Episode: mine, By: "merged into " + en.Episode})
+		e.nfl.add(ctx, LogEntry{Key: resolveKey(mine), Kind: "resolve", Alert: en.Alert, Episode: mine, By: mergedInto + en.Episode})
 		// What this node sent under the episode given up was sent for
 		// the peer's too: say so under its name, or the peer, waiting
 		// its turn for that page, finds no entry and sends it again.
@@ -412,6 +421,10 @@ func (e *Engine) adopt(ctx context.Context, en LogEntry, id int64) (moved bool) 
 	}
 	return moved
 }
+
+// mergedInto begins the By of an episode's end written by adopt: the
+// episode was merged into the one named after it, not resolved.
+const mergedInto = "merged into "
 
 // spawn runs fn as one of the engine's sends: Wait waits for it.
 func (e *Engine) spawn(fn func()) {

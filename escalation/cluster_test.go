@@ -203,13 +203,14 @@ type node struct {
 }
 
 type pair struct {
-	t   *testing.T
-	clk *clock.Fake
-	t0  time.Time
-	net *fakeNet
-	a   *node // node-a: position 0 while both live
-	b   *node
-	cfg Config
+	t    *testing.T
+	clk  *clock.Fake
+	t0   time.Time
+	net  *fakeNet
+	a    *node // node-a: position 0 while both live
+	b    *node
+	more []*node // a third node (cluster3_test.go)
+	cfg  Config
 }
 
 func newPair(t *testing.T) *pair {
@@ -245,13 +246,16 @@ func (c *pair) start(name, dir string) *node {
 
 func (c *pair) live() []*node {
 	var out []*node
-	for _, n := range []*node{c.a, c.b} {
+	for _, n := range c.all() {
 		if !n.dead {
 			out = append(out, n)
 		}
 	}
 	return out
 }
+
+// all are the nodes, dead or alive.
+func (c *pair) all() []*node { return append([]*node{c.a, c.b}, c.more...) }
 
 // ProviderID makes the test pager name a provider's id, as the real one
 // names Twilio's SID.
@@ -362,7 +366,7 @@ func (c *pair) kill(n *node) {
 // of the notification in the shared log.
 func (c *pair) pages() map[string]int {
 	out := map[string]int{}
-	for _, n := range []*node{c.a, c.b} {
+	for _, n := range c.all() {
 		n.p.mu.Lock()
 		for _, s := range n.p.got {
 			if s.Kind == KindPage {
@@ -626,7 +630,7 @@ func TestConcurrentOpensNameOnePage(t *testing.T) {
 		t.Errorf("node-b's cluster counts: %+v; want 3 pages left to the peer", st)
 	}
 	var renamed int
-	c.b.db.QueryRow(`SELECT count(*) FROM notifications WHERE logkey LIKE 'page/target:rt1@' || ? || '/%'`, monday.UnixMilli()).Scan(&renamed)
+	c.b.db.QueryRow(`SELECT count(*) FROM notifications WHERE logkey LIKE 'page/target:rt1@' || ? || '@node-a/%'`, monday.UnixMilli()).Scan(&renamed)
 	if renamed != 3 {
 		t.Errorf("node-b's pages named after node-a's episode: %d, want 3", renamed)
 	}

@@ -101,8 +101,14 @@ func kindRank(kind string) int {
 // paged in this episode, counted alike on both nodes because they run the
 // same policy), and the person and channel: neither node's own incident
 // number nor its clock enters the name.
-func episodeName(alert string, opened time.Time) string {
-	return fmt.Sprintf("%s@%d", alert, opened.UnixMilli())
+//
+// The name has the node too: nodes that open the same outage in the same
+// millisecond (three nodes often do) must not write one episode key with
+// two values, or they decide on different ones before the log converges
+// (found by TestHAThreeNodesAckOnAny...: two nodes named their episodes
+// alike, the third adopted the later one, and its ack missed the caller).
+func episodeName(alert string, opened time.Time, node string) string {
+	return fmt.Sprintf("%s@%d@%s", alert, opened.UnixMilli(), node)
 }
 
 func episodeKey(ep string) string { return "episode/" + ep }

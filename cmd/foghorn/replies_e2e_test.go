@@ -22,7 +22,7 @@ const bobCell = "+4915112345672"
 // withBob adds bob to both nodes' configs, next to alice.
 func (h *haPair) withBob(t *testing.T) {
 	t.Helper()
-	for _, n := range []clusterNode{h.fra, h.ams} {
+	for _, n := range []clusterNode{h.nodes["fra"], h.nodes["ams"]} {
 		b, err := os.ReadFile(n.cfg)
 		if err != nil {
 			t.Fatal(err)

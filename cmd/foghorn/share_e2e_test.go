@@ -151,7 +151,7 @@ func TestShareSilenceMadeOnFraKeepsAmsFromPagingAndEndsOnBoth(t *testing.T) {
 		})
 	}
 	byPeer := h.metric(t, "fra", "foghorn_cluster_pages_sent_by_peer_total") + h.metric(t, "ams", "foghorn_cluster_pages_sent_by_peer_total")
-	if code, body := apiCall(t, h.ams.base, haToken, "DELETE", "/api/v1/silences/"+uid, nil); code != 200 {
+	if code, body := apiCall(t, h.nodes["ams"].base, haToken, "DELETE", "/api/v1/silences/"+uid, nil); code != 200 {
 		t.Fatalf("ams: DELETE silence: %d %s", code, body)
 	}
 	until(t, 10*time.Second, "fra ended the silence ams ended", func() bool { return len(h.silences(t, "fra")) == 0 })
@@ -174,7 +174,7 @@ func TestShareOverrideMadeOnAmsMakesFraPageTheCover(t *testing.T) {
 	site, targets, _ := webTargets(t, 1)
 	h := newHAPair(t, targets, oneSMS)
 	const bobPhone = "+4915112345672"
-	for _, n := range []clusterNode{h.fra, h.ams} {
+	for _, n := range []clusterNode{h.nodes["fra"], h.nodes["ams"]} {
 		b, err := os.ReadFile(n.cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -184,7 +184,7 @@ func TestShareOverrideMadeOnAmsMakesFraPageTheCover(t *testing.T) {
 	h.startBoth(t)
 	until(t, 15*time.Second, "both see the target up", func() bool { return h.targetsUp(t, "fra") == 1 && h.targetsUp(t, "ams") == 1 })
 	end := time.Now().Add(2 * time.Hour)
-	if code, body := apiCall(t, h.ams.base, haToken, "POST", "/api/v1/overrides", map[string]any{"absent": "alice", "cover": "bob", "end": end}); code != 200 {
+	if code, body := apiCall(t, h.nodes["ams"].base, haToken, "POST", "/api/v1/overrides", map[string]any{"absent": "alice", "cover": "bob", "end": end}); code != 200 {
 		t.Fatalf("ams: POST override: %d %s", code, body)
 	}
 	until(t, 10*time.Second, "fra took ams's override", func() bool {
