@@ -59,19 +59,7 @@ func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentEls
 	}
 	start := e.clock.Now()
 	if pos := e.cl.Peer.Position(); pos > 0 && !in.waited {
-		d := time.Duration(pos) * e.cl.PeerTimeout
-		e.turns.Lock()
-		e.waiting[in.ID] = start.Add(d)
-		e.turns.Unlock()
-		select {
-		case <-e.clock.After(d):
-		case <-e.done:
-			stop = true
-		}
-		e.turns.Lock()
-		delete(e.waiting, in.ID)
-		e.turns.Unlock()
-		if stop {
+		if !e.pause(in.ID, time.Duration(pos)*e.cl.PeerTimeout) {
 			return LogEntry{}, false, true
 		}
 	}
@@ -130,31 +118,37 @@ func (e *Engine) awaitSender(in *Intent, by LogEntry) (LogEntry, bool, bool) {
 			e.log.Info("page: the node sending it was lost; sending it here", "key", in.logKey, "sender", by.Node)
 			return by, false, false
 		}
-		now := e.clock.Now()
-		if !now.Before(deadline) {
+		if !e.clock.Now().Before(deadline) {
 			e.log.Warn("page: the node sending it has not said it went out; sending it here too (a duplicate is better than a lost page)",
 				"key", in.logKey, "sender", by.Node, "since", by.At)
 			return by, false, false
 		}
-		e.turns.Lock()
-		e.waiting[in.ID] = now.Add(poll)
-		e.turns.Unlock()
-		var stop bool
-		select {
-		case <-e.clock.After(poll):
-		case <-e.done:
-			stop = true
-		}
-		e.turns.Lock()
-		delete(e.waiting, in.ID)
-		e.turns.Unlock()
-		if stop {
+		if !e.pause(in.ID, poll) {
 			return LogEntry{}, false, true
 		}
 		var ok bool
 		if by, ok = e.nfl.get(in.logKey); !ok {
 			return by, false, false
 		}
+	}
+}
+
+// pause waits d on the engine's clock for the page id, as a wait the
+// tests' settle counts (Engine.waiting); false when the engine stopped.
+func (e *Engine) pause(id int64, d time.Duration) bool {
+	e.turns.Lock()
+	e.waiting[id] = e.clock.Now().Add(d)
+	e.turns.Unlock()
+	defer func() {
+		e.turns.Lock()
+		delete(e.waiting, id)
+		e.turns.Unlock()
+	}()
+	select {
+	case <-e.clock.After(d):
+		return true
+	case <-e.done:
+		return false
 	}
 }
 
