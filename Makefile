@@ -38,7 +38,7 @@ test: deps fmt-check vet lint
 ##               runs the two-node ones with 6 trials each. About 13 minutes for the two-node ones, 20 more for the three.
 HA_KILL_TRIALS ?= 20
 HA_ACK_TRIALS  ?= 50
-CLUSTER_TESTS  := ^(TestHA|TestCluster|TestTwoFoghorns|TestVantage|TestLostPeer|TestANodeThatNeverReachedAPeer)
+CLUSTER_TESTS  := ^(TestHA|TestCluster|TestTwoFoghorns|TestVantage|TestLostPeer|TestANodeThatNeverReachedAPeer|TestShare|TestPower(CodeOffered|Conflicting|AutomatedStepRunsOnce))
 cluster-test:
 	@mkdir -p $(BIN)/ha-logs; FOGHORN_HA_LOGS=$(abspath $(BIN))/ha-logs FOGHORN_HA_KILL_TRIALS=$(HA_KILL_TRIALS) FOGHORN_HA_ACK_TRIALS=$(HA_ACK_TRIALS) \
 	  $(GO) vet -tags clustertest ./cmd/foghorn && $(GO) run ./tools/testsum -log $(BIN)/cluster-test.log -- $(GO) test -tags clustertest -race -count=1 -timeout 80m -run '$(CLUSTER_TESTS)' ./cmd/foghorn; \
