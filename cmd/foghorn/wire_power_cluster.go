@@ -3,8 +3,6 @@ package main
 import (
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"foghorn/configs"
 	"foghorn/power"
 )
@@ -23,7 +21,13 @@ func (d *daemon) sharePower(cfg *configs.Config) {
 		Settle: powerSettle(cfg.Cluster.PeerTimeout.Duration)})
 	ch := d.peer.AddState(powerKey, sh)
 	sh.SetBroadcast(ch.Broadcast)
-	d.m.reg.MustRegister(powerShareMetrics{sh})
+	d.m.reg.MustRegister(
+		counterFunc("foghorn_cluster_power_claims_merged_total", "Power actions claimed by the other nodes (or changes to them) taken from their gossip.",
+			func() uint64 { return sh.Stats().Claims }),
+		counterFunc("foghorn_cluster_power_codes_merged_total", "Confirmation codes made, used or cancelled on the other nodes, taken from their gossip.",
+			func() uint64 { return sh.Stats().Codes }),
+		counterFunc("foghorn_cluster_power_claims_lost_total", "Power actions of this node refused because another node claimed one first.",
+			func() uint64 { return sh.Stats().Lost }))
 }
 
 // powerSettle is how long a power claim waits for the peer's echo at
@@ -32,26 +36,4 @@ func (d *daemon) sharePower(cfg *configs.Config) {
 // in a round trip, long before.
 func powerSettle(peerTimeout time.Duration) time.Duration {
 	return min(max(peerTimeout/5, 200*time.Millisecond), 2*time.Second)
-}
-
-// powerShareMetrics are foghorn_cluster_power_*_total.
-type powerShareMetrics struct{ sh *power.Shared }
-
-var (
-	powerClaimsDesc = prometheus.NewDesc("foghorn_cluster_power_claims_merged_total", "Power actions claimed by the other nodes (or changes to them) taken from their gossip.", nil, nil)
-	powerCodesDesc  = prometheus.NewDesc("foghorn_cluster_power_codes_merged_total", "Confirmation codes made, used or cancelled on the other nodes, taken from their gossip.", nil, nil)
-	powerLostDesc   = prometheus.NewDesc("foghorn_cluster_power_claims_lost_total", "Power actions of this node refused because another node claimed one first.", nil, nil)
-)
-
-func (powerShareMetrics) Describe(ch chan<- *prometheus.Desc) {
-	ch <- powerClaimsDesc
-	ch <- powerCodesDesc
-	ch <- powerLostDesc
-}
-
-func (m powerShareMetrics) Collect(ch chan<- prometheus.Metric) {
-	st := m.sh.Stats()
-	ch <- prometheus.MustNewConstMetric(powerClaimsDesc, prometheus.CounterValue, float64(st.Claims))
-	ch <- prometheus.MustNewConstMetric(powerCodesDesc, prometheus.CounterValue, float64(st.Codes))
-	ch <- prometheus.MustNewConstMetric(powerLostDesc, prometheus.CounterValue, float64(st.Lost))
 }

@@ -17,29 +17,18 @@ func (d *daemon) shareSilences() {
 	for key, s := range map[string]*escalation.Shared{"silences": d.eng.SharedSilences(), "overrides": d.eng.SharedOverrides()} {
 		s.SetBroadcast(d.peer.AddState(key, s).Broadcast)
 	}
-	d.m.reg.MustRegister(shareMetrics{d.eng})
+	d.m.reg.MustRegister(
+		counterFunc("foghorn_cluster_silences_merged_total", "Versions of silences (made, ended early) taken from the other nodes.",
+			func() uint64 { return d.eng.ShareStats().SilencesMerged }),
+		counterFunc("foghorn_cluster_overrides_merged_total", "Versions of on-call overrides (made, cancelled) taken from the other nodes.",
+			func() uint64 { return d.eng.ShareStats().OverridesMerged }),
+		counterFunc("foghorn_cluster_shared_ignored_total", "Silence and override versions heard from the other nodes that were not newer than this node's (replays, echoes).",
+			func() uint64 { return d.eng.ShareStats().Ignored }))
 }
 
-// shareMetrics are foghorn_cluster_silences_merged_total and the like.
-type shareMetrics struct{ eng *escalation.Engine }
-
-var (
-	shareSilencesDesc  = prometheus.NewDesc("foghorn_cluster_silences_merged_total", "Versions of silences (made, ended early) taken from the other nodes.", nil, nil)
-	shareOverridesDesc = prometheus.NewDesc("foghorn_cluster_overrides_merged_total", "Versions of on-call overrides (made, cancelled) taken from the other nodes.", nil, nil)
-	shareIgnoredDesc   = prometheus.NewDesc("foghorn_cluster_shared_ignored_total", "Silence and override versions heard from the other nodes that were not newer than this node's (replays, echoes).", nil, nil)
-)
-
-func (shareMetrics) Describe(ch chan<- *prometheus.Desc) {
-	ch <- shareSilencesDesc
-	ch <- shareOverridesDesc
-	ch <- shareIgnoredDesc
-}
-
-func (m shareMetrics) Collect(ch chan<- prometheus.Metric) {
-	st := m.eng.ShareStats()
-	ch <- prometheus.MustNewConstMetric(shareSilencesDesc, prometheus.CounterValue, float64(st.SilencesMerged))
-	ch <- prometheus.MustNewConstMetric(shareOverridesDesc, prometheus.CounterValue, float64(st.OverridesMerged))
-	ch <- prometheus.MustNewConstMetric(shareIgnoredDesc, prometheus.CounterValue, float64(st.Ignored))
+// counterFunc is a counter read from a stage's own count at each scrape.
+func counterFunc(name, help string, n func() uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(n()) })
 }
 
 // endSilence is DELETE /api/v1/silences/{id}: the silence (its number on
