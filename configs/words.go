@@ -60,7 +60,8 @@ func (s Severity) Milder(o Severity) Severity {
 	return s
 }
 
-// Channel is a way to reach a person: "sms", "voice" or "email".
+// Channel is a way to reach a person: "sms", "voice", "email", or a push
+// app ("ntfy", "pushover", "telegram").
 type Channel string
 
 // The channels.
@@ -68,6 +69,11 @@ const (
 	SMS   Channel = "sms"
 	Voice Channel = "voice"
 	Email Channel = "email"
+	// The push apps: each is a step channel and a fallback like sms, and
+	// each takes acks back from the phone.
+	Ntfy     Channel = "ntfy"
+	Pushover Channel = "pushover"
+	Telegram Channel = "telegram"
 )
 
 // Members lists the group's targets: the resolved list (members, the

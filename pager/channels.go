@@ -42,6 +42,15 @@ type followed interface {
 	after(ctx context.Context, st *state, m *outgoing, id string, err error)
 }
 
+// dismisser is a channel whose sends live on after they were handed over
+// and must be taken back when the incident no longer needs anyone: a push
+// app's emergency notification that repeats until acknowledged, a chat
+// message whose buttons would still act. Pager.Cancel (an ack, resolve or
+// snooze) calls dismiss for the incident; it logs its own failures.
+type dismisser interface {
+	dismiss(ctx context.Context, st *state, incident int64)
+}
+
 // channels are the pager's channels; announce tries them in this order.
 func channels(p *Pager) []channel {
 	return []channel{

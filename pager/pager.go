@@ -321,6 +321,11 @@ func (p *Pager) Cancel(ctx context.Context, incident int64) error {
 	ctx, cancel := p.detach(ctx, noticeTimeout)
 	defer cancel()
 	st := p.state()
+	for _, ch := range p.chans {
+		if d, ok := ch.(dismisser); ok {
+			d.dismiss(ctx, st, incident)
+		}
+	}
 	sids := p.calls.forIncident(incident)
 	if len(sids) == 0 || st.tw == nil {
 		return nil
