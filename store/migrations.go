@@ -193,4 +193,40 @@ var migrations = []migration{
 		UPDATE overrides SET uid = 'local-' || lower(hex(randomblob(8))), updated_at = created_at;
 		CREATE UNIQUE INDEX overrides_uid ON overrides (uid);
 	`},
+	{"pager: providers and push apps", `
+		-- owner: pager. provider names the SMS/voice provider that took the
+		-- message or call ('' for [twilio], else a [[provider]] name), so
+		-- Recover asks that provider's own record, and a hang-up or a
+		-- status callback goes to the provider that placed the call.
+		ALTER TABLE twilio_sids ADD COLUMN provider TEXT NOT NULL DEFAULT '';
+
+		-- owner: pager. A push app's send that lives on after the hand-over
+		-- and must be followed or taken back: a Pushover emergency receipt
+		-- to poll and cancel, a Telegram message whose buttons are edited
+		-- away once the incident is acked or resolved. ref is the vendor's
+		-- id (the receipt; "chat:message"); state is the channel's own
+		-- (e.g. "live", "acked", "cancelled"); extra is the channel's JSON.
+		CREATE TABLE pushes (
+			channel      TEXT NOT NULL,
+			ref          TEXT NOT NULL,
+			notification INTEGER NOT NULL,
+			incident     INTEGER NOT NULL,
+			person       TEXT NOT NULL,
+			at           INTEGER NOT NULL,
+			state        TEXT NOT NULL DEFAULT 'live',
+			extra        TEXT NOT NULL DEFAULT '',
+			PRIMARY KEY (channel, ref)
+		);
+		CREATE INDEX pushes_incident ON pushes (incident, channel);
+
+		-- owner: pager. Signed one-use action links (ntfy's "Ack #42"
+		-- button): a link's id once it was used, until it expires; a
+		-- replayed link finds its id here and is refused. The links' HMAC
+		-- key is in meta ('link_key'), made once, so links survive a restart.
+		CREATE TABLE used_links (
+			id      TEXT PRIMARY KEY,
+			at      INTEGER NOT NULL,
+			expires INTEGER NOT NULL
+		);
+	`},
 }
