@@ -17,6 +17,7 @@ type Config struct {
 	// Cluster is nil without a [cluster] table: a single foghorn runs
 	// exactly as it did before clustering existed.
 	Cluster     *Cluster      `toml:"cluster"`
+	Telegram    *TelegramBot  `toml:"telegram"` // telegram.go; nil without [telegram]
 	People      []Person      `toml:"person"`
 	Rotations   []Rotation    `toml:"rotation"`
 	Policies    []Policy      `toml:"policy"`
@@ -144,6 +145,9 @@ type Person struct {
 	QuietHours   string `toml:"quiet_hours"`
 	Role         string `toml:"role"`
 	PasswordHash string `toml:"password_hash"`
+
+	// Telegram is [person.telegram] (telegram.go).
+	Telegram *PersonTelegram `toml:"telegram"`
 }
 
 // Rotation hands the pager on by a cron spec in a time zone.

@@ -161,6 +161,8 @@ func validateStep(r *report, c *Config, path, key string, s Step) {
 				"%q needs Twilio, but [twilio] is not configured", ch)
 		case ch == "email" && c.SMTP.Host == "":
 			r.add(p, k, "configure [smtp] host and from", `"email" needs [smtp], but it is not configured`)
+		case ch == Telegram && c.Telegram == nil:
+			r.add(p, k, "configure [telegram] (token_file) and each person's [person.telegram] chat_id", `"telegram" needs [telegram], but it is not configured`)
 		}
 	}
 	if s.Repeat < 0 {
@@ -226,4 +228,5 @@ func checkReach(r *report, c *Config, path, key, name string, channels []Channel
 		r.add(path, key, "add email = \"...\" to the person, or drop \"email\" from the step's channels",
 			"%q has no email address for the \"email\" channel", name)
 	}
+	checkTelegramReach(r, c, path, key, p, channels) // telegram.go
 }

@@ -19,6 +19,9 @@ type Config struct {
 	Twilio configs.Twilio
 	// SMTP is [smtp]; no Host means no email channel.
 	SMTP configs.SMTP
+	// Telegram is [telegram]; nil means no Telegram channel. The people's
+	// chat ids are in People.
+	Telegram *configs.TelegramBot
 	// PublicURL is where Twilio reaches the webhooks: [server] public_url,
 	// or for a simulator on the same machine the listen address; empty
 	// when unknown.

@@ -129,6 +129,12 @@ func (p *Pager) announce(ctx context.Context, vendor string, down bool, why stri
 	case vendor == vendorTwilio:
 		subject = "foghorn: Twilio works again"
 		text = fmt.Sprintf("SMS and voice pages go out again (Twilio was failing for %s).\n", downFor.Round(time.Second))
+	case vendor == vendorTelegram && down:
+		subject = "foghorn: Telegram is failing - pages by Telegram are NOT going out"
+		text = fmt.Sprintf("foghorn cannot send through the Telegram bot since %s UTC: %s", p.clock.Now().UTC().Format("15:04"), why)
+	case vendor == vendorTelegram:
+		subject = "foghorn: Telegram works again"
+		text = fmt.Sprintf("foghorn's Telegram bot works again (was failing for %s).", downFor.Round(time.Second))
 	case down:
 		subject = "foghorn: email (SMTP) is failing - pages by email are NOT going out"
 		text = fmt.Sprintf("foghorn email failing since %s UTC: %s", p.clock.Now().UTC().Format("15:04"), why)
@@ -206,6 +212,7 @@ var families = map[string]family{
 	"hangup":       {"foghorn_pager_hangups_total", "Calls hung up after an ack, a cancel or a voicemail.", []string{"result"}},
 	"sms_commands": {"foghorn_pager_sms_commands_total", "Inbound SMS by result (the command's verb, not_understood, unknown_number).", []string{"result"}},
 	"outages":      {"foghorn_pager_channel_outages_total", "Times a vendor was found failing for everyone (Twilio or SMTP down).", []string{"vendor"}},
+	"telegram":     {"foghorn_pager_telegram_total", "Telegram updates and edits by result (ack, esc, snz, not_allowed, forbidden, replayed, edited, edit_failed, api_error).", []string{"result"}},
 }
 
 var downDesc = prometheus.NewDesc("foghorn_pager_channel_down", "1 while a vendor fails for everyone (Twilio or SMTP down).", []string{"vendor"}, nil)

@@ -103,6 +103,8 @@ type Pager struct {
 
 	power powerState // power.go: the power desk; who was told of automated steps
 
+	tg telegramRun // telegram.go: the bot's poller or webhook registration
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -118,6 +120,7 @@ type state struct {
 	token    string // Twilio auth token: API password and webhook signing key
 	tw       *twilioAPI
 	mail     *mailer
+	tg       *telegramBot // telegram.go; nil without [telegram]
 	validity time.Duration
 }
 
@@ -216,7 +219,9 @@ func (p *Pager) SetConfig(cfg Config) error {
 		}
 	}
 	st.mail = newMailer(cfg.SMTP, p.opts.APITimeout)
+	st.tg = newTelegramBot(cfg.Telegram, st, p.opts.APITimeout)
 	p.st.Store(st)
+	p.telegramStart(st)
 	if old != nil && old.tw != nil && old.tw != st.tw {
 		old.tw.close()
 	}

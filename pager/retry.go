@@ -22,6 +22,10 @@ func retryable(err error) bool {
 	if err == nil {
 		return false
 	}
+	var pu pushError
+	if errors.As(err, &pu) {
+		return pu.retryable()
+	}
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		return te.Status == 429 || te.Status >= 500
@@ -50,6 +54,10 @@ func vendorWide(err error) bool {
 	if credentialRefused(err) { // credentials.go: even when twilio-go refuses before sending
 		return true
 	}
+	var pu pushError
+	if errors.As(err, &pu) {
+		return pu.vendorWide()
+	}
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		return te.Status == 401 || te.Status == 403 || te.Status == 429 || te.Status >= 500
@@ -59,6 +67,16 @@ func vendorWide(err error) bool {
 		return false
 	}
 	return retryable(err)
+}
+
+// pushError is a push app's API error (telegram.go's tgError): it says
+// itself whether another attempt may help, whether the vendor fails for
+// everyone, and whether our credentials were refused.
+type pushError interface {
+	error
+	retryable() bool
+	vendorWide() bool
+	refused() bool
 }
 
 // permanentError is a failure of ours that no retry fixes (no phone number,
