@@ -497,16 +497,22 @@ func (p *Pager) telegramPress(ctx context.Context, st *state, eng Engine, cq *tg
 	if err != nil || id <= 0 || (verb != "ack" && verb != "esc" && verb != "snz") {
 		return deny("unknown button data")
 	}
-	if !p.tgPaged(ctx, tgRef(chat, cq.Message.ID), id, person.Name) {
-		return deny("the button is not on a page of that incident foghorn sent this person")
-	}
 	inc, err := eng.Get(ctx, id)
-	if err != nil {
-		if errors.Is(err, escalation.ErrNotFound) {
-			return "This incident no longer exists."
-		}
+	switch {
+	case errors.Is(err, escalation.ErrNotFound):
+		return deny("no such incident")
+	case err != nil:
 		p.log.Error("Telegram button press failed", "person", person.Name, "incident", id, "err", err)
 		return "Sorry, foghorn could not do that (internal error). Try again, or reply by SMS."
+	}
+	if !p.tgPaged(ctx, tgRef(chat, cq.Message.ID), id, person.Name) {
+		// Not a message foghorn recorded: a page whose send timed out
+		// after Telegram took it (the retry's message is the recorded
+		// one), or data the person's client made up. Either way the
+		// person may act on what they were paged for, as by SMS.
+		if mine, err := eng.ByShort(ctx, person.Name, inc.Short); err != nil || mine.ID != inc.ID {
+			return deny("the person was not paged for that incident")
+		}
 	}
 	loc := p.zone(person.TimeZone)
 	switch {

@@ -189,8 +189,7 @@ func TestTelegramOnlyThePersonInTheirChatActs(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			x := newTelegramWorld(t, mode)
 			inc, m := x.page(t)
-			other := x.fire("target:nas") // an incident dave was paged for too, but not on this message
-			x.step()
+			other := x.fire("target:nas") // not paged yet: dave was not paged for it
 			presses := []struct {
 				name       string
 				chat, from int64
@@ -201,7 +200,8 @@ func TestTelegramOnlyThePersonInTheirChatActs(t *testing.T) {
 				{"a stranger in dave's chat", daveChat, strangerChat, ""},
 				{"dave's user id from erin's chat", erinChat, daveChat, ""},
 				{"dave from a group chat", -100200300, daveChat, ""},
-				{"forged data: another incident", daveChat, daveChat, fmt.Sprintf("ack:%d", other.ID)},
+				{"forged data: an incident dave was not paged for", daveChat, daveChat, fmt.Sprintf("ack:%d", other.ID)},
+				{"forged data: no such incident", daveChat, daveChat, "ack:987654"},
 				{"forged data: unknown verb", daveChat, daveChat, fmt.Sprintf("resolve:%d", inc.ID)},
 				{"forged data: garbage", daveChat, daveChat, "ack:1e9;DROP"},
 			}
@@ -306,6 +306,30 @@ func TestTelegramEscalateAndSnooze(t *testing.T) {
 	})
 }
 
+// TestTelegramSendHungAfterAccept: Telegram took the message but never
+// answered; the retry sends it again. The first message's buttons act
+// too (foghorn never learnt its id, so it is not edited afterwards).
+func TestTelegramSendHungAfterAccept(t *testing.T) {
+	x := newTelegramWorld(t, "webhook")
+	x.tg.SetFault(telegramsim.Fault{AcceptHang: true, Next: 1})
+	inc := x.fire("group:routers")
+	x.step()
+	eventually(t, "two messages to dave or erin", func() bool { return len(x.tg.Messages(daveChat))+len(x.tg.Messages(erinChat)) == 3 })
+	var first telegramsim.Message
+	for _, chat := range []int64{daveChat, erinChat} {
+		if ms := x.tg.Messages(chat); len(ms) == 2 {
+			first = ms[0]
+		}
+	}
+	d, err := x.tg.Press(first.Chat, first.Chat, first.ID, "Ack")
+	if got := x.answer(t, d, err); !strings.Contains(got, "acked") {
+		t.Fatalf("the unrecorded message's Ack: %q", got)
+	}
+	if got := x.incident(inc.ID); got.State != escalation.Acknowledged {
+		t.Fatalf("not acked: %s", got.State)
+	}
+}
+
 // TestTelegramAlreadyAcked: a press after someone else acked says who.
 func TestTelegramAlreadyAcked(t *testing.T) {
 	x := newTelegramWorld(t, "webhook")
@@ -386,4 +410,38 @@ func TestTelegramAPIFailures(t *testing.T) {
 		x.tg.SetFault(telegramsim.Fault{Hang: true, Next: 1})
 		x.page(t) // the first attempt times out (APITimeout 2s), the retry goes
 	})
+}
+
+// TestTelegramPollRestartDoesNotReplay: a new pager on the same store
+// (a restart) polls on from the stored offset: an update taken before is
+// not acted on again, and the next press is.
+func TestTelegramPollRestartDoesNotReplay(t *testing.T) {
+	x := newTelegramWorld(t, "poll")
+	inc, m := x.page(t)
+	d, err := x.tg.Press(daveChat, daveChat, m.ID, "Escalate")
+	if got := x.answer(t, d, err); !strings.Contains(got, "escalated") {
+		t.Fatalf("answer %q", got)
+	}
+	step := x.incident(inc.ID).Step
+	// The first pager stops polling; the second starts from the store.
+	c := testConfig(x.cfg)
+	if err := x.p.SetConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	c.Telegram = x.cfg.Telegram
+	p2, err := New(c, x.eng, Options{Store: x.pdb, Clock: x.clk, APIBase: x.p.opts.APIBase, APITimeout: 2 * time.Second, Log: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	if _, err := x.tg.Replay(d.UpdateID); err != nil { // still queued at Telegram: never confirmed by a later offset
+		t.Fatal(err)
+	}
+	d2, err := x.tg.Press(erinChat, erinChat, x.tg.Messages(erinChat)[0].ID, "Snooze")
+	if got := x.answer(t, d2, err); !strings.Contains(got, "snoozed") {
+		t.Fatalf("the press after the restart: %q", got)
+	}
+	if got := x.incident(inc.ID).Step; got != step {
+		t.Fatalf("the restart replayed the escalation: step %d -> %d", step, got)
+	}
 }
