@@ -826,7 +826,7 @@ func (a *tgAPI) once(ctx context.Context, method string, req any, out any) error
 	}
 	r, err := http.NewRequestWithContext(ctx, "POST", a.base+"/bot"+a.token+"/"+method, bytes.NewReader(body))
 	if err != nil {
-		return permanent("telegram api_base %q: %v", a.base, err)
+		return permanent("telegram api_base %q is not a URL", a.base) // err would show the token in the path
 	}
 	r.Header.Set("Content-Type", "application/json")
 	resp, err := a.client.Do(r)

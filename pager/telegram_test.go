@@ -1,13 +1,16 @@
 package pager
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +34,7 @@ type tgWorld struct {
 	pdb *store.DB // the pager's store (pushes, used_links, meta)
 }
 
-func newTelegramWorld(t *testing.T, mode string) *tgWorld {
+func newTelegramWorld(t *testing.T, mode string, log ...*slog.Logger) *tgWorld {
 	t.Helper()
 	tg := telegramsim.New(telegramsim.Options{Chats: []int64{daveChat, erinChat, strangerChat}})
 	base, err := tg.Start("127.0.0.1:0")
@@ -83,7 +86,11 @@ name = "ops"
   until_ack = true
   interval = "10m"
 `, tokenFile, base, mode, daveChat, erinChat)
-	w := newWorld(t, policy, worldOpt{opts: Options{Store: pdb}})
+	wo := worldOpt{opts: Options{Store: pdb}}
+	if len(log) > 0 {
+		wo.opts.Log = log[0]
+	}
+	w := newWorld(t, policy, wo)
 	c := testConfig(w.cfg)
 	c.Telegram = w.cfg.Telegram // as cmd's pagerConfig does
 	if err := w.p.SetConfig(c); err != nil {
@@ -443,5 +450,71 @@ func TestTelegramPollRestartDoesNotReplay(t *testing.T) {
 	}
 	if got := x.incident(inc.ID).Step; got != step {
 		t.Fatalf("the restart replayed the escalation: step %d -> %d", step, got)
+	}
+}
+
+// TestTelegramTokenNeverLogged: the bot token is in every API URL; no
+// failure (a hang, the API gone, a refusal) puts it in the log.
+func TestTelegramTokenNeverLogged(t *testing.T) {
+	var buf syncBuffer
+	x := newTelegramWorld(t, "poll", slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	x.tg.SetFault(telegramsim.Fault{Hang: true, Next: 1})
+	x.page(t)
+	x.tg.SetFault(telegramsim.Fault{Status: 401, Next: 1000})
+	x.fire("target:nas")
+	x.step()
+	eventually(t, "a refused send logged", func() bool { return strings.Contains(buf.String(), "Telegram refuses the bot token") })
+	x.tg.Close() // the API gone: the poller's getUpdates fails
+	eventually(t, "the poller's failure logged", func() bool { return strings.Contains(buf.String(), "getUpdates failed") })
+	secret := strings.SplitN(telegramsim.DefaultToken, ":", 2)[1]
+	if strings.Contains(buf.String(), secret) {
+		t.Fatalf("the log shows the bot token:\n%s", buf.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestTelegramTextCommands: a configured person may write SMS commands to
+// the bot; a stranger's text is ignored, and power stays with SMS.
+func TestTelegramTextCommands(t *testing.T) {
+	x := newTelegramWorld(t, "poll")
+	inc, _ := x.page(t)
+	if _, err := x.tg.SendText(strangerChat, "ACK"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.tg.SendText(daveChat, "CYCLE pve1"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reply to CYCLE", func() bool {
+		ms := x.tg.Messages(daveChat)
+		return len(ms) == 2 && strings.HasPrefix(ms[1].Text, "Power actions only by SMS")
+	})
+	if _, err := x.tg.SendText(daveChat, "ack"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reply to ACK", func() bool {
+		ms := x.tg.Messages(daveChat)
+		return len(ms) == 3 && strings.HasPrefix(ms[2].Text, fmt.Sprintf("#%d acked, paging stopped", inc.Short))
+	})
+	if got := x.incident(inc.ID); got.AckedBy != "dave" {
+		t.Fatalf("acked by %q", got.AckedBy)
+	}
+	if len(x.tg.Messages(strangerChat)) != 0 || x.p.Stats().Counts["telegram/unknown_chat"] != 1 {
+		t.Errorf("the stranger got %d replies; unknown_chat %v", len(x.tg.Messages(strangerChat)), x.p.Stats().Counts["telegram/unknown_chat"])
 	}
 }
