@@ -387,6 +387,10 @@ func TestTelegramAPIFailures(t *testing.T) {
 		x.step()
 		eventually(t, "Telegram down", func() bool { return strings.Contains(strings.Join(x.p.Stats().Down, " "), "telegram") })
 		eventually(t, "dave's page falls back to SMS", func() bool { return len(x.messagesTo("+15550100004")) > 0 })
+		eventually(t, "the outage announced by SMS", func() bool {
+			const want = "foghorn cannot send through the Telegram bot"
+			return anyContains(x.messagesTo(alicePh), want) && anyContains(x.messagesTo(bobPh), want)
+		})
 	})
 	t.Run("chat not found", func(t *testing.T) {
 		x := newTelegramWorld(t, "webhook")
@@ -516,5 +520,55 @@ func TestTelegramTextCommands(t *testing.T) {
 	}
 	if len(x.tg.Messages(strangerChat)) != 0 || x.p.Stats().Counts["telegram/unknown_chat"] != 1 {
 		t.Errorf("the stranger got %d replies; unknown_chat %v", len(x.tg.Messages(strangerChat)), x.p.Stats().Counts["telegram/unknown_chat"])
+	}
+}
+
+// TestTelegramReloadSetsWebhookAgain: a reload that changes the secret
+// token registers the webhook again with it, and the old secret is
+// refused from then on.
+func TestTelegramReloadSetsWebhookAgain(t *testing.T) {
+	x := newTelegramWorld(t, "webhook")
+	_, old := x.tg.Webhook()
+	c := testConfig(x.cfg)
+	tg := *x.cfg.Telegram
+	tg.SecretToken = configs.NewSecret("a-new-secret-0123456789")
+	c.Telegram = &tg
+	if err := x.p.SetConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "setWebhook with the new secret", func() bool { _, s := x.tg.Webhook(); return s == "a-new-secret-0123456789" })
+	if code, _ := x.tg.PostWebhook([]byte(`{"update_id": 5}`), old); code != http.StatusForbidden {
+		t.Errorf("the old secret: %d, want 403", code)
+	}
+	// A reload that changes nothing of the bot does not call setWebhook.
+	n := strings.Count(strings.Join(x.tg.Calls(), " "), "setWebhook")
+	if err := x.p.SetConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	inc, m := x.page(t)
+	d, err := x.tg.Press(daveChat, daveChat, m.ID, "Ack")
+	x.answer(t, d, err)
+	if got := strings.Count(strings.Join(x.tg.Calls(), " "), "setWebhook"); got != n {
+		t.Errorf("setWebhook called %d times after an unchanged reload, want %d", got, n)
+	}
+	if x.incident(inc.ID).State != escalation.Acknowledged {
+		t.Error("the press after the reload did not ack")
+	}
+}
+
+// TestTelegramPollerSurvivesErrors: getUpdates failing (500s, a 429) is
+// retried with backoff; the next press still arrives.
+func TestTelegramPollerSurvivesErrors(t *testing.T) {
+	x := newTelegramWorld(t, "poll")
+	inc, m := x.page(t)
+	x.tg.SetFault(telegramsim.Fault{Status: 502, Next: 2, Method: "getUpdates"})
+	// A press wakes the long poll in flight; the polls after it fail.
+	d, err := x.tg.Press(erinChat, erinChat, x.tg.Messages(erinChat)[0].ID, "Escalate")
+	x.answer(t, d, err)
+	eventually(t, "the poller's errors counted", func() bool { return x.p.Stats().Counts["telegram/api_error"] >= 1 })
+	d, err = x.tg.Press(daveChat, daveChat, m.ID, "Ack")
+	x.answer(t, d, err)
+	if x.incident(inc.ID).State != escalation.Acknowledged {
+		t.Fatal("not acked")
 	}
 }

@@ -84,6 +84,8 @@ type Fault struct {
 	// AcceptHang carries the next Next sendMessage requests out (the
 	// message appears in the chat) and then never answers them.
 	AcceptHang bool
+	// Method, when set, limits the fault to that method ("getUpdates").
+	Method string
 }
 
 // Sim is a running stand-in. Create it with New, Start it, Close it.
@@ -457,7 +459,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := &s.fault
 	var status, retry int
 	hang, acceptHang := false, false
-	if f.Next > 0 {
+	if f.Next > 0 && (f.Method == "" || f.Method == method) {
 		switch {
 		case f.AcceptHang:
 			if method == "sendMessage" {
