@@ -282,6 +282,15 @@ func (p *Pager) tgPoll(ctx context.Context, bot *telegramBot) {
 	if !p.tgUntil(ctx, "deleteWebhook", func() error { return bot.api.call(ctx, "deleteWebhook", map[string]any{}, nil) }) {
 		return
 	}
+	// Presses made while foghorn was down wait at Telegram until the
+	// engine that acts on them is there: taken before, they would be lost.
+	for p.engine() == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	offset := p.tgOffset(ctx)
 	p.log.Info("Telegram: polling for updates", "offset", offset)
 	for ctx.Err() == nil {
@@ -412,14 +421,17 @@ func (p *Pager) telegramUpdate(ctx context.Context, st *state, raw []byte) {
 		p.log.Warn("Telegram: unreadable update ignored", "err", err)
 		return
 	}
+	eng := p.engine()
+	if eng == nil {
+		p.log.Warn("Telegram update ignored: no escalation engine yet", "update", u.ID)
+		return
+	}
 	if p.tgTaken(ctx, "telegram-update:"+strconv.FormatInt(u.ID, 10)) {
 		p.stats.add("telegram", "replayed")
 		p.log.Warn("Telegram update ignored: already taken (a replay)", "update", u.ID)
 		return
 	}
-	eng := p.engine()
 	switch {
-	case eng == nil:
 	case u.Callback != nil:
 		if p.tgTaken(ctx, "telegram-callback:"+u.Callback.ID) {
 			p.stats.add("telegram", "replayed")

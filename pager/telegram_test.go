@@ -572,3 +572,32 @@ func TestTelegramPollerSurvivesErrors(t *testing.T) {
 		t.Fatal("not acked")
 	}
 }
+
+// TestTelegramPressWhileDownActsAfterStart: a press made while foghorn
+// was down waits at Telegram; the pager takes it once its engine is set
+// (cmd sets it after New), not before, when it would be lost.
+func TestTelegramPressWhileDownActsAfterStart(t *testing.T) {
+	x := newTelegramWorld(t, "poll")
+	inc, m := x.page(t)
+	c := testConfig(x.cfg)
+	if err := x.p.SetConfig(c); err != nil { // "down": nobody polls
+		t.Fatal(err)
+	}
+	d, err := x.tg.Press(daveChat, daveChat, m.ID, "Ack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Telegram = x.cfg.Telegram
+	p2, err := New(c, nil, Options{Store: x.pdb, Clock: x.clk, APIBase: x.p.opts.APIBase, APITimeout: 2 * time.Second, Log: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	p2.SetEngine(x.eng)
+	if got := x.answer(t, d, nil); !strings.Contains(got, "acked") {
+		t.Fatalf("answer %q", got)
+	}
+	if x.incident(inc.ID).AckedBy != "dave" {
+		t.Fatal("the press made while down did not ack")
+	}
+}
