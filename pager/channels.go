@@ -57,6 +57,7 @@ func channels(p *Pager) []channel {
 		smsChannel{p},
 		voiceChannel{p},
 		emailChannel{p},
+		ntfyChannel{p},
 	}
 }
 

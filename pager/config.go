@@ -19,6 +19,8 @@ type Config struct {
 	Twilio configs.Twilio
 	// SMTP is [smtp]; no Host means no email channel.
 	SMTP configs.SMTP
+	// Ntfy is [ntfy] (ntfy.go); the topics are the people's [person.ntfy].
+	Ntfy configs.NtfyConfig
 	// PublicURL is where Twilio reaches the webhooks: [server] public_url,
 	// or for a simulator on the same machine the listen address; empty
 	// when unknown.

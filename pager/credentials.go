@@ -24,11 +24,19 @@ func credentialRefused(err error) bool {
 	if errors.As(err, &v1) {
 		return v1.HttpStatusCode == 401 || v1.Code == 20003
 	}
+	var ve vendorError // retry.go: a push app's refusal
+	if errors.As(err, &ve) {
+		return ve.Refused()
+	}
 	return false
 }
 
 // explainRefusal says what a credential refusal means and where to fix it.
 func explainRefusal(err error) string {
+	var ve vendorError // its text names the fix
+	if errors.As(err, &ve) {
+		return ve.Error()
+	}
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		switch te.Code {

@@ -129,6 +129,8 @@ func (p *Pager) announce(ctx context.Context, vendor string, down bool, why stri
 	case vendor == vendorTwilio:
 		subject = "foghorn: Twilio works again"
 		text = fmt.Sprintf("SMS and voice pages go out again (Twilio was failing for %s).\n", downFor.Round(time.Second))
+	case vendor == vendorNtfy: // ntfy.go
+		subject, text = ntfyOutage(down, why, p.clock.Now(), downFor)
 	case down:
 		subject = "foghorn: email (SMTP) is failing - pages by email are NOT going out"
 		text = fmt.Sprintf("foghorn email failing since %s UTC: %s", p.clock.Now().UTC().Format("15:04"), why)

@@ -22,6 +22,10 @@ func retryable(err error) bool {
 	if err == nil {
 		return false
 	}
+	var ve vendorError
+	if errors.As(err, &ve) {
+		return ve.Retryable()
+	}
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		return te.Status == 429 || te.Status >= 500
@@ -50,6 +54,10 @@ func vendorWide(err error) bool {
 	if credentialRefused(err) { // credentials.go: even when twilio-go refuses before sending
 		return true
 	}
+	var ve vendorError
+	if errors.As(err, &ve) {
+		return ve.VendorWide()
+	}
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		return te.Status == 401 || te.Status == 403 || te.Status == 429 || te.Status >= 500
@@ -59,6 +67,17 @@ func vendorWide(err error) bool {
 		return false
 	}
 	return retryable(err)
+}
+
+// vendorError is a push app's own error (ntfy.go's): it says itself
+// whether another attempt can help, whether the vendor fails for everyone,
+// and whether it refuses our credentials, so deliver and the outage
+// tracker treat it as they treat Twilio's.
+type vendorError interface {
+	error
+	Retryable() bool
+	VendorWide() bool
+	Refused() bool
 }
 
 // permanentError is a failure of ours that no retry fixes (no phone number,

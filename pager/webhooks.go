@@ -38,6 +38,7 @@ func (p *Pager) Routes(mux *http.ServeMux) {
 	mux.Handle("POST "+SMSStatusPath, p.webhook("sms_status", p.smsStatus))
 	mux.Handle("POST "+VoiceStatusPath, p.webhook("voice_status", p.voiceStatus))
 	mux.Handle("POST "+GatherPath, p.webhook("gather", p.gather))
+	p.linkRoutes(mux) // links.go
 }
 
 // Handler is a mux with only the Routes.
