@@ -15,6 +15,7 @@ import (
 // none, so the pager knows nothing of twiliosim.
 func pagerConfig(cfg *configs.Config) pager.Config {
 	c := pager.Config{People: cfg.People, Twilio: cfg.Twilio, SMTP: cfg.SMTP, PublicURL: pagerPublicURL(cfg)}
+	c.Ntfy = cfg.Ntfy
 	if c.Twilio.Simulator {
 		if c.Twilio.AccountSID == "" {
 			c.Twilio.AccountSID = twiliosim.DefaultAccountSID
