@@ -41,7 +41,7 @@ const linkAck = "ack"
 
 func init() {
 	families["links"] = family{"foghorn_pager_links_total",
-		"Signed action links (ntfy's Ack button) by result (ok, already_acked, resolved, confirm_page, forged, expired, replayed, unknown_person, not_found, bad_request, error).",
+		"Signed action links (ntfy's Ack button) by result (ok, already_acked, resolved, confirm_page, forged, expired, replayed, unknown_person, viewer, not_found, bad_request, error).",
 		[]string{"result"}}
 }
 
@@ -260,8 +260,13 @@ func (p *Pager) linkCheck(w http.ResponseWriter, r *http.Request, st *state) (li
 		p.linkRefuse(w, r, http.StatusForbidden, "forged", "This link was not signed by this foghorn (altered, or from another installation). Nothing was done.", l)
 		return l, false
 	}
-	if st.cfg.person(l.person) == nil {
+	per := st.cfg.person(l.person)
+	if per == nil {
 		p.linkRefuse(w, r, http.StatusForbidden, "unknown_person", fmt.Sprintf("%s is no longer in foghorn's config. Nothing was done.", l.person), l)
+		return l, false
+	}
+	if per.Role == "viewer" { // as by SMS: a viewer reads, never acts
+		p.linkRefuse(w, r, http.StatusForbidden, "viewer", fmt.Sprintf("%s is a viewer in foghorn's config and cannot ack. Nothing was done.", l.person), l)
 		return l, false
 	}
 	if now := p.clock.Now(); !now.Before(l.expires) {

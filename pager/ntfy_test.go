@@ -346,3 +346,48 @@ func TestNtfyHangAfterAcceptTimesOut(t *testing.T) {
 		t.Fatal("the stand-in published it before hanging")
 	}
 }
+
+// Two presses at once (the app retrying, a double tap): one acks, the
+// other finds the link used.
+func TestNtfyLinkActsOnceUnderConcurrentPresses(t *testing.T) {
+	w := newNtfyWorld(t, ntfysim.Options{}, worldOpt{}, "")
+	w.fire("group:routers")
+	w.step()
+	link := w.ackURL(t)
+	codes := make(chan int, 8)
+	for range 8 {
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, link, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	got := map[int]int{}
+	for range 8 {
+		got[<-codes]++
+	}
+	if got[http.StatusOK] != 1 || got[http.StatusGone] != 7 {
+		t.Fatalf("answers %v: want one 200 and seven 410", got)
+	}
+}
+
+// A viewer may read but never act, by link as by SMS.
+func TestNtfyLinkOfAViewerActsNever(t *testing.T) {
+	w := newNtfyWorld(t, ntfysim.Options{}, worldOpt{}, "")
+	inc := w.fire("group:routers")
+	w.step()
+	link := w.ackURL(t)
+	st := w.p.state()
+	st.cfg.person("dave").Role = "viewer"
+	if code, body := do(t, http.MethodPost, link); code != http.StatusForbidden || !strings.Contains(body, "viewer") {
+		t.Fatalf("viewer: %d %q", code, body)
+	}
+	if got := w.incident(inc.ID); got.State == escalation.Acknowledged {
+		t.Fatal("a viewer's link acked")
+	}
+}
