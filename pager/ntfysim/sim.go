@@ -405,25 +405,34 @@ func (s *Sim) publishJSON(w http.ResponseWriter, r *http.Request) {
 		Click    string   `json:"click"`
 		Actions  []Action `json:"actions"`
 	}
+	who, ok := s.gate(w, r)
+	if !ok {
+		return
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err := json.Unmarshal(body, &in); err != nil {
+		s.record(r, who, errJSONInvalid.HTTP)
 		writeErr(w, errJSONInvalid, "")
 		return
 	}
 	m := &Message{Topic: in.Topic, Title: in.Title, Message: in.Message, Priority: in.Priority, Tags: in.Tags, Click: in.Click, Actions: in.Actions}
-	s.publish(w, r, m)
+	s.publish(w, r, who, m)
 }
 
 // publishTopic is POST or PUT /<topic> with the body as the message and
 // the rest in headers (or their query parameter aliases).
 func (s *Sim) publishTopic(w http.ResponseWriter, r *http.Request) {
+	who, ok := s.gate(w, r)
+	if !ok {
+		return
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	m := &Message{Topic: r.PathValue("topic"), Message: string(body),
 		Title: param(r, "x-title", "title", "t"), Click: param(r, "x-click", "click")}
 	if p := param(r, "x-priority", "priority", "prio", "p"); p != "" {
 		n, ok := priority(p)
 		if !ok {
-			s.record(r, "", errPriority.HTTP)
+			s.record(r, who, errPriority.HTTP)
 			writeErr(w, errPriority, "")
 			return
 		}
@@ -439,13 +448,13 @@ func (s *Sim) publishTopic(w http.ResponseWriter, r *http.Request) {
 	if a := param(r, "x-actions", "actions", "action"); a != "" {
 		acts, err := parseActions(a)
 		if err != nil {
-			s.record(r, "", errActionsInvalid.HTTP)
+			s.record(r, who, errActionsInvalid.HTTP)
 			writeErr(w, errActionsInvalid, err.Error())
 			return
 		}
 		m.Actions = acts
 	}
-	s.publish(w, r, m)
+	s.publish(w, r, who, m)
 }
 
 func param(r *http.Request, names ...string) string {
@@ -540,19 +549,25 @@ func parseActions(s string) ([]Action, error) {
 	return acts, nil
 }
 
-// publish checks and stores m, and answers it as ntfy does.
-func (s *Sim) publish(w http.ResponseWriter, r *http.Request, m *Message) {
+// gate is what ntfy does before it reads a publish: who it is from (or
+// the auth error), and the visitor's rate limit.
+func (s *Sim) gate(w http.ResponseWriter, r *http.Request) (who string, ok bool) {
 	who, e := s.auth(r, true)
 	if e != nil {
 		s.record(r, "", e.HTTP)
 		writeErr(w, *e, "")
-		return
+		return "", false
 	}
 	if !s.limit(who) {
 		s.record(r, who, 429)
 		writeErr(w, errTooMany, "")
-		return
+		return "", false
 	}
+	return who, true
+}
+
+// publish checks and stores m, and answers it as ntfy does.
+func (s *Sim) publish(w http.ResponseWriter, r *http.Request, who string, m *Message) {
 	s.mu.Lock()
 	f := &s.fault
 	status := 0
