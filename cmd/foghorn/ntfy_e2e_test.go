@@ -276,3 +276,25 @@ func TestNtfyFailuresRetryOrAreAnnounced(t *testing.T) {
 		}
 	})
 }
+
+// TestNtfyCheckConfigRefusesAPersonWithoutATopic: like "sms" without a
+// phone, a step by ntfy that reaches a person with no topic is refused
+// by check-config, with the line and the fix, and never names a topic.
+func TestNtfyCheckConfigRefusesAPersonWithoutATopic(t *testing.T) {
+	x := newNtfyExample(t, ntfysim.Options{})
+	if out, code := runFor(t, 30*time.Second, "check-config", x.path); code != 0 {
+		t.Fatalf("the ntfy example: exit %d\n%s", code, out)
+	}
+	text := strings.Replace(x.text, "[person.ntfy]\ntopic_file = \"ntfy-bob\"\n", "", 1)
+	writeFile(t, x.path, text)
+	out, code := runFor(t, 30*time.Second, "check-config", x.path)
+	want := `"bob" has no ntfy topic for the "ntfy" channel; fix: add [person.ntfy] with topic_file under "bob"'s [[person]], or drop "ntfy" from the step`
+	if code != 1 || !strings.Contains(out, want) {
+		t.Fatalf("check-config: exit %d, want 1 with\n%s\ngot:\n%s", code, want, out)
+	}
+	for _, topic := range x.topics {
+		if strings.Contains(out, topic) {
+			t.Fatalf("a topic was printed:\n%s", out)
+		}
+	}
+}
