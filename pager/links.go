@@ -324,7 +324,7 @@ func (p *Pager) linkPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inc, err := eng.Ack(ctx, l.incident, l.person, string(l.via))
-	var text string
+	text := fmt.Sprintf("#%s acknowledged by %s.", p.shortOf(ctx, l.incident), l.person)
 	result := "ok"
 	switch {
 	case errors.Is(err, escalation.ErrResolved):
@@ -358,11 +358,13 @@ var confirmPage = template.Must(template.New("confirm").Parse(`<!doctype html>
 <h1>{{.Label}}</h1>
 <p>{{.Summary}}</p>
 <p>As <b>{{.Person}}</b>. This link works once, until {{.Until}} UTC.</p>
-<form method="post" action="{{.Action}}"><button type="submit">{{.Label}}</button></form>
+<form method="post"><button type="submit">{{.Label}}</button></form>
 </body></html>
 `))
 
 // linkGet shows what the link would do, with a button that POSTs it.
+// The form has no action: it posts to the very URL the browser shows,
+// so a public_url with a path behind a proxy works alike.
 func (p *Pager) linkGet(w http.ResponseWriter, r *http.Request) {
 	st := p.state()
 	l, ok := p.linkCheck(w, r, st)
@@ -385,7 +387,7 @@ func (p *Pager) linkGet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer") // the link is a capability
 	confirmPage.Execute(w, map[string]string{"Label": "Ack #" + short, "Summary": sum, "Person": l.person,
-		"Until": l.expires.UTC().Format("2006-01-02 15:04"), "Action": LinkAckPath + "?" + r.URL.RawQuery})
+		"Until": l.expires.UTC().Format("2006-01-02 15:04")})
 }
 
 // linkSummary is an incident's summary as a link's answer shows it.
