@@ -138,7 +138,7 @@ func ntfyPage(in escalation.Intent, now time.Time, loc *time.Location) (title, b
 		fmt.Fprintf(&b, "Since %s. ", s)
 	}
 	if d := strings.TrimSpace(in.Detail); d != "" {
-		b.WriteString(cut(d, 1500) + "\n")
+		b.WriteString(cut(d, 900) + "\n") // ntfy turns a body over 4096 bytes into an attachment
 	}
 	if cmd, what := offerWords(in); cmd != "" {
 		fmt.Fprintf(&b, "Text %s to the foghorn number %s.\n", cmd, what)

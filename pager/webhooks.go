@@ -32,7 +32,9 @@ const errorRepliesPer15m = 3
 //
 // Every request must carry a valid X-Twilio-Signature computed over
 // [server] public_url + the path and query; anything else gets 403, a log
-// line, and changes nothing.
+// line, and changes nothing. Beside them, /links/ack takes the signed
+// one-use action links of the push apps (links.go), which carry their
+// own MAC instead.
 func (p *Pager) Routes(mux *http.ServeMux) {
 	mux.Handle("POST "+SMSPath, p.webhook("sms", p.inboundSMS))
 	mux.Handle("POST "+SMSStatusPath, p.webhook("sms_status", p.smsStatus))
