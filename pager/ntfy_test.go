@@ -391,3 +391,34 @@ func TestNtfyLinkOfAViewerActsNever(t *testing.T) {
 		t.Fatal("a viewer's link acked")
 	}
 }
+
+// A valid link for an incident that is gone, or already resolved, or
+// already acked by someone else, changes nothing and says so.
+func TestNtfyLinkForAGoneResolvedOrTakenIncident(t *testing.T) {
+	w := newNtfyWorld(t, ntfysim.Options{}, worldOpt{}, "")
+	inc := w.fire("group:routers")
+	w.step()
+	link := w.ackURL(t)
+	ctx := context.Background()
+	gone, err := w.p.signLink(ctx, w.p.state(), linkAck, 999, "dave", "ntfy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do(t, http.MethodPost, gone); code != http.StatusNotFound || !strings.Contains(body, "No such incident") {
+		t.Fatalf("gone: %d %q", code, body)
+	}
+	if _, err := w.eng.Ack(ctx, inc.ID, "alice", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do(t, http.MethodPost, link); code != http.StatusOK || !strings.Contains(body, "#1 was already acked by alice") {
+		t.Fatalf("taken: %d %q", code, body)
+	}
+	if got := w.incident(inc.ID); got.AckedBy != "alice" {
+		t.Fatalf("acked by %q", got.AckedBy)
+	}
+	again, _ := w.p.signLink(ctx, w.p.state(), linkAck, inc.ID, "dave", "ntfy")
+	w.eng.Resolve(ctx, inc.ID, "alice", "web")
+	if code, body := do(t, http.MethodPost, again); code != http.StatusOK || !strings.Contains(body, "#1 is already resolved") {
+		t.Fatalf("resolved: %d %q", code, body)
+	}
+}
