@@ -10,6 +10,7 @@ type Config struct {
 	Server     Server     `toml:"server"`
 	Twilio     Twilio     `toml:"twilio"`
 	SMTP       SMTP       `toml:"smtp"`
+	Ntfy       NtfyConfig `toml:"ntfy"` // ntfy.go
 	SelfCheck  SelfCheck  `toml:"self_check"`
 	Escalation Escalation `toml:"escalation"`
 	Power      Power      `toml:"power"`
@@ -148,6 +149,8 @@ type Person struct {
 
 	// Telegram is [person.telegram] (telegram.go).
 	Telegram *PersonTelegram `toml:"telegram"`
+	// Ntfy is [person.ntfy] (ntfy.go), nil without it.
+	Ntfy *NtfyPerson `toml:"ntfy"`
 }
 
 // Rotation hands the pager on by a cron spec in a time zone.

@@ -90,6 +90,8 @@ func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
 		"FOGHORN_SMTP_PASSWORD")
 
 	loadTelegramSecrets(r, c, dir, env) // telegram.go
+	loadNtfySecrets(r, c, dir, env) // ntfy.go
+
 	if cl := c.Cluster; cl != nil {
 		cl.Key = secret(r, "cluster.key_file", "cluster key_file", cl.KeyFile, dir, env, "FOGHORN_CLUSTER_KEY")
 	}
@@ -142,6 +144,10 @@ func secretEnv(t reflect.Type, k, target string) string {
 		return "FOGHORN_CLUSTER_KEY"
 	case reflect.TypeOf(TelegramBot{}):
 		return "FOGHORN_TELEGRAM_" + strings.ToUpper(k)
+	case reflect.TypeOf(NtfyConfig{}):
+		return "FOGHORN_NTFY_TOKEN"
+	case reflect.TypeOf(NtfyPerson{}):
+		return "FOGHORN_NTFY_" + strings.ToUpper(k) + "_<PERSON>"
 	case reflect.TypeOf(IPMI{}):
 		return "FOGHORN_IPMI_PASSWORD_" + n
 	case reflect.TypeOf(Heartbeat{}):

@@ -29,7 +29,7 @@ var (
 var Kinds = []string{"icmp", "tcp", "http", "dns", "tls", "snmp", "command", "heartbeat", "ipmi"}
 
 // Channels are the ways a step may reach a person.
-var Channels = []Channel{SMS, Voice, Email, Telegram}
+var Channels = []Channel{SMS, Voice, Email, Ntfy, Pushover, Telegram}
 
 func itoa(i int) string     { return strconv.Itoa(i) }
 func quote(s string) string { return strconv.Quote(s) }
@@ -65,6 +65,7 @@ func validate(r *report, c *Config) {
 	validateTokens(r, c)
 	validateCluster(r, c) // cluster.go
 	validateTelegram(r, c)
+	validateNtfy(r, c)    // ntfy.go
 }
 
 var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)

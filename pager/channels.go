@@ -58,6 +58,7 @@ func channels(p *Pager) []channel {
 		voiceChannel{p},
 		emailChannel{p},
 		telegramChannel{p},
+		ntfyChannel{p},
 	}
 }
 

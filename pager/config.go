@@ -22,6 +22,8 @@ type Config struct {
 	// Telegram is [telegram]; nil means no Telegram channel. The people's
 	// chat ids are in People.
 	Telegram *configs.TelegramBot
+	// Ntfy is [ntfy] (ntfy.go); the topics are the people's [person.ntfy].
+	Ntfy configs.NtfyConfig
 	// PublicURL is where Twilio reaches the webhooks: [server] public_url,
 	// or for a simulator on the same machine the listen address; empty
 	// when unknown.

@@ -16,7 +16,7 @@ import (
 // 4xx rule reads as "this number only"; it is the opposite: no page to
 // anyone will go out until the config is fixed.
 func credentialRefused(err error) bool {
-	var pe pushError
+	var pe vendorError
 	if errors.As(err, &pe) {
 		return pe.refused()
 	}
@@ -33,7 +33,7 @@ func credentialRefused(err error) bool {
 
 // explainRefusal says what a credential refusal means and where to fix it.
 func explainRefusal(err error) string {
-	var pe pushError
+	var pe vendorError
 	if errors.As(err, &pe) {
 		return pe.Error() // it names its own fix
 	}

@@ -135,6 +135,8 @@ func (p *Pager) announce(ctx context.Context, vendor string, down bool, why stri
 	case vendor == vendorTelegram:
 		subject = "foghorn: Telegram works again"
 		text = fmt.Sprintf("foghorn's Telegram bot works again (was failing for %s).", downFor.Round(time.Second))
+	case vendor == vendorNtfy: // ntfy.go
+		subject, text = ntfyOutage(down, why, p.clock.Now(), downFor)
 	case down:
 		subject = "foghorn: email (SMTP) is failing - pages by email are NOT going out"
 		text = fmt.Sprintf("foghorn email failing since %s UTC: %s", p.clock.Now().UTC().Format("15:04"), why)

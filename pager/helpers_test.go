@@ -45,6 +45,7 @@ const (
 // none are set, and the listen address as the public URL of a simulator.
 func testConfig(cfg *configs.Config) Config {
 	c := Config{People: cfg.People, Twilio: cfg.Twilio, SMTP: cfg.SMTP, PublicURL: strings.TrimSuffix(cfg.Server.PublicURL, "/")}
+	c.Ntfy = cfg.Ntfy
 	if c.Twilio.Simulator {
 		if c.Twilio.AccountSID == "" {
 			c.Twilio.AccountSID = twiliosim.DefaultAccountSID

@@ -22,7 +22,7 @@ func retryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	var pu pushError
+	var pu vendorError
 	if errors.As(err, &pu) {
 		return pu.retryable()
 	}
@@ -54,7 +54,7 @@ func vendorWide(err error) bool {
 	if credentialRefused(err) { // credentials.go: even when twilio-go refuses before sending
 		return true
 	}
-	var pu pushError
+	var pu vendorError
 	if errors.As(err, &pu) {
 		return pu.vendorWide()
 	}
@@ -69,10 +69,10 @@ func vendorWide(err error) bool {
 	return retryable(err)
 }
 
-// pushError is a push app's API error (telegram.go's tgError): it says
+// vendorError is a push app's API error (ntfy.go, pushover.go, telegram.go): it says
 // itself whether another attempt may help, whether the vendor fails for
 // everyone, and whether our credentials were refused.
-type pushError interface {
+type vendorError interface {
 	error
 	retryable() bool
 	vendorWide() bool

@@ -32,13 +32,16 @@ const errorRepliesPer15m = 3
 //
 // Every request must carry a valid X-Twilio-Signature computed over
 // [server] public_url + the path and query; anything else gets 403, a log
-// line, and changes nothing.
+// line, and changes nothing. Beside them, /links/ack takes the signed
+// one-use action links of the push apps (links.go), which carry their
+// own MAC instead.
 func (p *Pager) Routes(mux *http.ServeMux) {
 	mux.Handle("POST "+SMSPath, p.webhook("sms", p.inboundSMS))
 	mux.Handle("POST "+SMSStatusPath, p.webhook("sms_status", p.smsStatus))
 	mux.Handle("POST "+VoiceStatusPath, p.webhook("voice_status", p.voiceStatus))
 	mux.Handle("POST "+GatherPath, p.webhook("gather", p.gather))
 	mux.HandleFunc("POST "+TelegramPath, p.telegramWebhook) // telegram.go: Telegram's own secret header, not Twilio's signature
+	p.linkRoutes(mux) // links.go
 }
 
 // Handler is a mux with only the Routes.

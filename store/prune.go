@@ -56,11 +56,12 @@ type PruneOptions struct {
 type Pruned struct {
 	Events, Notifications, Incidents, InboundSMS, TwilioSIDs int64
 	Batches                                                  int
+	UsedLinks                                                int64 // used one-use links past their expiry
 }
 
 // Total is every row deleted.
 func (p Pruned) Total() int64 {
-	return p.Events + p.Notifications + p.Incidents + p.InboundSMS + p.TwilioSIDs
+	return p.Events + p.Notifications + p.Incidents + p.InboundSMS + p.TwilioSIDs + p.UsedLinks
 }
 
 // Prune deletes what is older than o.Retention at now (see above).
@@ -95,6 +96,9 @@ func (db *DB) Prune(ctx context.Context, now time.Time, o PruneOptions) (Pruned,
 		{"inbound_sms", `at < ?`, []any{now.Add(-inboundSMSWindow).UnixMilli()}, &p.InboundSMS},
 		{"twilio_sids", `at < ? AND notification NOT IN (SELECT id FROM notifications WHERE state IN ('claimed', 'held'))`,
 			[]any{now.Add(-twilioSIDWindow).UnixMilli()}, &p.TwilioSIDs},
+		// A used link's id is needed only until the link expires: after
+		// that its MAC check refuses it anyway (pager/links.go).
+		{"used_links", `expires < ?`, []any{now.UnixMilli()}, &p.UsedLinks},
 	}
 	for _, s := range steps {
 		q := `DELETE FROM ` + s.table + ` WHERE rowid IN (SELECT rowid FROM ` + s.table + ` WHERE ` + s.where + ` LIMIT ?)`
@@ -163,7 +167,7 @@ func (pr *Pruner) Run(ctx context.Context) {
 			pr.Log.Error("cannot prune old history; the database keeps growing until this is fixed", "err", err)
 		case p.Total() > 0 && pr.Log != nil:
 			pr.Log.Info("pruned old history", "events", p.Events, "notifications", p.Notifications, "incidents", p.Incidents,
-				"inbound_sms", p.InboundSMS, "twilio_sids", p.TwilioSIDs, "batches", p.Batches, "took", time.Since(start).Round(time.Millisecond))
+				"inbound_sms", p.InboundSMS, "twilio_sids", p.TwilioSIDs, "used_links", p.UsedLinks, "batches", p.Batches, "took", time.Since(start).Round(time.Millisecond))
 		}
 		if pr.Done != nil {
 			pr.Done(p, err)

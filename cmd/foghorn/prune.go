@@ -19,7 +19,7 @@ func (d *daemon) prune(ctx context.Context) {
 	runs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "foghorn_store_prune_runs_total", Help: "Retention pruning runs by result (ok, failed).",
 	}, []string{"result"})
-	for _, t := range []string{"events", "notifications", "incidents", "inbound_sms", "twilio_sids"} {
+	for _, t := range []string{"events", "notifications", "incidents", "inbound_sms", "twilio_sids", "used_links"} {
 		rows.WithLabelValues(t) // present at 0 before the first run
 	}
 	d.m.reg.MustRegister(rows, runs)
@@ -38,6 +38,7 @@ func (d *daemon) prune(ctx context.Context) {
 			rows.WithLabelValues("incidents").Add(float64(p.Incidents))
 			rows.WithLabelValues("inbound_sms").Add(float64(p.InboundSMS))
 			rows.WithLabelValues("twilio_sids").Add(float64(p.TwilioSIDs))
+			rows.WithLabelValues("used_links").Add(float64(p.UsedLinks))
 		},
 	}
 	pr.Run(ctx)

@@ -16,6 +16,7 @@ import (
 func pagerConfig(cfg *configs.Config) pager.Config {
 	c := pager.Config{People: cfg.People, Twilio: cfg.Twilio, SMTP: cfg.SMTP, PublicURL: pagerPublicURL(cfg)}
 	c.Telegram = cfg.Telegram // [telegram]: its own section only
+	c.Ntfy = cfg.Ntfy
 	if c.Twilio.Simulator {
 		if c.Twilio.AccountSID == "" {
 			c.Twilio.AccountSID = twiliosim.DefaultAccountSID
