@@ -45,7 +45,7 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 	}
 	defaultCluster(c)
 	defaultTelegram(c) // telegram.go
-	defaultNtfy(c) // ntfy.go
+	defaultNtfy(c)     // ntfy.go
 	if !c.Server.Retention.Set() {
 		c.Server.Retention.Duration = DefaultRetention
 	}

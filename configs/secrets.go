@@ -90,7 +90,7 @@ func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
 		"FOGHORN_SMTP_PASSWORD")
 
 	loadTelegramSecrets(r, c, dir, env) // telegram.go
-	loadNtfySecrets(r, c, dir, env) // ntfy.go
+	loadNtfySecrets(r, c, dir, env)     // ntfy.go
 
 	if cl := c.Cluster; cl != nil {
 		cl.Key = secret(r, "cluster.key_file", "cluster key_file", cl.KeyFile, dir, env, "FOGHORN_CLUSTER_KEY")

@@ -65,7 +65,7 @@ func validate(r *report, c *Config) {
 	validateTokens(r, c)
 	validateCluster(r, c) // cluster.go
 	validateTelegram(r, c)
-	validateNtfy(r, c)    // ntfy.go
+	validateNtfy(r, c) // ntfy.go
 }
 
 var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)

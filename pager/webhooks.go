@@ -41,7 +41,7 @@ func (p *Pager) Routes(mux *http.ServeMux) {
 	mux.Handle("POST "+VoiceStatusPath, p.webhook("voice_status", p.voiceStatus))
 	mux.Handle("POST "+GatherPath, p.webhook("gather", p.gather))
 	mux.HandleFunc("POST "+TelegramPath, p.telegramWebhook) // telegram.go: Telegram's own secret header, not Twilio's signature
-	p.linkRoutes(mux) // links.go
+	p.linkRoutes(mux)                                       // links.go
 }
 
 // Handler is a mux with only the Routes.
