@@ -129,7 +129,7 @@ func TestBrokenConfigs(t *testing.T) {
 		{
 			name: "step with unknown channel",
 			add:  "[[policy]]\nname = \"p2\"\n  [[policy.step]]\n  who = [\"alice\"]\n  channels = [\"pager\"]\n",
-			want: []string{`t.toml:+5: policy "p2" step 1 channels: unknown channel "pager"; fix: use "sms", "voice" or "email"`},
+			want: []string{`t.toml:+5: policy "p2" step 1 channels: unknown channel "pager"; fix: use one of "sms", "voice", "email", "ntfy", "pushover" or "telegram"`},
 		},
 		{
 			name: "email channel without smtp",

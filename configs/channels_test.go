@@ -47,7 +47,7 @@ func TestVoiceThatCanNeverRing(t *testing.T) {
 	for _, want := range []string{
 		`t.toml:21: policy "disks" step 1 channels: voice can never ring: the targets and groups paged by this policy are at most "warning", and [escalation] voice_min_severity is "critical"; fix: set [escalation] voice_min_severity = "warning", or drop "voice" from the step`,
 		`t.toml:22: policy "disks" step 1 fallback: "email" needs [smtp], but it is not configured; fix: configure [smtp] host and from`,
-		`t.toml:22: policy "disks" step 1 fallback: unknown channel "pager"; fix: use "sms", "voice" or "email"`,
+		`t.toml:22: policy "disks" step 1 fallback: unknown channel "pager"; fix: use one of "sms", "voice", "email", "ntfy", "pushover" or "telegram"`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing problem:\n%s\ngot:\n%s", want, got)

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -155,7 +156,7 @@ func validateStep(r *report, c *Config, path, key string, s Step) {
 		p, k := chKey(ch)
 		switch {
 		case !oneOf(ch, Channels):
-			r.add(p, k, `use "sms", "voice" or "email"`, "unknown channel %q", ch)
+			r.add(p, k, "use one of "+channelList(), "unknown channel %q", ch)
 		case (ch == "sms" || ch == "voice") && !twilioUsed(c):
 			r.add(p, k, "configure [twilio] (account_sid, auth token, from), or set simulator = true to try foghorn",
 				"%q needs Twilio, but [twilio] is not configured", ch)
@@ -229,4 +230,19 @@ func checkReach(r *report, c *Config, path, key, name string, channels []Channel
 			"%q has no email address for the \"email\" channel", name)
 	}
 	checkTelegramReach(r, c, path, key, p, channels) // telegram.go
+}
+
+// channelList is Channels as a fix names them: "sms", "voice", ... or "telegram".
+func channelList() string {
+	var b strings.Builder
+	for i, ch := range Channels {
+		switch {
+		case i == len(Channels)-1:
+			b.WriteString(" or ")
+		case i > 0:
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(string(ch)))
+	}
+	return b.String()
 }
