@@ -44,6 +44,7 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 		c.Server.DataDir = filepath.Join(dir, c.Server.DataDir)
 	}
 	defaultCluster(c)
+	defaultProviders(c) // providers.go
 	if !c.Server.Retention.Set() {
 		c.Server.Retention.Duration = DefaultRetention
 	}
