@@ -156,6 +156,10 @@ func validateProviders(r *report, c *Config) {
 		names[i] = p.Name
 	}
 	checkNames(r, "provider", names)
+	if len(c.Providers) > 0 && c.Server.PublicURL == "" {
+		r.add("server", "server public_url", `set public_url to the https address the providers reach this foghorn at, e.g. "https://foghorn.example.net"`,
+			"missing: the [[provider]] entries need it to deliver replies, key presses and delivery reports")
+	}
 	for i, p := range c.Providers {
 		path, key := "provider["+itoa(i)+"]", "provider "+quote(p.Name)
 		switch {

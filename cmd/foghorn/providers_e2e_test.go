@@ -223,3 +223,51 @@ func TestSignalWireCallbacksNeedItsSigningKey(t *testing.T) {
 		t.Errorf("callback naming an unknown provider: %d, want 403", got)
 	}
 }
+
+// TestVcardListsEveryCallerID: `foghorn vcard PERSON` prints one vCard 3.0
+// with [twilio]'s number and the SignalWire provider's, each labelled,
+// with CRLF line ends and folded lines; an unknown person is refused,
+// naming the known ones.
+func TestVcardListsEveryCallerID(t *testing.T) {
+	var sw *twiliosim.Sim
+	x := newExample(t, withSignalWire(t, &sw, "5m"))
+	out, errOut, code := runSplit(t, swEnv, "vcard", "alice", "-config", x.path)
+	if code != 0 {
+		t.Fatalf("vcard alice: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"BEGIN:VCARD\r\nVERSION:3.0\r\n", "FN:foghorn pager\r\n",
+		"item1.TEL;TYPE=WORK,VOICE:+14155550100\r\n", "item1.X-ABLabel:foghorn twilio\r\n",
+		"item2.TEL;TYPE=WORK,VOICE:" + swNumber + "\r\n", "item2.X-ABLabel:foghorn signalwire\r\n", "END:VCARD\r\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the card has no %q:\n%s", want, out)
+		}
+	}
+	for _, l := range strings.Split(out, "\r\n") {
+		if len(l) > 75 {
+			t.Errorf("line of %d octets, not folded: %q", len(l), l)
+		}
+	}
+	if strings.Count(out, "BEGIN:VCARD") != 1 || strings.Contains(strings.ReplaceAll(out, "\r\n", ""), "\n") {
+		t.Errorf("not one card with CRLF line ends:\n%q", out)
+	}
+	_, errOut, code = runSplit(t, swEnv, "vcard", "mallory", "-config", x.path)
+	if code != 1 || !strings.Contains(errOut, `no person "mallory"`) || !strings.Contains(errOut, "alice, bob, carol") {
+		t.Errorf("unknown person: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestCheckConfigProviders: check-config on the example with its
+// [[provider]] says where to point the SignalWire number's webhook, and
+// refuses it without its token and Signing Key, naming the variables.
+func TestCheckConfigProviders(t *testing.T) {
+	var sw *twiliosim.Sim
+	x := newExample(t, withSignalWire(t, &sw, "5m"))
+	out, errOut, code := runSplit(t, swEnv, "check-config", x.path)
+	if code != 0 || !strings.Contains(out, `provider "signalwire": SignalWire dashboard`) || !strings.Contains(out, swNumber+`'s "A message comes in" webhook to `+x.base+"/twilio/sms") {
+		t.Errorf("check-config with the provider: exit %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = runSplit(t, nil, "check-config", x.path)
+	if code != 1 || !strings.Contains(out+errOut, "FOGHORN_PROVIDER_SIGNALWIRE_TOKEN") || !strings.Contains(out+errOut, "FOGHORN_PROVIDER_SIGNALWIRE_SIGNING_KEY") {
+		t.Errorf("check-config without the provider's secrets: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
