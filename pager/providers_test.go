@@ -80,7 +80,7 @@ func TestRetryCallKeepsItsCallerIDForIOSRepeatedCalls(t *testing.T) {
 	w.fire("target:rt1")
 	w.step()
 	eventually(t, "the first call through SignalWire", func() bool { return callsVia(sw, alicePh) == 1 })
-	eventually(t, "its no-answer reported", func() bool { return w.hasNote("page voice alice unanswered") })
+	eventually(t, "its no-answer reported, the retry brought forward", func() bool { return w.retryDue(3 * time.Minute) })
 	w.sim.SetFault(twiliosim.Fault{})
 
 	// Twilio's skip (1m) ends; the retry round is due 2m30s after the
@@ -95,6 +95,7 @@ func TestRetryCallKeepsItsCallerIDForIOSRepeatedCalls(t *testing.T) {
 		t.Errorf("retry from %s", from)
 	}
 
+	eventually(t, "the retry's no-answer reported, the next round brought forward", func() bool { return w.retryDue(6 * time.Minute) })
 	// Past the window the first provider is first again.
 	w.advance(4 * time.Minute)
 	w.advance(time.Minute)
@@ -181,4 +182,110 @@ func TestSignalWireThroughTwilioGo(t *testing.T) {
 	if _, err := bad.sms(ctx, alicePh, "hello", "", 0); !credentialRefused(err) {
 		t.Errorf("a wrong SignalWire token: %v, want a credential refusal (401)", err)
 	}
+}
+
+// TestEachTransientFailureSwitchesInTheSameSend: whatever way Twilio
+// fails for everyone — 500, 503, 429, refused credentials (401), or a
+// request that hangs until the client's timeout — the same send goes out
+// through SignalWire, with no retries on Twilio first; a 400 for this
+// number only does not switch.
+func TestEachTransientFailureSwitchesInTheSameSend(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault twiliosim.Fault
+	}{
+		{"500", twiliosim.Fault{Status: 500, Rate: 1}},
+		{"503", twiliosim.Fault{Status: 503, Rate: 1}},
+		{"429", twiliosim.Fault{Status: 429, Rate: 1}},
+		{"401", twiliosim.Fault{Status: 401, Rate: 1}},
+		{"hang", twiliosim.Fault{Hang: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sw, prov := withSignalWire(t)
+			w := newWorld(t, callAlice+prov, worldOpt{opts: Options{APITimeout: 300 * time.Millisecond}})
+			w.sim.SetFault(tc.fault)
+			in := escalation.Intent{ID: 7, Incident: 1, Short: 1, Kind: escalation.KindPage, Channel: configs.SMS, Person: "alice",
+				Phone: alicePh, Severity: "critical", Summary: "router pair DOWN"}
+			start := time.Now()
+			if err := w.p.Notify(context.Background(), in); err != nil {
+				t.Fatalf("Notify: %v", err)
+			}
+			// (The switch's announcement may go through SignalWire too:
+			// carol has no email.)
+			pages := 0
+			for _, m := range sw.Messages() {
+				if m.To == alicePh && strings.Contains(m.Body, "router pair DOWN") {
+					pages++
+				}
+			}
+			if pages != 1 {
+				t.Fatalf("SignalWire sent %d pages to alice, want 1", pages)
+			}
+			if api := apiCalls(w.sim); api != 1 {
+				t.Errorf("Twilio was asked %d times; want once, then the switch", api)
+			}
+			t.Logf("%s: through SignalWire in %s", tc.name, time.Since(start).Round(time.Millisecond))
+		})
+	}
+	t.Run("400 for one number", func(t *testing.T) {
+		sw, prov := withSignalWire(t)
+		w := newWorld(t, callAlice+prov)
+		in := escalation.Intent{ID: 7, Incident: 1, Short: 1, Kind: escalation.KindPage, Channel: configs.SMS, Person: "alice",
+			Phone: "+1555", Severity: "critical", Summary: "router pair DOWN"}
+		if err := w.p.Notify(context.Background(), in); err == nil {
+			t.Fatal("a bad number was accepted")
+		}
+		if n := len(sw.Messages()); n != 0 {
+			t.Errorf("a 400 for one number switched providers (%d SMS through SignalWire)", n)
+		}
+	})
+}
+
+// apiCalls counts the REST requests sim logged.
+func apiCalls(sim *twiliosim.Sim) int {
+	n := 0
+	for _, e := range sim.Events() {
+		if e.Kind == twiliosim.KindAPI {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAckHangsUpThroughTheProviderThatPlacedTheCall: a call placed
+// through SignalWire is hung up through SignalWire when the incident is
+// acked, even with Twilio working again and first in line.
+func TestAckHangsUpThroughTheProviderThatPlacedTheCall(t *testing.T) {
+	sw, prov := withSignalWire(t)
+	w := newWorld(t, callAlice+prov)
+	sw.SetPhone(alicePh, twiliosim.Script{Call: "wait"})
+	w.sim.SetFault(twiliosim.Fault{Status: 500, Rate: 1})
+	inc := w.fire("target:rt1")
+	w.step()
+	eventually(t, "the call ringing through SignalWire", func() bool {
+		cs := sw.Calls()
+		return len(cs) == 1 && cs[0].Status == "ringing"
+	})
+	w.sim.SetFault(twiliosim.Fault{})
+	before := apiCalls(w.sim)
+	if _, err := w.eng.Ack(context.Background(), inc.ID, "alice", "web"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "SignalWire's call hung up", func() bool {
+		cs := sw.Calls()
+		return cs[0].Status == "canceled" || cs[0].Status == "completed"
+	})
+	for _, e := range w.sim.Events()[before:] {
+		if e.Kind == twiliosim.KindAPI && strings.Contains(e.URL, "/Calls/") {
+			t.Errorf("the hang-up went to Twilio: %s %s", e.Method, e.URL)
+		}
+	}
+}
+
+// retryDue reports whether the open incident's next round is due within
+// d of the test's start (an unanswered call's report brought it forward).
+func (w *world) retryDue(d time.Duration) bool {
+	var due int64
+	w.db.QueryRow(`SELECT due FROM incidents WHERE state = 'triggered'`).Scan(&due)
+	return due > 0 && due <= monday.Add(d).UnixMilli()
 }
