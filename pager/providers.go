@@ -256,7 +256,7 @@ func title(name string) string {
 	if name == vendorTwilio {
 		return "Twilio"
 	}
-	if name == "" {
+	if name == "" || name[0] < 'a' || name[0] > 'z' {
 		return name
 	}
 	return string(name[0]-'a'+'A') + name[1:]

@@ -289,3 +289,32 @@ func (w *world) retryDue(d time.Duration) bool {
 	w.db.QueryRow(`SELECT due FROM incidents WHERE state = 'triggered'`).Scan(&due)
 	return due > 0 && due <= monday.Add(d).UnixMilli()
 }
+
+// TestFindLooksInEveryProvidersRecords: after a kill that lost the SID, a
+// page sent through SignalWire is found in SignalWire's own Messages list
+// (from its own number), not taken for unsent.
+func TestFindLooksInEveryProvidersRecords(t *testing.T) {
+	sw, prov := withSignalWire(t)
+	w := newWorld(t, callAlice+prov)
+	w.sim.SetFault(twiliosim.Fault{Status: 500, Rate: 1})
+	in := escalation.Intent{ID: 7, Incident: 1, Short: 1, Kind: escalation.KindPage, Channel: configs.SMS, Person: "alice",
+		Phone: alicePh, Severity: "critical", Summary: "router pair DOWN"}
+	since := w.clk.Now()
+	if err := w.p.Notify(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	w.sim.SetFault(twiliosim.Fault{})
+	sids, err := w.p.Find(context.Background(), in, since.Add(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for _, m := range sw.Messages() {
+		if m.To == alicePh && strings.Contains(m.Body, "router pair DOWN") {
+			want = m.SID
+		}
+	}
+	if len(sids) != 1 || sids[0] != want {
+		t.Fatalf("Find = %v, want SignalWire's %s", sids, want)
+	}
+}

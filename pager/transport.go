@@ -39,7 +39,9 @@ func (t *rewriter) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r := req.Clone(req.Context()) // a RoundTripper must not change the caller's request
 	r.URL.Scheme, r.URL.Host, r.Host = t.base.Scheme, t.base.Host, ""
-	if p := strings.TrimSuffix(t.base.Path, "/"); p != "" {
+	// A list's next page comes as a URI under the API's own prefix
+	// (SignalWire's next_page_uri starts /api/laml/...): not twice.
+	if p := strings.TrimSuffix(t.base.Path, "/"); p != "" && !strings.HasPrefix(r.URL.Path, p+"/") {
 		r.URL.Path, r.URL.RawPath = p+r.URL.Path, ""
 	}
 	return t.next.RoundTrip(r)
