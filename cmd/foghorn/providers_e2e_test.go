@@ -117,6 +117,18 @@ func TestTwilioFailingPagesGoThroughSignalWireWithin30s(t *testing.T) {
 	until(t, 15*time.Second, "the outage notice to all three people", func() bool {
 		return len(outbound(sw, "Twilio failing since")) >= 3
 	})
+	once := map[string]int{}
+	for _, msg := range outbound(sw, "Twilio failing since") {
+		once[msg.To]++
+	}
+	if len(once) != 3 {
+		t.Errorf("outage notices went to %v, want each of the three people once", once)
+	}
+	for to, c := range once {
+		if c != 1 {
+			t.Errorf("%s got the outage notice %d times", to, c)
+		}
+	}
 	m := fetchBody(t, x.base+"/metrics")
 	for _, want := range []string{`foghorn_pager_provider_switches_total{from="twilio",to="signalwire"}`, `foghorn_pager_provider_down{provider="twilio"} 1`} {
 		if !strings.Contains(m, want) {
