@@ -44,8 +44,9 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 		c.Server.DataDir = filepath.Join(dir, c.Server.DataDir)
 	}
 	defaultCluster(c)
-	defaultTelegram(c) // telegram.go
-	defaultNtfy(c)     // ntfy.go
+	defaultTelegram(c)  // telegram.go
+	defaultNtfy(c)      // ntfy.go
+	defaultProviders(c) // providers.go
 	if !c.Server.Retention.Set() {
 		c.Server.Retention.Duration = DefaultRetention
 	}

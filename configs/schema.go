@@ -19,6 +19,7 @@ type Config struct {
 	// exactly as it did before clustering existed.
 	Cluster     *Cluster      `toml:"cluster"`
 	Telegram    *TelegramBot  `toml:"telegram"` // telegram.go; nil without [telegram]
+	Providers   []Provider    `toml:"provider"` // providers.go: SMS/voice providers after [twilio]
 	People      []Person      `toml:"person"`
 	Rotations   []Rotation    `toml:"rotation"`
 	Policies    []Policy      `toml:"policy"`
@@ -70,6 +71,10 @@ type Twilio struct {
 	MachineDetection bool     `toml:"machine_detection"`
 	SMSPer15m        int      `toml:"sms_per_15m"`
 	CallsPer15m      int      `toml:"calls_per_15m"`
+	// SkipFor and DeliveryWindow are [[provider]]'s (providers.go), for
+	// [twilio] as the first provider; they matter only with a [[provider]].
+	SkipFor        Duration `toml:"skip_for"`
+	DeliveryWindow Duration `toml:"delivery_window"`
 
 	AuthToken Secret `toml:"-"`
 }

@@ -86,6 +86,7 @@ func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
 		r.add("twilio.account_sid", "twilio", "set auth_token_file = \"/etc/foghorn/twilio-token\" or export FOGHORN_TWILIO_AUTH_TOKEN",
 			"no auth token: account_sid is set but neither auth_token_file nor FOGHORN_TWILIO_AUTH_TOKEN gives the token")
 	}
+	loadProviderSecrets(r, c, dir, env) // providers.go
 	c.SMTP.Password = secret(r, "smtp.password_file", "smtp password_file", c.SMTP.PasswordFile, dir, env,
 		"FOGHORN_SMTP_PASSWORD")
 
@@ -140,6 +141,8 @@ func secretEnv(t reflect.Type, k, target string) string {
 		return "FOGHORN_TWILIO_AUTH_TOKEN"
 	case reflect.TypeOf(SMTP{}):
 		return "FOGHORN_SMTP_PASSWORD"
+	case reflect.TypeOf(Provider{}):
+		return "FOGHORN_PROVIDER_<NAME>_" + strings.ToUpper(strings.TrimPrefix(k, "auth_"))
 	case reflect.TypeOf(Cluster{}):
 		return "FOGHORN_CLUSTER_KEY"
 	case reflect.TypeOf(TelegramBot{}):

@@ -54,6 +54,7 @@ func validate(r *report, c *Config) {
 	validateServer(r, c)
 	validateRetention(r, c) // retention.go
 	validateTwilio(r, c)
+	validateProviders(r, c) // providers.go
 	validateSelfCheck(r, c)
 	validatePeople(r, c)
 	validateRotations(r, c)

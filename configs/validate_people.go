@@ -157,7 +157,7 @@ func validateStep(r *report, c *Config, path, key string, s Step) {
 		switch {
 		case !oneOf(ch, Channels):
 			r.add(p, k, "use one of "+channelList(), "unknown channel %q", ch)
-		case (ch == "sms" || ch == "voice") && !twilioUsed(c):
+		case (ch == "sms" || ch == "voice") && !c.SMSProviders():
 			r.add(p, k, "configure [twilio] (account_sid, auth token, from), or set simulator = true to try foghorn",
 				"%q needs Twilio, but [twilio] is not configured", ch)
 		case ch == "email" && c.SMTP.Host == "":

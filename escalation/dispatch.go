@@ -404,13 +404,27 @@ const (
 // reaching for the phone.
 const retrySooner = 2 * time.Minute
 
+// repeatedCalls is iOS's "Repeated Calls" window: a second call from the
+// same number within it rings through Do Not Disturb (the pager keeps the
+// caller ID). The retry is timed from the unanswered call's hand-over,
+// not from its report: the report comes after 30 s of ringing, and much
+// later for voicemail (answering machine detection) or a slow callback,
+// and 2 minutes after that would miss the window. The next round starts
+// so that its call, a gap after its SMS, is placed with margin to spare.
+const repeatedCalls = 3 * time.Minute
+
+// repeatMargin is the room left in repeatedCalls for the send itself.
+const repeatMargin = 30 * time.Second
+
 // Report records a delivery outcome. A permanent failure falls back to the
 // step's next channel; an unanswered call brings the next round forward.
 func (e *Engine) Report(ctx context.Context, notification int64, o Outcome, detail string) error {
 	var in Intent
-	err := e.db.QueryRowContext(ctx, `SELECT n.id, n.incident, n.kind, n.person, n.channel, n.step, i.short, i.severity, i.summary, i.detail
+	var handed int64
+	err := e.db.QueryRowContext(ctx, `SELECT n.id, n.incident, n.kind, n.person, n.channel, n.step, i.short, i.severity, i.summary, i.detail,
+		COALESCE(n.handed_at, n.sent_at, n.created_at)
 		FROM notifications n JOIN incidents i ON i.id = n.incident WHERE n.id = ?`, notification).
-		Scan(&in.ID, &in.Incident, &in.Kind, &in.Person, &in.Channel, &in.Step, &in.Short, &in.Severity, &in.Summary, &in.Detail)
+		Scan(&in.ID, &in.Incident, &in.Kind, &in.Person, &in.Channel, &in.Step, &in.Short, &in.Severity, &in.Summary, &in.Detail, &handed)
 	if err != nil {
 		return fmt.Errorf("escalation: notification %d: %w", notification, err)
 	}
@@ -431,7 +445,17 @@ func (e *Engine) Report(ctx context.Context, notification int64, o Outcome, deta
 		}
 	case Unanswered:
 		e.mu.Lock()
-		soon := ms(e.clock.Now().Add(retrySooner))
+		now := e.clock.Now()
+		at := now.Add(retrySooner)
+		if in.Channel == configs.Voice {
+			if by := time.UnixMilli(handed).Add(repeatedCalls - repeatMargin - e.gap); by.Before(at) {
+				at = by
+			}
+			if at.Before(now) {
+				at = now
+			}
+		}
+		soon := ms(at)
 		_, err = e.db.ExecContext(ctx, `UPDATE incidents SET due = ? WHERE id = ? AND state = 'triggered' AND due > ?`, soon, in.Incident, soon)
 		e.mu.Unlock()
 		e.poke()

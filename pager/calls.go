@@ -15,6 +15,7 @@ type liveCall struct {
 	incident int64
 	person   string
 	sid      string // empty while the Calls API request is in flight
+	provider string // the provider it is being placed through
 	status   string // last status seen: queued, ringing, in-progress...
 	acted    bool   // a key was pressed: the caller is acting, do not cut them off
 	cancel   bool   // the incident no longer needs paging: hang up, and report no outcome
@@ -62,6 +63,15 @@ func (c *calls) placed(n int64, sid string) (hangUp bool) {
 	return false
 }
 
+// via notes the provider a call is being placed through.
+func (c *calls) via(n int64, provider string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if lc, ok := c.byN[n]; ok {
+		lc.provider = provider
+	}
+}
+
 func (c *calls) remove(n int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -95,10 +105,10 @@ func (c *calls) acting(n int64) {
 // the SIDs to hang up; calls still being placed are hung up by placeCall
 // as soon as their SID is known. The call of the person who pressed a key
 // is left alone.
-func (c *calls) forIncident(incident int64) []string {
+func (c *calls) forIncident(incident int64) []placedCall {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var sids []string
+	var sids []placedCall
 	for _, lc := range c.byN {
 		if lc.incident != incident || lc.acted || lc.cancel {
 			continue
@@ -106,7 +116,7 @@ func (c *calls) forIncident(incident int64) []string {
 		lc.cancel = true
 		if lc.sid != "" {
 			lc.hung = true
-			sids = append(sids, lc.sid)
+			sids = append(sids, placedCall{lc.sid, lc.provider})
 		}
 	}
 	return sids
@@ -153,19 +163,34 @@ func (c *calls) gc(now time.Time) {
 	}
 }
 
+// placedCall is a call to hang up: its SID and the provider that placed it.
+type placedCall struct{ sid, provider string }
+
 // hangUpAll hangs up sids, each in turn; failures are logged, not returned:
 // a call that cannot be hung up rings out and is not an ack either way.
-func (p *Pager) hangUpAll(ctx context.Context, st *state, sids []string, why string) {
-	for _, sid := range sids {
-		err := retry(ctx, 1+p.opts.Retries, p.opts.RetryBase, func(ctx context.Context) error {
-			return st.tw.hangUp(ctx, sid)
-		}, nil)
-		if err != nil {
-			p.log.Warn("could not hang up call", "sid", sid, "why", why, "err", explain(err))
+func (p *Pager) hangUpAll(ctx context.Context, st *state, calls []placedCall, why string) {
+	for _, pc := range calls {
+		sid := pc.sid
+		// The provider that placed the call; "" (a call placed before
+		// providers were named) is [twilio]'s.
+		pr := st.tw
+		if pc.provider != "" {
+			pr = st.provider(pc.provider)
+		}
+		if pr == nil {
+			p.log.Warn("could not hang up call: its provider is no longer configured", "sid", sid, "provider", pc.provider, "why", why)
 			p.stats.add("hangup", "failed")
 			continue
 		}
-		p.log.Info("call hung up", "sid", sid, "why", why)
+		err := retry(ctx, 1+p.opts.Retries, p.opts.RetryBase, func(ctx context.Context) error {
+			return pr.hangUp(ctx, sid)
+		}, nil)
+		if err != nil {
+			p.log.Warn("could not hang up call", "sid", sid, "provider", pr.name, "why", why, "err", explain(err))
+			p.stats.add("hangup", "failed")
+			continue
+		}
+		p.log.Info("call hung up", "sid", sid, "provider", pr.name, "why", why)
 		p.stats.add("hangup", "ok")
 	}
 }

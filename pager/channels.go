@@ -74,6 +74,7 @@ type outgoing struct {
 	// call's TwiML, the mail.
 	subject, text string
 	callback      string // status callback URL, if any
+	provider      string // the SMS and voice provider that took it, once sent
 	// once is for outage notices: one attempt, no retries, as a page
 	// gets while its vendor is down. Their failures are what tells that
 	// the other vendor is down too; retrying each would hold that up.

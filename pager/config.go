@@ -17,6 +17,9 @@ type Config struct {
 	// Twilio is [twilio]. With Simulator on, cmd fills AccountSID and
 	// AuthToken with the simulator's defaults when the file sets none.
 	Twilio configs.Twilio
+	// Providers are the [[provider]] entries, tried after [twilio] in
+	// this order (providers.go).
+	Providers []configs.Provider
 	// SMTP is [smtp]; no Host means no email channel.
 	SMTP configs.SMTP
 	// Telegram is [telegram]; nil means no Telegram channel. The people's

@@ -121,6 +121,11 @@ func (p *Pager) announce(ctx context.Context, vendor string, down bool, why stri
 	st := p.state()
 	var subject, text string
 	switch {
+	case vendor == vendorTwilio && down && len(st.provs) > 1:
+		subject = "foghorn: every SMS and voice provider is failing - SMS and voice pages are NOT going out"
+		text = fmt.Sprintf("foghorn cannot send through any SMS and voice provider (%s) since %s UTC (last error: %s).\n\n"+
+			"Pages fall back to email where a policy step lists it. Check the providers' status pages and accounts.\n",
+			providerNames(st), p.clock.Now().UTC().Format("15:04"), why)
 	case vendor == vendorTwilio && down:
 		subject = "foghorn: Twilio is failing - SMS and voice pages are NOT going out"
 		text = fmt.Sprintf("foghorn cannot send through Twilio since %s UTC: the last sends all failed (last error: %s).\n\n"+
@@ -258,6 +263,7 @@ func (p *Pager) Describe(ch chan<- *prometheus.Desc) {
 		ch <- prometheus.NewDesc(f.name, f.help, f.labels, nil)
 	}
 	ch <- downDesc
+	ch <- providerDownDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -280,4 +286,5 @@ func (p *Pager) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(downDesc, prometheus.GaugeValue, d, v)
 	}
+	p.collectProviders(ch)
 }

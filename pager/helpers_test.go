@@ -44,7 +44,7 @@ const (
 // (cmd/foghorn/wire_pager.go): the simulator's default credentials when
 // none are set, and the listen address as the public URL of a simulator.
 func testConfig(cfg *configs.Config) Config {
-	c := Config{People: cfg.People, Twilio: cfg.Twilio, SMTP: cfg.SMTP, PublicURL: strings.TrimSuffix(cfg.Server.PublicURL, "/")}
+	c := Config{People: cfg.People, Twilio: cfg.Twilio, Providers: cfg.Providers, SMTP: cfg.SMTP, PublicURL: strings.TrimSuffix(cfg.Server.PublicURL, "/")}
 	c.Ntfy = cfg.Ntfy
 	if c.Twilio.Simulator {
 		if c.Twilio.AccountSID == "" {
@@ -85,6 +85,7 @@ account_sid = "AC0123456789abcdef0123456789abcdef"
 from = "+15005550006"
 sms_per_15m = %d
 calls_per_15m = %d
+skip_for = "1m" # with a [[provider]] (providers_test.go): shorter than iOS's 3 minutes
 
 [smtp]
 host = "127.0.0.1"

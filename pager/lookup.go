@@ -15,13 +15,18 @@ import (
 
 // remember records the SID Twilio gave a notification, as soon as the API
 // answered: after a kill before the engine's "sent" mark, Find then knows
-// it exactly, and knows the message or call is not another one's.
-func (p *Pager) remember(ctx context.Context, in escalation.Intent, sid string) {
+// it exactly, and knows the message or call is not another one's. The
+// provider is stored as the migration says: ” for [twilio], else the
+// [[provider]]'s name.
+func (p *Pager) remember(ctx context.Context, in escalation.Intent, sid, provider string) {
 	if p.opts.Store == nil || in.ID <= 0 || sid == "" {
 		return
 	}
-	_, err := p.opts.Store.ExecContext(context.WithoutCancel(ctx), `INSERT INTO twilio_sids (sid, notification, at) VALUES (?, ?, ?)
-		ON CONFLICT (sid) DO NOTHING`, sid, in.ID, p.clock.Now().UnixMilli())
+	if provider == vendorTwilio {
+		provider = ""
+	}
+	_, err := p.opts.Store.ExecContext(context.WithoutCancel(ctx), `INSERT INTO twilio_sids (sid, notification, at, provider) VALUES (?, ?, ?, ?)
+		ON CONFLICT (sid) DO NOTHING`, sid, in.ID, p.clock.Now().UnixMilli(), provider)
 	if err != nil {
 		p.log.Warn("cannot record a Twilio SID; a restart may resend this once", "notification", in.ID, "sid", sid, "err", err)
 	}
@@ -61,7 +66,6 @@ func (p *Pager) Find(ctx context.Context, in escalation.Intent, since time.Time)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.opts.APITimeout)
 	defer cancel()
-	svc := st.tw.service(ctx)
 	since = since.UTC().Truncate(time.Second)
 	type rec struct {
 		sid     string
@@ -75,31 +79,36 @@ func (p *Pager) Find(ctx context.Context, in escalation.Intent, since time.Time)
 			recs = append(recs, rec{*sid, at})
 		}
 	}
-	switch in.Channel {
-	case configs.SMS:
-		lp := &api.ListMessageParams{}
-		lp.SetTo(in.Phone).SetFrom(st.tw.from).SetDateSentAfter(since).SetLimit(lookupLimit)
-		ms, err := svc.ListMessage(lp)
-		if err != nil {
-			return nil, fmt.Errorf("pager: look up SMS to %s in Twilio's Messages: %s", in.Person, explain(err))
-		}
-		for _, m := range ms {
-			if about(deref(m.Body), in) {
-				keep(m.Sid, m.DateCreated)
+	// No SID was remembered, so nothing says which provider took it: ask
+	// each one's own records, from its own number.
+	for _, pr := range st.provs {
+		svc := pr.service(ctx)
+		switch in.Channel {
+		case configs.SMS:
+			lp := &api.ListMessageParams{}
+			lp.SetTo(in.Phone).SetFrom(pr.from).SetDateSentAfter(since).SetLimit(lookupLimit)
+			ms, err := svc.ListMessage(lp)
+			if err != nil {
+				return nil, fmt.Errorf("pager: look up SMS to %s in %s's Messages: %s", in.Person, title(pr.name), explain(err))
 			}
+			for _, m := range ms {
+				if about(deref(m.Body), in) {
+					keep(m.Sid, m.DateCreated)
+				}
+			}
+		case configs.Voice:
+			lp := &api.ListCallParams{}
+			lp.SetTo(in.Phone).SetFrom(pr.from).SetStartTimeAfter(since).SetLimit(lookupLimit)
+			cs, err := svc.ListCall(lp)
+			if err != nil {
+				return nil, fmt.Errorf("pager: look up calls to %s in %s's Calls: %s", in.Person, title(pr.name), explain(err))
+			}
+			for _, c := range cs {
+				keep(c.Sid, c.DateCreated)
+			}
+		default:
+			return nil, permanent("no lookup for channel %q", in.Channel)
 		}
-	case configs.Voice:
-		lp := &api.ListCallParams{}
-		lp.SetTo(in.Phone).SetFrom(st.tw.from).SetStartTimeAfter(since).SetLimit(lookupLimit)
-		cs, err := svc.ListCall(lp)
-		if err != nil {
-			return nil, fmt.Errorf("pager: look up calls to %s in Twilio's Calls: %s", in.Person, explain(err))
-		}
-		for _, c := range cs {
-			keep(c.Sid, c.DateCreated)
-		}
-	default:
-		return nil, permanent("no lookup for channel %q", in.Channel)
 	}
 	slices.SortStableFunc(recs, func(a, b rec) int { return a.created.Compare(b.created) })
 	out := make([]string, 0, len(recs))

@@ -96,6 +96,7 @@ type Pager struct {
 	chans  []channel // channels.go: in the order announce tries them
 	calls  *calls
 	health *health
+	routes *routes // providers.go: which SMS and voice provider is skipped
 	stats  *stats
 
 	zmu   sync.Mutex
@@ -116,9 +117,9 @@ type engineRef struct{ Engine }
 type state struct {
 	cfg      Config
 	byPhone  map[string]*configs.Person
-	public   string // webhook base URL, no trailing slash
-	token    string // Twilio auth token: API password and webhook signing key
-	tw       *twilioAPI
+	public   string       // webhook base URL, no trailing slash
+	tw       *twilioAPI   // the first provider ([twilio] when configured), or nil
+	provs    []*twilioAPI // every SMS and voice provider, in order: tw first
 	mail     *mailer
 	tg       *telegramBot // telegram.go; nil without [telegram]
 	validity time.Duration
@@ -152,7 +153,7 @@ func New(cfg Config, eng Engine, opts Options) (*Pager, error) {
 		opts.KeyWait = 8 * time.Second
 	}
 	p := &Pager{opts: opts, log: opts.Log, clock: opts.Clock, limits: newLimiter(), calls: newCalls(),
-		health: newHealth(), stats: newStats(), zones: map[string]*time.Location{}}
+		health: newHealth(), routes: newRoutes(), stats: newStats(), zones: map[string]*time.Location{}}
 	p.chans = channels(p)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if err := p.SetConfig(cfg); err != nil {
@@ -208,22 +209,63 @@ func (p *Pager) SetConfig(cfg Config) error {
 		if _, err := url.Parse(base); err != nil {
 			return fmt.Errorf("pager: twilio api_base %q: %w", base, err)
 		}
-		st.token = token
-		if old != nil && old.tw.same(sid, token, tw.From, base) {
+		if old != nil && old.tw.same(sid, token, tw.From, base) && old.tw.skipFor == tw.SkipFor.Duration && old.tw.window == tw.DeliveryWindow.Duration {
 			st.tw = old.tw
 		} else {
 			st.tw = newTwilioAPI(sid, token, tw.From, base, p.opts.APITimeout)
+			st.tw.skipFor, st.tw.window = tw.SkipFor.Duration, tw.DeliveryWindow.Duration // before anyone else sees it
 		}
-		if st.public == "" {
-			p.log.Warn("no [server] public_url: Twilio cannot reach the webhooks; delivery reports, replies and key presses will be lost")
+		st.provs = append(st.provs, st.tw)
+	}
+	for _, pc := range cfg.Providers {
+		pv := provider{name: pc.Name, kind: pc.Kind, account: pc.Account(), token: pc.AuthToken.Reveal(), from: pc.From,
+			base: pc.Base(), skipFor: pc.SkipFor.Duration, window: pc.DeliveryWindow.Duration}
+		pv.key = pv.token
+		if pc.Kind == configs.KindSignalWire {
+			pv.key = pc.SigningKey.Reveal()
 		}
+		if _, err := url.Parse(pv.base); err != nil {
+			return fmt.Errorf("pager: provider %q api_base %q: %w", pc.Name, pv.base, err)
+		}
+		var reuse *twilioAPI
+		if old != nil {
+			for _, o := range old.provs {
+				if o.sameAs(pv) {
+					reuse = o
+				}
+			}
+		}
+		if reuse == nil {
+			reuse = newProvider(pv, p.opts.APITimeout)
+		}
+		st.provs = append(st.provs, reuse)
+	}
+	if st.tw == nil && len(st.provs) > 0 {
+		st.tw = st.provs[0]
+	}
+	if len(st.provs) > 0 && st.public == "" {
+		p.log.Warn("no [server] public_url: Twilio cannot reach the webhooks; delivery reports, replies and key presses will be lost")
 	}
 	st.mail = newMailer(cfg.SMTP, p.opts.APITimeout)
 	st.tg = newTelegramBot(cfg.Telegram, st, p.opts.APITimeout)
 	p.st.Store(st)
 	p.telegramStart(st)
-	if old != nil && old.tw != nil && old.tw != st.tw {
-		old.tw.close()
+	if old != nil {
+		for _, o := range old.provs {
+			if !slices.Contains(st.provs, o) {
+				o.close()
+			}
+		}
+	}
+	return nil
+}
+
+// provider is the provider called name, or nil.
+func (st *state) provider(name string) *twilioAPI {
+	for _, pr := range st.provs {
+		if pr.name == name {
+			return pr
+		}
 	}
 	return nil
 }
@@ -232,8 +274,10 @@ func (p *Pager) SetConfig(cfg Config) error {
 func (p *Pager) Close() error {
 	p.cancel()
 	p.wg.Wait()
-	if st := p.state(); st != nil && st.tw != nil {
-		st.tw.close()
+	if st := p.state(); st != nil {
+		for _, pr := range st.provs {
+			pr.close()
+		}
 	}
 	return nil
 }
@@ -332,7 +376,7 @@ func (p *Pager) Cancel(ctx context.Context, incident int64) error {
 		}
 	}
 	sids := p.calls.forIncident(incident)
-	if len(sids) == 0 || st.tw == nil {
+	if len(sids) == 0 || len(st.provs) == 0 {
 		return nil
 	}
 	p.hangUpAll(ctx, st, sids, fmt.Sprintf("incident %d no longer needs paging", incident))

@@ -36,8 +36,18 @@ func (c smsChannel) ready(st *state, m *outgoing) error {
 	return nil
 }
 
-func (smsChannel) send(ctx context.Context, st *state, m *outgoing) (string, error) {
-	return st.tw.sms(ctx, m.in.Phone, m.text, m.callback, st.validity)
+// send goes through the first provider that takes it (providers.go).
+func (c smsChannel) send(ctx context.Context, st *state, m *outgoing) (string, error) {
+	sid, pr, err := c.p.via(ctx, st, m.in, false, func(pr *twilioAPI) (string, error) {
+		return pr.sms(ctx, m.in.Phone, m.text, m.callback, st.validity)
+	})
+	if pr != nil {
+		m.provider = pr.name
+	}
+	if err == nil && m.callback != "" {
+		c.p.awaitReport(st, m.in.ID, pr)
+	}
+	return sid, err
 }
 
 func (smsChannel) before(*outgoing) {}
@@ -46,14 +56,14 @@ func (c smsChannel) after(ctx context.Context, _ *state, m *outgoing, sid string
 	if err != nil || !m.told {
 		return
 	}
-	c.p.remember(ctx, m.in, sid) // lookup.go
-	c.p.log.Info("SMS sent", "notification", m.in.ID, "incident", m.in.Incident, "kind", m.in.Kind, "person", m.in.Person, "sid", sid)
+	c.p.remember(ctx, m.in, sid, m.provider) // lookup.go
+	c.p.log.Info("SMS sent", "notification", m.in.ID, "incident", m.in.Incident, "kind", m.in.Kind, "person", m.in.Person, "sid", sid, "provider", m.provider)
 }
 
 // twilioReady says why a Twilio send to in cannot even be tried.
 func twilioReady(st *state, in escalation.Intent) error {
-	if st.tw == nil {
-		return permanent("Twilio is not configured ([twilio] account_sid or simulator)")
+	if len(st.provs) == 0 {
+		return permanent("Twilio is not configured ([twilio] account_sid or simulator, or a [[provider]])")
 	}
 	if in.Phone == "" {
 		return permanent("%s has no phone number", in.Person)

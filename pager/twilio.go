@@ -3,6 +3,7 @@ package pager
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -13,34 +14,71 @@ import (
 	"foghorn/failpoint"
 )
 
-// twilioAPI is the Messages and Calls API through twilio-go. twilio-go has
-// no base-URL option and sends every request with context.Background(), so
-// each call gets a throwaway client.Client whose transport carries the
-// call's context (with its timeout) and, for a simulator or proxy, rewrites
-// api.twilio.com to the configured api_base. The connection pool (rt) is
-// shared by all of them.
+// twilioAPI is one SMS and voice provider — [twilio], or a [[provider]]
+// of kind "twilio" or "signalwire" — through twilio-go: the Messages and
+// Calls API. twilio-go has no base-URL option and sends every request with
+// context.Background(), so each call gets a throwaway client.Client whose
+// transport carries the call's context (with its timeout) and, for a
+// simulator, a proxy or SignalWire, rewrites api.twilio.com to the
+// configured api_base (transport.go). The connection pool (rt) is shared
+// by all of them.
 type twilioAPI struct {
 	sid, token, from, base string
 	rt                     http.RoundTripper
 	timeout                time.Duration
+
+	// name is the provider's name in logs, metrics, webhook URLs (&p=)
+	// and twilio_sids.provider: "twilio" for [twilio].
+	name string
+	kind string // configs.KindTwilio or configs.KindSignalWire
+	// key signs the provider's webhooks: a Twilio account's auth token,
+	// SignalWire's Signing Key.
+	key string
+	// account is the account the provider knows us by: sid for Twilio,
+	// the project ID (a UUID) for SignalWire, where sid is a stand-in
+	// twilio-go accepts (transport.go).
+	account         string
+	skipFor, window time.Duration
+}
+
+// provider is what SetConfig builds one twilioAPI from.
+type provider struct {
+	name, kind, account, token, key, from, base string
+	skipFor, window                             time.Duration
 }
 
 func newTwilioAPI(sid, token, from, base string, timeout time.Duration) *twilioAPI {
+	return newProvider(provider{name: vendorTwilio, kind: configs.KindTwilio, account: sid, token: token, key: token, from: from, base: base}, timeout)
+}
+
+func newProvider(pv provider, timeout time.Duration) *twilioAPI {
 	var rt http.RoundTripper
-	if strings.TrimSuffix(base, "/") == configs.DefaultAPIBase {
+	if strings.TrimSuffix(pv.base, "/") == configs.DefaultAPIBase {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 16
 		rt = t
 	} else {
-		rt = baseTransport(base) // transport.go: rewrites the host of any request to base
+		rt = baseTransport(pv.base) // transport.go: rewrites the host of any request to base
 	}
-	return &twilioAPI{sid: sid, token: token, from: from, base: base, rt: rt, timeout: timeout}
+	sid := pv.account
+	if pv.kind == configs.KindSignalWire {
+		sid = lamlSID(pv.account)
+		rt = &laml{stand: sid, project: pv.account, token: pv.token, next: rt}
+	}
+	return &twilioAPI{sid: sid, token: pv.token, from: pv.from, base: pv.base, rt: rt, timeout: timeout,
+		name: pv.name, kind: pv.kind, key: pv.key, account: pv.account, skipFor: pv.skipFor, window: pv.window}
 }
 
 // same reports whether a reloaded config can keep this client (and its
 // warm connections).
 func (t *twilioAPI) same(sid, token, from, base string) bool {
 	return t != nil && t.sid == sid && t.token == token && t.from == from && t.base == base
+}
+
+// sameAs is same for a provider of the new config.
+func (t *twilioAPI) sameAs(pv provider) bool {
+	return t != nil && t.name == pv.name && t.kind == pv.kind && t.account == pv.account && t.token == pv.token &&
+		t.key == pv.key && t.from == pv.from && t.base == pv.base && t.skipFor == pv.skipFor && t.window == pv.window
 }
 
 func (t *twilioAPI) close() {
@@ -84,7 +122,7 @@ func (t *twilioAPI) sms(ctx context.Context, to, body, callback string, validity
 	p := &api.CreateMessageParams{}
 	p.SetTo(to).SetFrom(t.from).SetBody(body)
 	if callback != "" {
-		p.SetStatusCallback(callback)
+		p.SetStatusCallback(t.callback(callback))
 	}
 	if s := int(validity / time.Second); s > 0 {
 		p.SetValidityPeriod(min(max(s, 1), 14400))
@@ -115,7 +153,7 @@ func (t *twilioAPI) call(ctx context.Context, c callSpec) (string, error) {
 	p := &api.CreateCallParams{}
 	p.SetTo(c.to).SetFrom(t.from).SetTwiml(c.twiml).SetTimeLimit(600)
 	if c.callback != "" {
-		p.SetStatusCallback(c.callback).SetStatusCallbackMethod(http.MethodPost).SetStatusCallbackEvent(callEvents)
+		p.SetStatusCallback(t.callback(c.callback)).SetStatusCallbackMethod(http.MethodPost).SetStatusCallbackEvent(callEvents)
 	}
 	if s := int(c.ring / time.Second); s > 0 {
 		p.SetTimeout(s)
@@ -141,6 +179,16 @@ func (t *twilioAPI) hangUp(ctx context.Context, sid string) error {
 	p.SetStatus("completed")
 	_, err := t.service(ctx).UpdateCall(sid, p)
 	return err
+}
+
+// callback is a status callback URL that names the provider (&p=NAME), so
+// its signature is checked with that provider's key.
+func (t *twilioAPI) callback(u string) string {
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "p=" + url.QueryEscape(t.name)
 }
 
 func deref(s *string) string {

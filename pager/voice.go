@@ -46,8 +46,20 @@ func (c voiceChannel) ready(st *state, m *outgoing) error {
 	return nil
 }
 
+// send places the call through the first provider that takes it; a
+// person's calls stay with the provider of their last one for a while
+// (providers.go: the same caller ID rings through iOS's Do Not Disturb).
 func (c voiceChannel) send(ctx context.Context, st *state, m *outgoing) (string, error) {
-	return st.tw.call(ctx, callSpec{to: m.in.Phone, twiml: m.text, callback: m.callback, ring: c.p.opts.Ring, amd: st.cfg.Twilio.MachineDetection})
+	sid, pr, err := c.p.via(ctx, st, m.in, true, func(pr *twilioAPI) (string, error) {
+		if m.in.ID > 0 {
+			c.p.calls.via(m.in.ID, pr.name)
+		}
+		return pr.call(ctx, callSpec{to: m.in.Phone, twiml: m.text, callback: m.callback, ring: c.p.opts.Ring, amd: st.cfg.Twilio.MachineDetection})
+	})
+	if pr != nil {
+		m.provider = pr.name
+	}
+	return sid, err
 }
 
 // before registers the call before the request: its status callbacks may
@@ -64,10 +76,10 @@ func (c voiceChannel) after(ctx context.Context, st *state, m *outgoing, sid str
 		c.p.calls.remove(in.ID)
 		return
 	}
-	c.p.remember(ctx, in, sid)
-	c.p.log.Info("call placed", "notification", in.ID, "incident", in.Incident, "person", in.Person, "sid", sid)
+	c.p.remember(ctx, in, sid, m.provider)
+	c.p.log.Info("call placed", "notification", in.ID, "incident", in.Incident, "person", in.Person, "sid", sid, "provider", m.provider)
 	if in.ID > 0 && c.p.calls.placed(in.ID, sid) {
-		c.p.hangUpAll(ctx, st, []string{sid}, "incident acked while the call was being placed")
+		c.p.hangUpAll(ctx, st, []placedCall{{sid, m.provider}}, "incident acked while the call was being placed")
 	}
 }
 
@@ -281,8 +293,9 @@ func (p *Pager) voiceStatus(w http.ResponseWriter, r *http.Request, st *state, e
 		if machine(by) {
 			p.report(ctx, eng, n, escalation.Unanswered, "voicemail: answered by "+by)
 			p.calls.end(n)
-			if sid != "" && st.tw != nil {
-				p.background(func(ctx context.Context) { p.hangUpAll(ctx, st, []string{sid}, "answered by a machine") })
+			if sid != "" {
+				pc := placedCall{sid, r.URL.Query().Get("p")}
+				p.background(func(ctx context.Context) { p.hangUpAll(ctx, st, []placedCall{pc}, "answered by a machine") })
 			}
 		}
 	case "completed":

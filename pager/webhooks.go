@@ -12,6 +12,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 	"github.com/twilio/twilio-go/twiml"
 
+	"foghorn/configs"
 	"foghorn/escalation"
 )
 
@@ -83,13 +84,17 @@ func (p *Pager) webhook(route string, h handler) http.Handler {
 			http.Error(w, http.StatusText(status), status)
 		}
 		st := p.state()
-		if st.token == "" {
+		if len(st.provs) == 0 {
 			refuse(http.StatusServiceUnavailable, "unavailable", "Twilio is not configured")
 			return
 		}
-		sig := r.Header.Get("X-Twilio-Signature")
-		if sig == "" {
+		if r.Header.Get("X-Twilio-Signature") == "" && r.Header.Get("X-SignalWire-Signature") == "" {
 			refuse(http.StatusForbidden, "forbidden", "no X-Twilio-Signature")
+			return
+		}
+		signers, err := st.signers(route, r.URL.Query())
+		if err != nil {
+			refuse(http.StatusForbidden, "forbidden", err.Error())
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxWebhookBody)
@@ -104,11 +109,14 @@ func (p *Pager) webhook(route string, h handler) http.Handler {
 				params[k] = vs[0] // what twilio-go's validator signs; handlers read the first value too
 			}
 		}
-		v := client.NewRequestValidator(st.token)
-		if !v.Validate(full, params, sig) {
+		if !signedBy(r, signers, full, params) {
 			p.badSignature(route, st, full)
+			names := make([]string, len(signers))
+			for i, pr := range signers {
+				names[i] = pr.name
+			}
 			refuse(http.StatusForbidden, "forbidden", "bad X-Twilio-Signature (wrong auth token, or public_url is not the URL Twilio calls)",
-				"url", full)
+				"url", full, "providers", names)
 			return
 		}
 		eng := p.engine()
@@ -129,6 +137,50 @@ func (p *Pager) webhook(route string, h handler) http.Handler {
 		}
 		p.stats.add("webhooks", route, "ok")
 	})
+}
+
+// signers are the providers whose key may have signed a webhook: for a
+// status callback, the one its URL names (&p=NAME, set by the provider's
+// own send; none is [twilio], for calls placed before providers had
+// names); for an inbound SMS or a key press, any configured provider (the
+// SMS comes to whichever number the person replied to; the Gather URL is
+// rendered before the provider is picked).
+func (st *state) signers(route string, q url.Values) ([]*twilioAPI, error) {
+	if route != "sms_status" && route != "voice_status" {
+		return st.provs, nil
+	}
+	name := q.Get("p")
+	if name == "" {
+		return st.provs[:1], nil
+	}
+	if pr := st.provider(name); pr != nil {
+		return []*twilioAPI{pr}, nil
+	}
+	return nil, fmt.Errorf("unknown provider %q in the callback URL (not in [twilio] or [[provider]])", name)
+}
+
+// signedBy reports whether one of the providers signed the request, each
+// with its own key in its own header: SignalWire signs in
+// X-SignalWire-Signature (and its SDKs also read X-Twilio-Signature), by
+// Twilio's algorithm keyed by the Signing Key, so twilio-go's validator
+// checks both.
+func signedBy(r *http.Request, provs []*twilioAPI, full string, params map[string]string) bool {
+	for _, pr := range provs {
+		if pr.key == "" {
+			continue
+		}
+		v := client.NewRequestValidator(pr.key)
+		headers := []string{"X-Twilio-Signature"}
+		if pr.kind == configs.KindSignalWire {
+			headers = []string{"X-SignalWire-Signature", "X-Twilio-Signature"}
+		}
+		for _, h := range headers {
+			if sig := r.Header.Get(h); sig != "" && v.Validate(full, params, sig) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // signedURL is the URL Twilio signed: the public URL's origin and the
@@ -251,8 +303,10 @@ func (p *Pager) smsStatus(w http.ResponseWriter, r *http.Request, st *state, eng
 	ctx := context.WithoutCancel(r.Context())
 	switch status {
 	case "delivered":
+		p.reported(n) // providers.go: the provider delivers
 		p.report(ctx, eng, n, escalation.Delivered, "sms delivered")
 	case "undelivered", "failed":
+		p.reported(n)
 		why := "sms " + status
 		if code, err := strconv.Atoi(f.Get("ErrorCode")); err == nil && code > 0 {
 			why += ": error " + codeText(code)

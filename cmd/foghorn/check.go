@@ -45,6 +45,16 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if u := smsWebhookURL(cfg); u != "" {
 		fmt.Fprintf(stdout, "%s: Twilio console: set number %s's \"A message comes in\" webhook to %s (HTTP POST)\n", args[0], cfg.Twilio.From, u)
 	}
+	if pub := strings.TrimSuffix(cfg.Server.PublicURL, "/"); pub != "" {
+		for _, p := range cfg.Providers {
+			console := "Twilio console"
+			if p.Kind == configs.KindSignalWire {
+				console = "SignalWire dashboard (Phone Numbers > number > Messaging: LaML Webhooks)"
+			}
+			fmt.Fprintf(stdout, "%s: provider %q: %s: set number %s's \"A message comes in\" webhook to %s (HTTP POST)\n",
+				args[0], p.Name, console, p.From, pub+pager.SMSPath)
+		}
+	}
 	return 0
 }
 

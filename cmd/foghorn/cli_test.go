@@ -37,6 +37,7 @@ var helpCases = []struct{ name, usage, flag string }{
 	{"passwd", "usage: foghorn passwd", ""},
 	{"token", "usage: foghorn token NAME [viewer|responder]", ""},
 	{"cluster-key", "usage: foghorn cluster-key FILE", ""},
+	{"vcard", "usage: foghorn vcard [-config FILE] PERSON", "-config"},
 	{"audit", "usage: foghorn audit [-config FILE | -data-dir DIR | -url URL]", "-since WHEN"},
 	{"status", "usage: foghorn status [-url URL | -config FILE]", "-url URL"},
 	{"ack", "usage: foghorn ack [-url URL | -config FILE] [-as NOTE] ID", "-as NOTE"},

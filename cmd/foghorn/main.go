@@ -27,6 +27,7 @@ usage:
   foghorn passwd                    hash a dashboard password for a [[person]]
   foghorn token NAME [viewer]       a new API token; the config keeps only its SHA-256
   foghorn cluster-key FILE          a new gossip key for [cluster] key_file (never overwrites)
+  foghorn vcard PERSON -config FILE a contact card with every number foghorn calls from (emergency bypass)
   foghorn audit -config FILE [-since 24h] [-target T] [-who W]   who did what (reads the store; works while foghorn is down)
 
 talking to a running foghorn (flags: -url U or FOGHORN_URL, -config FILE, -as NOTE;
@@ -70,6 +71,10 @@ on stdout. The role is responder (may act) unless viewer (may only read).`},
 	"cluster-key": {synopsis: "FILE", min: 1, max: 1, about: `
 Write a new gossip key for [cluster] key_file to FILE (32 random bytes, base64,
 mode 0600). An existing FILE is never overwritten: copy the one key to every node.`},
+	"vcard": {synopsis: "[-config FILE] PERSON", min: 1, max: 1, about: `
+Print a vCard 3.0 "foghorn pager" with every number foghorn calls and texts
+from ([twilio] from and each [[provider]]'s), for PERSON to save as a contact
+and mark as an emergency bypass (README "Emergency bypass").`},
 	"audit": {synopsis: "[-config FILE | -data-dir DIR | -url URL] [-since 24h] [-target NAME] [-who NAME] [-limit 200] [-json]", about: `
 Who did what, when, and why it was allowed or refused. With -config or -data-dir
 it reads the store itself (works while foghorn is down); with -url it asks a
@@ -128,6 +133,8 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdOncall(args[1:], stdout, stderr)
 	case "audit":
 		return cmdAudit(args[1:], stdout, stderr)
+	case "vcard":
+		return cmdVcard(args[1:], stdout, stderr)
 	case "status", "ack", "resolve", "escalate", "snooze", "silence", "override", "power", "test-page":
 		return cmdClient(args[0], args[1:], stdout, stderr)
 	case "version":

@@ -14,7 +14,7 @@ import (
 // fills in the simulator's default account and token when the file sets
 // none, so the pager knows nothing of twiliosim.
 func pagerConfig(cfg *configs.Config) pager.Config {
-	c := pager.Config{People: cfg.People, Twilio: cfg.Twilio, SMTP: cfg.SMTP, PublicURL: pagerPublicURL(cfg)}
+	c := pager.Config{People: cfg.People, Twilio: cfg.Twilio, Providers: cfg.Providers, SMTP: cfg.SMTP, PublicURL: pagerPublicURL(cfg)}
 	c.Telegram = cfg.Telegram // [telegram]: its own section only
 	c.Ntfy = cfg.Ntfy
 	if c.Twilio.Simulator {

@@ -34,8 +34,17 @@ func twErr(status, code int, msg string) *apiError {
 // send (an *apiError for failures) and the SID concerned, for the log.
 type apiFunc func(r *http.Request) (status int, v any, sid string)
 
+// prefix is where the REST API lives: /2010-04-01 at api.twilio.com,
+// /api/laml/2010-04-01 at SPACE.signalwire.com.
+func (s *Sim) prefix() string {
+	if s.opts.SignalWire {
+		return "/api/laml/" + apiVersion
+	}
+	return "/" + apiVersion
+}
+
 func (s *Sim) routeAPI(mux *http.ServeMux) {
-	const acct = "/2010-04-01/Accounts/{account}/"
+	acct := s.prefix() + "/Accounts/{account}/"
 	mux.Handle("POST "+acct+"Messages.json", s.api(s.createMessage))
 	mux.Handle("GET "+acct+"Messages.json", s.api(s.listMessages)) // lists.go
 	mux.Handle("GET "+acct+"Calls.json", s.api(s.listCalls))
@@ -43,7 +52,7 @@ func (s *Sim) routeAPI(mux *http.ServeMux) {
 	mux.Handle("POST "+acct+"Calls.json", s.api(s.createCall))
 	mux.Handle("GET "+acct+"Calls/{file}", s.api(s.fetchCall))
 	mux.Handle("POST "+acct+"Calls/{file}", s.api(s.updateCall))
-	mux.Handle("/2010-04-01/", s.api(func(r *http.Request) (int, any, string) {
+	mux.Handle(s.prefix()+"/", s.api(func(r *http.Request) (int, any, string) {
 		return http.StatusNotFound, twErr(http.StatusNotFound, 20404,
 			fmt.Sprintf("The requested resource %s was not found", r.URL.Path)), ""
 	}))
@@ -95,7 +104,7 @@ func (s *Sim) api(fn apiFunc) http.Handler {
 func (s *Sim) authorize(r *http.Request) (int, any, string) {
 	user, pass, ok := r.BasicAuth()
 	if !ok || !equal(user, s.opts.AccountSID) || !equal(pass, s.opts.AuthToken) {
-		return http.StatusUnauthorized, twErr(http.StatusUnauthorized, 20003, "Authenticate"), ""
+		return http.StatusUnauthorized, twErr(http.StatusUnauthorized, 20003, "Authenticate"), "" // SignalWire answers the same
 	}
 	if acct := r.PathValue("account"); acct != "" && acct != s.opts.AccountSID {
 		return http.StatusNotFound, twErr(http.StatusNotFound, 20404,

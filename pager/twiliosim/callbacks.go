@@ -41,6 +41,23 @@ func (s *Sim) sendHook(ctx context.Context, h webhook) (int, []byte, error) {
 	return status, body, err
 }
 
+// sigHeader and sigKey are how webhooks are signed: Twilio signs with the
+// auth token in X-Twilio-Signature, SignalWire with the Signing Key in
+// X-SignalWire-Signature.
+func (s *Sim) sigHeader() string {
+	if s.opts.SignalWire {
+		return "X-SignalWire-Signature"
+	}
+	return "X-Twilio-Signature"
+}
+
+func (s *Sim) sigKey() string {
+	if s.opts.SignalWire {
+		return s.opts.SigningKey
+	}
+	return s.opts.AuthToken
+}
+
 func (s *Sim) send(ctx context.Context, h webhook) (int, []byte, error) {
 	if h.method == "" {
 		h.method = http.MethodPost
@@ -61,13 +78,13 @@ func (s *Sim) send(ctx context.Context, h webhook) (int, []byte, error) {
 		u.RawQuery = q.Encode()
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err == nil {
-			req.Header.Set("X-Twilio-Signature", Sign(s.opts.AuthToken, u.String(), nil))
+			req.Header.Set(s.sigHeader(), Sign(s.sigKey(), u.String(), nil))
 		}
 	case http.MethodPost:
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, h.url, strings.NewReader(h.params.Encode()))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("X-Twilio-Signature", Sign(s.opts.AuthToken, h.url, h.params))
+			req.Header.Set(s.sigHeader(), Sign(s.sigKey(), h.url, h.params))
 		}
 	default:
 		return 0, nil, fmt.Errorf("twiliosim: webhook method %q not supported (GET or POST)", h.method)

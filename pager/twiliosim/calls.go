@@ -82,7 +82,7 @@ type callJSON struct {
 
 // renderCall must be called with s.mu held.
 func (s *Sim) renderCall(c *call) callJSON {
-	uri := fmt.Sprintf("/2010-04-01/Accounts/%s/Calls/%s", s.opts.AccountSID, c.SID)
+	uri := fmt.Sprintf("%s/Accounts/%s/Calls/%s", s.prefix(), s.opts.AccountSID, c.SID)
 	updated := c.Created
 	for _, t := range []time.Time{c.Answered, c.Ended} {
 		if t.After(updated) {

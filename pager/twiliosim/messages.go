@@ -49,7 +49,7 @@ type messageJSON struct {
 
 // render must be called with s.mu held.
 func (s *Sim) renderMessage(m *Message) messageJSON {
-	uri := fmt.Sprintf("/2010-04-01/Accounts/%s/Messages/%s", s.opts.AccountSID, m.SID)
+	uri := fmt.Sprintf("%s/Accounts/%s/Messages/%s", s.prefix(), s.opts.AccountSID, m.SID)
 	j := messageJSON{
 		AccountSID:      s.opts.AccountSID,
 		APIVersion:      apiVersion,

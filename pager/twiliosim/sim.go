@@ -34,6 +34,10 @@ const (
 	DefaultAccountSID = "AC00000000000000000000000000000000"
 	DefaultAuthToken  = "simauthtoken0000"
 	DefaultNumber     = "+15005550006" // Twilio's magic "valid sender" test number
+
+	// SignalWire's (Options.SignalWire): a project ID and a Signing Key.
+	DefaultProjectID  = "0b5a1f3c-6d2e-4a7b-9c8d-1e2f3a4b5c6d"
+	DefaultSigningKey = "PSKsimsigningkey0000"
 )
 
 // Options configure a Sim. The zero value works for API-only tests.
@@ -59,6 +63,14 @@ type Options struct {
 	// (no-answer). Zero makes scripted calls run without delay; the demo
 	// sets a few seconds so people can watch.
 	Ring time.Duration
+
+	// SignalWire makes the simulator SignalWire's LaML API instead of
+	// Twilio's: the same REST API under /api/laml/2010-04-01/, with
+	// AccountSID as the project ID (a UUID) and AuthToken as the API
+	// token, and webhooks signed by SigningKey (Twilio's algorithm) in
+	// X-SignalWire-Signature.
+	SignalWire bool
+	SigningKey string // SignalWire's webhook Signing Key (DefaultSigningKey if empty)
 
 	Clock  clock.Clock  // time source for every delay; nil means real time
 	Logger *slog.Logger // nil discards
@@ -157,6 +169,12 @@ func New(opts Options) *Sim {
 	}
 	if opts.AuthToken == "" {
 		opts.AuthToken = DefaultAuthToken
+	}
+	if opts.SignalWire && opts.AccountSID == DefaultAccountSID {
+		opts.AccountSID = DefaultProjectID
+	}
+	if opts.SignalWire && opts.SigningKey == "" {
+		opts.SigningKey = DefaultSigningKey
 	}
 	if opts.Number == "" {
 		opts.Number = DefaultNumber
