@@ -304,6 +304,16 @@ func TestFindLooksInEveryProvidersRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.sim.SetFault(twiliosim.Fault{})
+	// A queued message has no DateSent yet (on Twilio too), so the lookup
+	// (made at a restart, later than this) sees it once it was sent.
+	eventually(t, "SignalWire sent the SMS", func() bool {
+		for _, m := range sw.Messages() {
+			if m.To == alicePh && m.Status != "queued" {
+				return true
+			}
+		}
+		return false
+	})
 	sids, err := w.p.Find(context.Background(), in, since.Add(-time.Second))
 	if err != nil {
 		t.Fatal(err)
