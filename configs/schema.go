@@ -14,6 +14,9 @@ type Config struct {
 	Escalation Escalation `toml:"escalation"`
 	Power      Power      `toml:"power"`
 	Demo       Demo       `toml:"demo"`
+
+	Pushover *PushoverApp `toml:"pushover"` // pushover.go; nil without [pushover]
+
 	// Cluster is nil without a [cluster] table: a single foghorn runs
 	// exactly as it did before clustering existed.
 	Cluster     *Cluster      `toml:"cluster"`
@@ -144,6 +147,8 @@ type Person struct {
 	QuietHours   string `toml:"quiet_hours"`
 	Role         string `toml:"role"`
 	PasswordHash string `toml:"password_hash"`
+
+	Pushover *PushoverUser `toml:"pushover"` // pushover.go
 }
 
 // Rotation hands the pager on by a cron spec in a time zone.

@@ -88,6 +88,7 @@ func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
 	}
 	c.SMTP.Password = secret(r, "smtp.password_file", "smtp password_file", c.SMTP.PasswordFile, dir, env,
 		"FOGHORN_SMTP_PASSWORD")
+	loadPushoverSecrets(r, c, dir, env) // pushover.go
 
 	if cl := c.Cluster; cl != nil {
 		cl.Key = secret(r, "cluster.key_file", "cluster key_file", cl.KeyFile, dir, env, "FOGHORN_CLUSTER_KEY")
@@ -139,6 +140,10 @@ func secretEnv(t reflect.Type, k, target string) string {
 		return "FOGHORN_SMTP_PASSWORD"
 	case reflect.TypeOf(Cluster{}):
 		return "FOGHORN_CLUSTER_KEY"
+	case reflect.TypeOf(PushoverApp{}):
+		return "FOGHORN_PUSHOVER_TOKEN"
+	case reflect.TypeOf(PushoverUser{}):
+		return pushoverUserEnv("<name>")
 	case reflect.TypeOf(IPMI{}):
 		return "FOGHORN_IPMI_PASSWORD_" + n
 	case reflect.TypeOf(Heartbeat{}):

@@ -29,7 +29,7 @@ var (
 var Kinds = []string{"icmp", "tcp", "http", "dns", "tls", "snmp", "command", "heartbeat", "ipmi"}
 
 // Channels are the ways a step may reach a person.
-var Channels = []Channel{SMS, Voice, Email}
+var Channels = []Channel{SMS, Voice, Email, Pushover}
 
 func itoa(i int) string     { return strconv.Itoa(i) }
 func quote(s string) string { return strconv.Quote(s) }
@@ -64,6 +64,7 @@ func validate(r *report, c *Config) {
 	validatePower(r, c)
 	validateTokens(r, c)
 	validateCluster(r, c) // cluster.go
+	validatePushover(r, c)
 }
 
 var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -51,12 +51,19 @@ type dismisser interface {
 	dismiss(ctx context.Context, st *state, incident int64)
 }
 
+// runner is a channel with work of its own while the pager runs
+// (following Pushover's receipts): New starts it, Close ends its ctx.
+type runner interface {
+	run(ctx context.Context)
+}
+
 // channels are the pager's channels; announce tries them in this order.
 func channels(p *Pager) []channel {
 	return []channel{
 		smsChannel{p},
 		voiceChannel{p},
 		emailChannel{p},
+		newPushover(p),
 	}
 }
 

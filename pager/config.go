@@ -19,6 +19,9 @@ type Config struct {
 	Twilio configs.Twilio
 	// SMTP is [smtp]; no Host means no email channel.
 	SMTP configs.SMTP
+	// Pushover is [pushover]; nil: no Pushover channel. The people's
+	// user keys are in People.
+	Pushover *configs.PushoverApp
 	// PublicURL is where Twilio reaches the webhooks: [server] public_url,
 	// or for a simulator on the same machine the listen address; empty
 	// when unknown.

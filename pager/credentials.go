@@ -16,6 +16,10 @@ import (
 // 4xx rule reads as "this number only"; it is the opposite: no page to
 // anyone will go out until the config is fixed.
 func credentialRefused(err error) bool {
+	var ve vendorError
+	if errors.As(err, &ve) {
+		return ve.refused()
+	}
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		return te.Status == 401 || te.Code == 20003 || te.Code == 21222 || te.Code == 21224
@@ -29,6 +33,10 @@ func credentialRefused(err error) bool {
 
 // explainRefusal says what a credential refusal means and where to fix it.
 func explainRefusal(err error) string {
+	var ve vendorError
+	if errors.As(err, &ve) {
+		return ve.Error()
+	}
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		switch te.Code {

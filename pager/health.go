@@ -129,12 +129,18 @@ func (p *Pager) announce(ctx context.Context, vendor string, down bool, why stri
 	case vendor == vendorTwilio:
 		subject = "foghorn: Twilio works again"
 		text = fmt.Sprintf("SMS and voice pages go out again (Twilio was failing for %s).\n", downFor.Round(time.Second))
-	case down:
+	case vendor == vendorSMTP && down:
 		subject = "foghorn: email (SMTP) is failing - pages by email are NOT going out"
 		text = fmt.Sprintf("foghorn email failing since %s UTC: %s", p.clock.Now().UTC().Format("15:04"), why)
-	default:
+	case vendor == vendorSMTP:
 		subject = "foghorn: email (SMTP) works again"
 		text = fmt.Sprintf("foghorn email works again (was failing for %s).", downFor.Round(time.Second))
+	case down: // a push app
+		subject = fmt.Sprintf("foghorn: %s is failing - pages by %s are NOT going out", vendor, vendor)
+		text = fmt.Sprintf("foghorn cannot send through %s since %s UTC: %s", vendor, p.clock.Now().UTC().Format("15:04"), why)
+	default:
+		subject = fmt.Sprintf("foghorn: %s works again", vendor)
+		text = fmt.Sprintf("Pages by %s go out again (it was failing for %s).", vendor, downFor.Round(time.Second))
 	}
 	if eng := p.engine(); eng != nil && down {
 		if open, err := eng.Open(ctx); err == nil && len(open) > 0 {
@@ -199,13 +205,14 @@ type family struct {
 }
 
 var families = map[string]family{
-	"sends":        {"foghorn_pager_sends_total", "Notifications handed to a channel, by channel and result (ok, failed, ratelimited).", []string{"channel", "result"}},
-	"retries":      {"foghorn_pager_retries_total", "Retried requests to Twilio or SMTP (5xx, 429, timeouts).", []string{"channel"}},
-	"webhooks":     {"foghorn_pager_webhooks_total", "Twilio webhooks by route and result (ok, forbidden, bad_request, unavailable).", []string{"route", "result"}},
-	"reports":      {"foghorn_pager_reports_total", "Delivery outcomes reported to the escalation engine.", []string{"outcome"}},
-	"hangup":       {"foghorn_pager_hangups_total", "Calls hung up after an ack, a cancel or a voicemail.", []string{"result"}},
-	"sms_commands": {"foghorn_pager_sms_commands_total", "Inbound SMS by result (the command's verb, not_understood, unknown_number).", []string{"result"}},
-	"outages":      {"foghorn_pager_channel_outages_total", "Times a vendor was found failing for everyone (Twilio or SMTP down).", []string{"vendor"}},
+	"sends":             {"foghorn_pager_sends_total", "Notifications handed to a channel, by channel and result (ok, failed, ratelimited).", []string{"channel", "result"}},
+	"retries":           {"foghorn_pager_retries_total", "Retried requests to Twilio or SMTP (5xx, 429, timeouts).", []string{"channel"}},
+	"webhooks":          {"foghorn_pager_webhooks_total", "Twilio webhooks by route and result (ok, forbidden, bad_request, unavailable).", []string{"route", "result"}},
+	"reports":           {"foghorn_pager_reports_total", "Delivery outcomes reported to the escalation engine.", []string{"outcome"}},
+	"hangup":            {"foghorn_pager_hangups_total", "Calls hung up after an ack, a cancel or a voicemail.", []string{"result"}},
+	"sms_commands":      {"foghorn_pager_sms_commands_total", "Inbound SMS by result (the command's verb, not_understood, unknown_number).", []string{"result"}},
+	"pushover_receipts": {"foghorn_pager_pushover_receipts_total", "Pushover emergency receipts followed, by event (polled, acked, foreign_ack, expired, cancelled).", []string{"event"}},
+	"outages":           {"foghorn_pager_channel_outages_total", "Times a vendor was found failing for everyone (Twilio or SMTP down).", []string{"vendor"}},
 }
 
 var downDesc = prometheus.NewDesc("foghorn_pager_channel_down", "1 while a vendor fails for everyone (Twilio or SMTP down).", []string{"vendor"}, nil)

@@ -155,6 +155,11 @@ func New(cfg Config, eng Engine, opts Options) (*Pager, error) {
 	if err := p.SetConfig(cfg); err != nil {
 		return nil, err
 	}
+	for _, ch := range p.chans {
+		if r, ok := ch.(runner); ok {
+			p.background(r.run)
+		}
+	}
 	p.SetEngine(eng)
 	return p, nil
 }

@@ -34,6 +34,10 @@ func retryable(err error) bool {
 	if errors.As(err, &se) {
 		return se.Code >= 400 && se.Code < 500
 	}
+	var ve vendorError
+	if errors.As(err, &ve) {
+		return ve.temporary()
+	}
 	var pe *permanentError
 	if errors.As(err, &pe) {
 		return false
@@ -59,6 +63,15 @@ func vendorWide(err error) bool {
 		return false
 	}
 	return retryable(err)
+}
+
+// vendorError is a push app's answer that says itself whether a retry
+// may help (Pushover's 5xx); its refused (credentials.go) says whether it
+// fails every send alike.
+type vendorError interface {
+	error
+	temporary() bool
+	refused() bool
 }
 
 // permanentError is a failure of ours that no retry fixes (no phone number,

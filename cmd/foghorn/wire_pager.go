@@ -9,12 +9,13 @@ import (
 	"foghorn/pager/twiliosim"
 )
 
-// pagerConfig is the pager's part of cfg: people, [twilio] and [smtp],
+// pagerConfig is the pager's part of cfg: people, [twilio], [smtp] and [pushover],
 // and where Twilio reaches the webhooks. For the in-process simulator it
 // fills in the simulator's default account and token when the file sets
 // none, so the pager knows nothing of twiliosim.
 func pagerConfig(cfg *configs.Config) pager.Config {
 	c := pager.Config{People: cfg.People, Twilio: cfg.Twilio, SMTP: cfg.SMTP, PublicURL: pagerPublicURL(cfg)}
+	c.Pushover = cfg.Pushover
 	if c.Twilio.Simulator {
 		if c.Twilio.AccountSID == "" {
 			c.Twilio.AccountSID = twiliosim.DefaultAccountSID
