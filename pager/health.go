@@ -211,7 +211,7 @@ var families = map[string]family{
 	"reports":           {"foghorn_pager_reports_total", "Delivery outcomes reported to the escalation engine.", []string{"outcome"}},
 	"hangup":            {"foghorn_pager_hangups_total", "Calls hung up after an ack, a cancel or a voicemail.", []string{"result"}},
 	"sms_commands":      {"foghorn_pager_sms_commands_total", "Inbound SMS by result (the command's verb, not_understood, unknown_number).", []string{"result"}},
-	"pushover_receipts": {"foghorn_pager_pushover_receipts_total", "Pushover emergency receipts followed, by event (polled, acked, foreign_ack, expired, cancelled).", []string{"event"}},
+	"pushover_receipts": {"foghorn_pager_pushover_receipts_total", "Pushover emergency receipts followed, by event (polled, unacknowledged, acked, foreign_ack, expired, cancelled).", []string{"event"}},
 	"outages":           {"foghorn_pager_channel_outages_total", "Times a vendor was found failing for everyone (Twilio or SMTP down).", []string{"vendor"}},
 }
 

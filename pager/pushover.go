@@ -397,6 +397,7 @@ func (c *pushoverChannel) follow(ctx context.Context, r *receipt) {
 		c.finish(ctx, r, "expired")
 		return
 	}
+	c.p.stats.add("pushover_receipts", "unacknowledged") // after the decision: what a test waits for
 	c.again(st, r)
 }
 
