@@ -2,6 +2,8 @@ package pager
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +63,7 @@ type pushoverChannel struct {
 
 	mu   sync.Mutex
 	live map[string]*receipt // by receipt: what is followed now
+	salt string              // saltOnce
 }
 
 // receipt is one emergency notification being followed.
@@ -151,6 +154,7 @@ func (c *pushoverChannel) send(ctx context.Context, st *state, m *outgoing) (str
 		if m.callback != "" {
 			f.Set("callback", m.callback)
 		}
+		f.Set("tags", c.tagged(ctx, m.in))
 	}
 	var out struct {
 		Request string `json:"request"`
@@ -198,6 +202,47 @@ func (c *pushoverChannel) after(ctx context.Context, st *state, m *outgoing, id 
 	lg.Info("Pushover emergency sent", "receipt", id, "callback", m.callback != "")
 }
 
+// tagged is the tag of in's emergency sends, recorded before the first
+// is handed over. An attempt that Pushover carried out but whose answer
+// was lost (a timeout, a connection cut) left a receipt foghorn never
+// learnt, repeating on the phone; dismiss cancels it by this tag. The tag
+// is the same for every attempt at one notification, and unique to this
+// store (a salt in meta), so two foghorns sharing one application never
+// cancel each other's.
+func (c *pushoverChannel) tagged(ctx context.Context, in escalation.Intent) string {
+	tag := "fh" + c.saltOnce(ctx) + "n" + strconv.FormatInt(in.ID, 10)
+	if db := c.p.opts.Store; db != nil && in.ID > 0 {
+		if _, err := db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO pushes (channel, ref, notification, incident, person, at, state)
+			VALUES (?, ?, ?, ?, ?, ?, 'tag') ON CONFLICT (channel, ref) DO NOTHING`,
+			string(configs.Pushover), "tag:"+tag, in.ID, in.Incident, in.Person, c.p.clock.Now().UnixMilli()); err != nil {
+			c.p.log.Warn("cannot record a Pushover tag; a send whose answer is lost could not be cancelled", "notification", in.ID, "err", err)
+		}
+	}
+	return tag
+}
+
+// saltOnce is this store's part of the tags: made once, kept in meta.
+func (c *pushoverChannel) saltOnce(ctx context.Context) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.salt != "" {
+		return c.salt
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	salt := hex.EncodeToString(b[:])
+	if db := c.p.opts.Store; db != nil {
+		ctx := context.WithoutCancel(ctx)
+		db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('pushover_tag', ?) ON CONFLICT (key) DO NOTHING`, salt)
+		var v string
+		if err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'pushover_tag'`).Scan(&v); err == nil && v != "" {
+			salt = v
+		}
+	}
+	c.salt = salt
+	return salt
+}
+
 // interval is how often a live receipt is polled.
 func (c *pushoverChannel) interval(st *state) time.Duration {
 	if st.public != "" {
@@ -230,6 +275,47 @@ func (c *pushoverChannel) dismiss(ctx context.Context, st *state, incident int64
 	c.mu.Unlock()
 	for _, r := range rs {
 		c.cancelReceipt(ctx, st, r)
+	}
+	c.cancelTags(ctx, st, incident)
+}
+
+// cancelTags cancels by tag whatever emergency sends of the incident are
+// still repeating, those whose receipt foghorn never got included.
+func (c *pushoverChannel) cancelTags(ctx context.Context, st *state, incident int64) {
+	db := c.p.opts.Store
+	if db == nil || st.cfg.Pushover == nil {
+		return
+	}
+	rows, err := db.QueryContext(ctx, `SELECT ref FROM pushes WHERE channel = ? AND incident = ? AND state = 'tag'`, string(configs.Pushover), incident)
+	if err != nil {
+		c.p.log.Warn("cannot read the incident's Pushover tags", "incident", incident, "err", err)
+		return
+	}
+	var refs []string
+	for rows.Next() {
+		var ref string
+		if rows.Scan(&ref) == nil {
+			refs = append(refs, ref)
+		}
+	}
+	rows.Close()
+	for _, ref := range refs {
+		tag := strings.TrimPrefix(ref, "tag:")
+		var out struct {
+			Canceled int `json:"canceled"`
+		}
+		err := retry(ctx, 1+c.p.opts.Retries, c.p.opts.RetryBase, func(ctx context.Context) error {
+			return c.call(ctx, st, http.MethodPost, "/1/receipts/cancel_by_tag/"+url.PathEscape(tag)+".json",
+				url.Values{"token": {st.cfg.Pushover.Token.Reveal()}}, &out)
+		}, nil)
+		if err != nil {
+			c.p.log.Warn("cannot cancel a notification's Pushover sends by tag", "incident", incident, "tag", tag, "err", err)
+			continue
+		}
+		if out.Canceled > 0 {
+			c.p.log.Info("Pushover sends cancelled by tag", "incident", incident, "tag", tag, "cancelled", out.Canceled)
+		}
+		db.ExecContext(context.WithoutCancel(ctx), `UPDATE pushes SET state = 'cancelled' WHERE channel = ? AND ref = ?`, string(configs.Pushover), ref)
 	}
 }
 

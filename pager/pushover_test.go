@@ -360,3 +360,39 @@ func TestPushoverErrors(t *testing.T) {
 		t.Errorf("429: %v", err)
 	}
 }
+
+// A Pushover that carries a message out and then never answers leaves a
+// receipt foghorn never learnt, repeating on the phone; the retry sends
+// another. Both carry the notification's tag, so an ack cancels both.
+func TestPushoverHangAfterAcceptingIsStillCancelled(t *testing.T) {
+	w := newPoWorld(t, true, "critical")
+	w.sim.SetFault(pushoversim.Fault{AcceptHang: 1})
+	inc, err := w.eng.Handle(context.Background(), escalation.Alert{Key: "k", Firing: true, Severity: "critical", Summary: "router pair DOWN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.eng.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the retried send followed", func() bool {
+		return len(w.sim.Messages()) == 2 && w.state(w.sim.Messages()[1].Receipt) == "live"
+	})
+	ms := w.sim.Messages()
+	if len(ms[0].Tags) != 1 || ms[0].Tags[0] != ms[1].Tags[0] {
+		t.Fatalf("tags %v and %v: want one, the same on both attempts", ms[0].Tags, ms[1].Tags)
+	}
+	if w.state(ms[0].Receipt) != "" {
+		t.Fatalf("the lost answer's receipt is known: %s", w.state(ms[0].Receipt))
+	}
+	if _, err := w.eng.Ack(context.Background(), inc.ID, "bob", "web"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both sends cancelled at Pushover", func() bool {
+		for _, m := range w.sim.Messages() {
+			if m.CancelledAt.IsZero() {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -55,6 +55,7 @@ type Message struct {
 	Retry    int       `json:"retry,omitempty"`  // seconds
 	Expire   int       `json:"expire,omitempty"` // seconds
 	Callback string    `json:"callback,omitempty"`
+	Tags     []string  `json:"tags,omitempty"`
 	URL      string    `json:"url,omitempty"`
 	URLTitle string    `json:"url_title,omitempty"`
 	Created  time.Time `json:"created"`
@@ -119,7 +120,9 @@ func New(opts Options) *Sim {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /1/messages.json", s.messages)
 	s.mux.HandleFunc("GET /1/receipts/{file}", s.receipt)
-	s.mux.HandleFunc("POST /1/receipts/{receipt}/cancel.json", s.cancelReceipt)
+	// One pattern for both: {receipt}/cancel.json and
+	// cancel_by_tag/{tag}.json would overlap in ServeMux.
+	s.mux.HandleFunc("POST /1/receipts/{receipt}/{action}", s.cancelReceipt)
 	return s
 }
 
@@ -450,6 +453,9 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		m.Receipt = id(30)
+		if t := f.Get("tags"); t != "" {
+			m.Tags = strings.Split(t, ",")
+		}
 	}
 	s.mu.Lock()
 	s.used++
@@ -542,7 +548,31 @@ func (s *Sim) cancelReceipt(w http.ResponseWriter, r *http.Request) {
 	if !s.tokenOK(w, r.PostForm.Get("token")) {
 		return
 	}
-	m := s.lookup(w, r.PathValue("receipt"))
+	ref, action := r.PathValue("receipt"), r.PathValue("action")
+	if ref == "cancel_by_tag" {
+		tag, ok := strings.CutSuffix(action, ".json")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		s.mu.Lock()
+		now, n := s.clock.Now(), 0
+		for _, m := range s.msgs {
+			s.update(m, now)
+			if m.Priority == 2 && contains(m.Tags, tag) && m.CancelledAt.IsZero() && m.AckedAt.IsZero() && !m.Expired {
+				m.CancelledAt = now
+				n++
+			}
+		}
+		s.mu.Unlock()
+		answer(w, http.StatusOK, map[string]any{"canceled": n})
+		return
+	}
+	if action != "cancel.json" {
+		http.NotFound(w, r)
+		return
+	}
+	m := s.lookup(w, ref)
 	if m == nil {
 		return
 	}
