@@ -241,9 +241,10 @@ func TestPushoverForgedCallbackAcksNothing(t *testing.T) {
 	if i := w.incident(inc.ID); i.State != escalation.Triggered || w.state(m.Receipt) != "live" {
 		t.Fatalf("a forged callback changed things: incident %s, receipt %s", i.State, w.state(m.Receipt))
 	}
-	// The real acknowledgement after the 5 s gap still acks.
-	w.clk.Add(pushoverMinGap)
+	// The real acknowledgement still acks, once Pushover's 5 s gap since
+	// the last request has passed.
 	w.sim.Acknowledge(m.Receipt)
+	w.clk.Add(pushoverMinGap)
 	eventually(t, "the real ack", func() bool { return w.incident(inc.ID).State == escalation.Acknowledged })
 }
 
@@ -395,4 +396,38 @@ func TestPushoverHangAfterAcceptingIsStillCancelled(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// An emergency notification nobody acknowledged expires at Pushover; the
+// follower then stops asking about it.
+func TestPushoverExpiredReceiptIsNoLongerFollowed(t *testing.T) {
+	w := newPoWorld(t, true, "critical")
+	inc, m := w.page("critical")
+	w.clk.Add(time.Hour + time.Second)
+	eventually(t, "the receipt marked expired", func() bool { return w.state(m.Receipt) == "expired" })
+	if got, _ := w.sim.Receipt(m.Receipt); !got.Expired || got.Deliveries != 61 {
+		t.Errorf("stand-in: expired %v after %d deliveries, want expired after 61 (1h at 1m)", got.Expired, got.Deliveries)
+	}
+	if i := w.incident(inc.ID); i.State != escalation.Triggered {
+		t.Errorf("an expired receipt changed the incident: %s", i.State)
+	}
+	// A late or replayed callback for it is answered, and does nothing.
+	if got := w.callback(url.Values{"receipt": {m.Receipt}, "acknowledged": {"1"}}, strings.TrimPrefix(m.Callback, w.url+PushoverCallbackPath)); got != http.StatusNoContent {
+		t.Errorf("callback for a receipt followed to its end: %d, want 204", got)
+	}
+}
+
+// The token rides in the query of a receipt GET: an error that quotes the
+// URL (connection refused) must not carry it into the log or /healthz.
+func TestPushoverErrorsDoNotCarryTheToken(t *testing.T) {
+	w := newPoWorld(t, true, "critical")
+	st := w.p.state()
+	dead := *st.cfg.Pushover
+	dead.APIBase = "http://127.0.0.1:1"
+	st2 := &state{cfg: Config{People: st.cfg.People, Pushover: &dead}}
+	c := w.p.channel(configs.Pushover).(*pushoverChannel)
+	err := c.call(context.Background(), st2, http.MethodGet, "/1/receipts/abc.json", url.Values{"token": {poToken}}, nil)
+	if err == nil || strings.Contains(err.Error(), poToken) {
+		t.Fatalf("error %v: want one, without the token", err)
+	}
 }
