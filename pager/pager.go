@@ -106,6 +106,11 @@ type Pager struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// The channels' runners (Pushover's receipt follower) act on the
+	// engine like webhooks do: StopAnswers ends them before the engine.
+	stopAnswers context.CancelFunc
+	answering   sync.WaitGroup
 }
 
 type engineRef struct{ Engine }
@@ -155,9 +160,15 @@ func New(cfg Config, eng Engine, opts Options) (*Pager, error) {
 	if err := p.SetConfig(cfg); err != nil {
 		return nil, err
 	}
+	var actx context.Context
+	actx, p.stopAnswers = context.WithCancel(p.ctx)
 	for _, ch := range p.chans {
 		if r, ok := ch.(runner); ok {
-			p.background(r.run)
+			p.answering.Add(1)
+			go func() {
+				defer p.answering.Done()
+				r.run(actx)
+			}()
 		}
 	}
 	p.SetEngine(eng)
@@ -228,8 +239,18 @@ func (p *Pager) SetConfig(cfg Config) error {
 	return nil
 }
 
+// StopAnswers ends what turns a push app's answers into acks without a
+// webhook (Pushover receipts found acknowledged by polling) and waits for
+// it: like the HTTP server's Shutdown for webhooks, call it before the
+// engine stops. Close does it too.
+func (p *Pager) StopAnswers() {
+	p.stopAnswers()
+	p.answering.Wait()
+}
+
 // Close stops background work (outage notices, hang-ups) and waits for it.
 func (p *Pager) Close() error {
+	p.StopAnswers()
 	p.cancel()
 	p.wg.Wait()
 	if st := p.state(); st != nil && st.tw != nil {

@@ -351,6 +351,7 @@ func (c *pushoverChannel) finish(ctx context.Context, r *receipt, state string) 
 // run follows the live receipts: those in the store from before a
 // restart, and those sent since.
 func (c *pushoverChannel) run(ctx context.Context) {
+	var follows sync.WaitGroup // run returns only once its requests have
 	loaded := false
 	for {
 		// The store is read once Pushover is configured (now, or by a
@@ -375,10 +376,12 @@ func (c *pushoverChannel) run(ctx context.Context) {
 		}
 		c.mu.Unlock()
 		for _, r := range due {
-			c.p.background(func(ctx context.Context) {
+			follows.Add(1)
+			go func() {
+				defer follows.Done()
 				c.follow(ctx, r)
 				c.wake()
-			})
+			}()
 		}
 		// Without a receipt to wait for, no timer: only a send or a
 		// callback (a kick) has anything for the follower to do.
@@ -388,6 +391,7 @@ func (c *pushoverChannel) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			follows.Wait()
 			return
 		case <-c.kick:
 		case <-timer:

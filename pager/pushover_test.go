@@ -111,6 +111,7 @@ name = "ops"
 	t.Cleanup(func() {
 		w.sim.Close()
 		srv.Close()
+		w.p.StopAnswers() // before the engine, as cmd does
 		w.eng.Stop()
 		w.eng.Wait()
 		w.p.Close()
