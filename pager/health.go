@@ -17,10 +17,13 @@ import (
 )
 
 // Vendors whose outage is tracked: Twilio carries SMS and voice, SMTP
-// carries email. When one fails for everyone, the other says so.
+// carries email, each push app is its own. When one fails for everyone,
+// another says so.
 const (
 	vendorTwilio = "twilio"
 	vendorSMTP   = "smtp"
+
+	vendorPushover = "pushover" // pushover.go: its outage is announced by SMS or mail
 )
 
 // health tracks consecutive vendor-wide failures (5xx, 429, timeouts,

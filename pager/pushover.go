@@ -39,8 +39,6 @@ import (
 //   - When the incident no longer needs anyone (acked elsewhere, resolved,
 //     snoozed), dismiss cancels its live receipts so the phone stops.
 const (
-	vendorPushover = "pushover"
-
 	// PushoverCallbackPath is where Pushover posts an acknowledgement.
 	PushoverCallbackPath = "/pushover/callback"
 
