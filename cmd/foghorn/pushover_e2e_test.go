@@ -38,9 +38,13 @@ type poSite struct {
 // newPushoverExample is the example with [pushover] pointed at a stand-in,
 // a user key for everyone, and pushover as the first step's third channel.
 // Every phone rings until hung up.
-func newPushoverExample(t *testing.T) *poSite {
+func newPushoverExample(t *testing.T) *poSite { return newPushoverExampleAccepting(t, poE2EToken) }
+
+// newPushoverExampleAccepting is newPushoverExample with a stand-in that
+// accepts only token.
+func newPushoverExampleAccepting(t *testing.T, token string) *poSite {
 	t.Helper()
-	po := pushoversim.New(pushoversim.Options{Token: poE2EToken})
+	po := pushoversim.New(pushoversim.Options{Token: token})
 	for _, k := range poKeys {
 		po.AddUser(k)
 	}
@@ -268,5 +272,27 @@ func TestPushoverKill9RestartKeepsFollowingTheReceipt(t *testing.T) {
 		if d := got.Polls[i].Sub(got.Polls[i-1]); d < 5*time.Second {
 			t.Errorf("receipt polled twice within %s; Pushover asks for at least 5 s", d)
 		}
+	}
+}
+
+// TestPushoverRefusedTokenIsAnnouncedBySMS: Pushover refusing the
+// application's token fails every push alike: the vendor is down at once,
+// /metrics says so, and everyone is told through Twilio, while the page
+// still went out by SMS and call.
+func TestPushoverRefusedTokenIsAnnouncedBySMS(t *testing.T) {
+	x := newPushoverExampleAccepting(t, "anotherTokenAnotherTokenAnothe")
+	p := x.run(t)
+	x.alert(t, "firing", "db1", "critical", "database primary down")
+	p.waitWithin(t, 45*time.Second, 0, "CHANNEL DOWN: every recent send failed; pages by this vendor are not going out", map[string]string{"vendor": "pushover"})
+	until(t, 30*time.Second, "the outage told by SMS", func() bool { return len(x.sms("foghorn cannot send through pushover")) > 0 })
+	m := x.sms("foghorn cannot send through pushover")[0]
+	if !strings.Contains(m.Body, "application token is invalid") || strings.Contains(m.Body, poE2EToken) {
+		t.Errorf("the outage SMS %q should say why, without the token", m.Body)
+	}
+	if v := x.metric(t, `foghorn_pager_channel_down{vendor="pushover"}`); v != 1 {
+		t.Errorf(`foghorn_pager_channel_down{vendor="pushover"} = %v, want 1`, v)
+	}
+	if len(x.sms("database primary down")) == 0 {
+		t.Error("the page itself did not go out by SMS")
 	}
 }
