@@ -68,7 +68,6 @@ type pushoverChannel struct {
 type receipt struct {
 	ref, person            string
 	notification, incident int64
-	expires                time.Time
 	next, last             time.Time // when to ask Pushover next; when it was last asked
 	cancel                 bool      // dismissed, but the cancel has not gone through yet
 	hint                   bool      // a callback came while a request was in flight
@@ -115,7 +114,8 @@ func (c *pushoverChannel) user(st *state, person string) *configs.PushoverUser {
 // emergency reports whether m goes out with priority 2: a critical page,
 // the one kind that must not be slept through.
 func emergency(m *outgoing) bool {
-	return m.in.Kind == escalation.KindPage && m.in.Severity == configs.Critical && !m.once
+	// A severity foghorn does not know ranks as critical: it must wake.
+	return m.in.Kind == escalation.KindPage && m.in.Severity.Rank() >= configs.Critical.Rank() && !m.once
 }
 
 // priority is Pushover's: 2 repeats until acknowledged, 1 bypasses the
@@ -182,16 +182,14 @@ func (c *pushoverChannel) after(ctx context.Context, st *state, m *outgoing, id 
 		return
 	}
 	now := c.p.clock.Now()
-	r := &receipt{ref: id, person: m.in.Person, notification: m.in.ID, incident: m.in.Incident,
-		expires: now.Add(st.cfg.Pushover.Expire.Duration), next: now.Add(c.interval(st))}
+	r := &receipt{ref: id, person: m.in.Person, notification: m.in.ID, incident: m.in.Incident, next: now.Add(c.interval(st))}
 	c.mu.Lock() // first: the callback may come before the row is written
 	c.live[id] = r
 	c.mu.Unlock()
 	if db := c.p.opts.Store; db != nil {
-		extra, _ := json.Marshal(map[string]int64{"expires": r.expires.UnixMilli()})
-		_, err := db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO pushes (channel, ref, notification, incident, person, at, state, extra)
-			VALUES (?, ?, ?, ?, ?, ?, 'live', ?) ON CONFLICT (channel, ref) DO NOTHING`,
-			string(configs.Pushover), id, m.in.ID, m.in.Incident, m.in.Person, now.UnixMilli(), string(extra))
+		_, err := db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO pushes (channel, ref, notification, incident, person, at, state)
+			VALUES (?, ?, ?, ?, ?, ?, 'live') ON CONFLICT (channel, ref) DO NOTHING`,
+			string(configs.Pushover), id, m.in.ID, m.in.Incident, m.in.Person, now.UnixMilli())
 		if err != nil {
 			lg.Warn("cannot record a Pushover receipt; after a restart it would not be followed", "receipt", id, "err", err)
 		}
@@ -405,7 +403,7 @@ func (c *pushoverChannel) load(ctx context.Context) {
 	if db == nil {
 		return
 	}
-	rows, err := db.QueryContext(ctx, `SELECT ref, notification, incident, person, at, extra FROM pushes WHERE channel = ? AND state = 'live'`, string(configs.Pushover))
+	rows, err := db.QueryContext(ctx, `SELECT ref, notification, incident, person FROM pushes WHERE channel = ? AND state = 'live'`, string(configs.Pushover))
 	if err != nil {
 		c.p.log.Error("cannot read the live Pushover receipts; they are not followed until a restart", "err", err)
 		return
@@ -416,16 +414,8 @@ func (c *pushoverChannel) load(ctx context.Context) {
 	c.mu.Lock()
 	for rows.Next() {
 		r := &receipt{}
-		var at int64
-		var extra string
-		if err := rows.Scan(&r.ref, &r.notification, &r.incident, &r.person, &at, &extra); err != nil {
+		if err := rows.Scan(&r.ref, &r.notification, &r.incident, &r.person); err != nil {
 			continue
-		}
-		var x struct{ Expires int64 }
-		json.Unmarshal([]byte(extra), &x)
-		r.expires = time.UnixMilli(x.Expires)
-		if x.Expires == 0 {
-			r.expires = time.UnixMilli(at).Add(configs.MaxPushoverExpire)
 		}
 		r.next = now.Add(pushoverMinGap)
 		c.live[r.ref] = r
@@ -460,7 +450,6 @@ func (c *pushoverChannel) follow(ctx context.Context, r *receipt) {
 		AcknowledgedBy string `json:"acknowledged_by"`
 		Device         string `json:"acknowledged_by_device"`
 		Expired        int    `json:"expired"`
-		ExpiresAt      int64  `json:"expires_at"`
 	}
 	q := url.Values{"token": {st.cfg.Pushover.Token.Reveal()}}
 	err := c.call(ctx, st, http.MethodGet, "/1/receipts/"+url.PathEscape(r.ref)+".json", q, &out)
@@ -703,7 +692,7 @@ func pushoverText(in escalation.Intent, public string, now time.Time, loc *time.
 	if cmd, what := offerWords(in); cmd != "" {
 		fmt.Fprintf(&b, "\nText %s %s.", cmd, what)
 	}
-	if in.Severity == configs.Critical {
+	if in.Severity.Rank() >= configs.Critical.Rank() {
 		fmt.Fprintf(&b, "\n\nAcknowledge this notification to ack #%d: paging stops for everyone.", in.Short)
 	} else {
 		fmt.Fprintf(&b, "\n\nTo ack, text %d to the foghorn number", in.Short)
