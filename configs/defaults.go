@@ -61,6 +61,7 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 	orInt(&tw.SMSPer15m, 5)
 	orInt(&tw.CallsPer15m, 3)
 	orInt(&c.SMTP.Port, 587)
+	defaultPushover(c) // pushover.go
 
 	sc := &c.SelfCheck
 	orString(&sc.Kind, "icmp")

@@ -3,7 +3,6 @@ package configs
 import (
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -124,20 +123,4 @@ func validateNtfy(r *report, c *Config) {
 	}
 	r.add("server", "server public_url", `set public_url to the https address phones reach this foghorn at, e.g. "https://foghorn.example.net"`,
 		"missing: a step pages by ntfy, and its Ack button must call foghorn back; without it nobody could ack from the notification")
-}
-
-// stepPeople are the people a step's who names, rotations expanded.
-func stepPeople(c *Config, who []string) []string {
-	var out []string
-	for _, w := range who {
-		if rest, ok := strings.CutPrefix(w, "rotation:"); ok {
-			name, _, _ := strings.Cut(rest, ":")
-			if ro := c.Rotation(name); ro != nil {
-				out = append(out, ro.Members...)
-			}
-			continue
-		}
-		out = append(out, w)
-	}
-	return out
 }

@@ -15,6 +15,9 @@ type Config struct {
 	Escalation Escalation `toml:"escalation"`
 	Power      Power      `toml:"power"`
 	Demo       Demo       `toml:"demo"`
+
+	Pushover *PushoverApp `toml:"pushover"` // pushover.go; nil without [pushover]
+
 	// Cluster is nil without a [cluster] table: a single foghorn runs
 	// exactly as it did before clustering existed.
 	Cluster     *Cluster      `toml:"cluster"`
@@ -155,7 +158,8 @@ type Person struct {
 	// Telegram is [person.telegram] (telegram.go).
 	Telegram *PersonTelegram `toml:"telegram"`
 	// Ntfy is [person.ntfy] (ntfy.go), nil without it.
-	Ntfy *NtfyPerson `toml:"ntfy"`
+	Ntfy     *NtfyPerson   `toml:"ntfy"`
+	Pushover *PushoverUser `toml:"pushover"` // pushover.go
 }
 
 // Rotation hands the pager on by a cron spec in a time zone.

@@ -89,6 +89,7 @@ func loadSecrets(r *report, c *Config, dir string, env func(string) string) {
 	loadProviderSecrets(r, c, dir, env) // providers.go
 	c.SMTP.Password = secret(r, "smtp.password_file", "smtp password_file", c.SMTP.PasswordFile, dir, env,
 		"FOGHORN_SMTP_PASSWORD")
+	loadPushoverSecrets(r, c, dir, env) // pushover.go
 
 	loadTelegramSecrets(r, c, dir, env) // telegram.go
 	loadNtfySecrets(r, c, dir, env)     // ntfy.go
@@ -151,6 +152,10 @@ func secretEnv(t reflect.Type, k, target string) string {
 		return "FOGHORN_NTFY_TOKEN"
 	case reflect.TypeOf(NtfyPerson{}):
 		return "FOGHORN_NTFY_" + strings.ToUpper(k) + "_<PERSON>"
+	case reflect.TypeOf(PushoverApp{}):
+		return "FOGHORN_PUSHOVER_TOKEN"
+	case reflect.TypeOf(PushoverUser{}):
+		return pushoverUserEnv("<name>")
 	case reflect.TypeOf(IPMI{}):
 		return "FOGHORN_IPMI_PASSWORD_" + n
 	case reflect.TypeOf(Heartbeat{}):

@@ -67,6 +67,7 @@ func validate(r *report, c *Config) {
 	validateCluster(r, c) // cluster.go
 	validateTelegram(r, c)
 	validateNtfy(r, c) // ntfy.go
+	validatePushover(r, c)
 }
 
 var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)

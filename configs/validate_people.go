@@ -246,3 +246,29 @@ func channelList() string {
 	}
 	return b.String()
 }
+
+// stepPeople are the people a step's who can name: the people listed and
+// every member of the rotations, once each.
+func stepPeople(c *Config, who []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, w := range who {
+		if rest, ok := strings.CutPrefix(w, "rotation:"); ok {
+			name, _, _ := strings.Cut(rest, ":")
+			if ro := c.Rotation(name); ro != nil {
+				for _, m := range ro.Members {
+					add(m)
+				}
+			}
+			continue
+		}
+		add(w)
+	}
+	return out
+}

@@ -51,6 +51,12 @@ type dismisser interface {
 	dismiss(ctx context.Context, st *state, incident int64)
 }
 
+// runner is a channel with work of its own while the pager runs
+// (following Pushover's receipts): New starts it, Close ends its ctx.
+type runner interface {
+	run(ctx context.Context)
+}
+
 // channels are the pager's channels; announce tries them in this order.
 func channels(p *Pager) []channel {
 	return []channel{
@@ -59,6 +65,7 @@ func channels(p *Pager) []channel {
 		emailChannel{p},
 		telegramChannel{p},
 		ntfyChannel{p},
+		newPushover(p),
 	}
 }
 

@@ -27,6 +27,9 @@ type Config struct {
 	Telegram *configs.TelegramBot
 	// Ntfy is [ntfy] (ntfy.go); the topics are the people's [person.ntfy].
 	Ntfy configs.NtfyConfig
+	// Pushover is [pushover]; nil: no Pushover channel. The people's
+	// user keys are in People.
+	Pushover *configs.PushoverApp
 	// PublicURL is where Twilio reaches the webhooks: [server] public_url,
 	// or for a simulator on the same machine the listen address; empty
 	// when unknown.

@@ -17,10 +17,13 @@ import (
 )
 
 // Vendors whose outage is tracked: Twilio carries SMS and voice, SMTP
-// carries email. When one fails for everyone, the other says so.
+// carries email, each push app is its own. When one fails for everyone,
+// another says so.
 const (
 	vendorTwilio = "twilio"
 	vendorSMTP   = "smtp"
+
+	vendorPushover = "pushover" // pushover.go: its outage is announced by SMS or mail
 )
 
 // health tracks consecutive vendor-wide failures (5xx, 429, timeouts,
@@ -142,12 +145,18 @@ func (p *Pager) announce(ctx context.Context, vendor string, down bool, why stri
 		text = fmt.Sprintf("foghorn's Telegram bot works again (was failing for %s).", downFor.Round(time.Second))
 	case vendor == vendorNtfy: // ntfy.go
 		subject, text = ntfyOutage(down, why, p.clock.Now(), downFor)
-	case down:
+	case vendor == vendorSMTP && down:
 		subject = "foghorn: email (SMTP) is failing - pages by email are NOT going out"
 		text = fmt.Sprintf("foghorn email failing since %s UTC: %s", p.clock.Now().UTC().Format("15:04"), why)
-	default:
+	case vendor == vendorSMTP:
 		subject = "foghorn: email (SMTP) works again"
 		text = fmt.Sprintf("foghorn email works again (was failing for %s).", downFor.Round(time.Second))
+	case down: // a push app
+		subject = fmt.Sprintf("foghorn: %s is failing - pages by %s are NOT going out", vendor, vendor)
+		text = fmt.Sprintf("foghorn cannot send through %s since %s UTC: %s", vendor, p.clock.Now().UTC().Format("15:04"), why)
+	default:
+		subject = fmt.Sprintf("foghorn: %s works again", vendor)
+		text = fmt.Sprintf("Pages by %s go out again (it was failing for %s).", vendor, downFor.Round(time.Second))
 	}
 	if eng := p.engine(); eng != nil && down {
 		if open, err := eng.Open(ctx); err == nil && len(open) > 0 {
@@ -212,14 +221,15 @@ type family struct {
 }
 
 var families = map[string]family{
-	"sends":        {"foghorn_pager_sends_total", "Notifications handed to a channel, by channel and result (ok, failed, ratelimited).", []string{"channel", "result"}},
-	"retries":      {"foghorn_pager_retries_total", "Retried requests to Twilio or SMTP (5xx, 429, timeouts).", []string{"channel"}},
-	"webhooks":     {"foghorn_pager_webhooks_total", "Twilio webhooks by route and result (ok, forbidden, bad_request, unavailable).", []string{"route", "result"}},
-	"reports":      {"foghorn_pager_reports_total", "Delivery outcomes reported to the escalation engine.", []string{"outcome"}},
-	"hangup":       {"foghorn_pager_hangups_total", "Calls hung up after an ack, a cancel or a voicemail.", []string{"result"}},
-	"sms_commands": {"foghorn_pager_sms_commands_total", "Inbound SMS by result (the command's verb, not_understood, unknown_number).", []string{"result"}},
-	"outages":      {"foghorn_pager_channel_outages_total", "Times a vendor was found failing for everyone (Twilio or SMTP down).", []string{"vendor"}},
-	"telegram":     {"foghorn_pager_telegram_total", "Telegram updates and edits by result (ack, esc, snz, not_allowed, forbidden, replayed, edited, edit_failed, api_error).", []string{"result"}},
+	"sends":             {"foghorn_pager_sends_total", "Notifications handed to a channel, by channel and result (ok, failed, ratelimited).", []string{"channel", "result"}},
+	"retries":           {"foghorn_pager_retries_total", "Retried requests to Twilio or SMTP (5xx, 429, timeouts).", []string{"channel"}},
+	"webhooks":          {"foghorn_pager_webhooks_total", "Twilio webhooks by route and result (ok, forbidden, bad_request, unavailable).", []string{"route", "result"}},
+	"reports":           {"foghorn_pager_reports_total", "Delivery outcomes reported to the escalation engine.", []string{"outcome"}},
+	"hangup":            {"foghorn_pager_hangups_total", "Calls hung up after an ack, a cancel or a voicemail.", []string{"result"}},
+	"sms_commands":      {"foghorn_pager_sms_commands_total", "Inbound SMS by result (the command's verb, not_understood, unknown_number).", []string{"result"}},
+	"pushover_receipts": {"foghorn_pager_pushover_receipts_total", "Pushover emergency receipts followed, by event (polled, unacknowledged, acked, foreign_ack, expired, cancelled).", []string{"event"}},
+	"telegram":          {"foghorn_pager_telegram_total", "Telegram updates and edits by result (ack, esc, snz, not_allowed, forbidden, replayed, edited, edit_failed, api_error).", []string{"result"}},
+	"outages":           {"foghorn_pager_channel_outages_total", "Times a vendor was found failing for everyone (Twilio or SMTP down).", []string{"vendor"}},
 }
 
 var downDesc = prometheus.NewDesc("foghorn_pager_channel_down", "1 while a vendor fails for everyone (Twilio or SMTP down).", []string{"vendor"}, nil)

@@ -109,6 +109,11 @@ type Pager struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// The channels' runners (Pushover's receipt follower) act on the
+	// engine like webhooks do: StopAnswers ends them before the engine.
+	stopAnswers context.CancelFunc
+	answering   sync.WaitGroup
 }
 
 type engineRef struct{ Engine }
@@ -158,6 +163,17 @@ func New(cfg Config, eng Engine, opts Options) (*Pager, error) {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if err := p.SetConfig(cfg); err != nil {
 		return nil, err
+	}
+	var actx context.Context
+	actx, p.stopAnswers = context.WithCancel(p.ctx)
+	for _, ch := range p.chans {
+		if r, ok := ch.(runner); ok {
+			p.answering.Add(1)
+			go func() {
+				defer p.answering.Done()
+				r.run(actx)
+			}()
+		}
 	}
 	p.SetEngine(eng)
 	return p, nil
@@ -270,8 +286,18 @@ func (st *state) provider(name string) *twilioAPI {
 	return nil
 }
 
+// StopAnswers ends what turns a push app's answers into acks without a
+// webhook (Pushover receipts found acknowledged by polling) and waits for
+// it: like the HTTP server's Shutdown for webhooks, call it before the
+// engine stops. Close does it too.
+func (p *Pager) StopAnswers() {
+	p.stopAnswers()
+	p.answering.Wait()
+}
+
 // Close stops background work (outage notices, hang-ups) and waits for it.
 func (p *Pager) Close() error {
+	p.StopAnswers()
 	p.cancel()
 	p.wg.Wait()
 	if st := p.state(); st != nil {

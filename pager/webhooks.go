@@ -30,6 +30,7 @@ const errorRepliesPer15m = 3
 //	/twilio/sms/status    message status callbacks (?n=notification)
 //	/twilio/voice/status  call status callbacks (?n=notification)
 //	/twilio/voice/gather  the key pressed on a call
+//	/pushover/callback    an emergency receipt acknowledged (pushover.go)
 //
 // Every request must carry a valid X-Twilio-Signature computed over
 // [server] public_url + the path and query; anything else gets 403, a log
@@ -43,6 +44,9 @@ func (p *Pager) Routes(mux *http.ServeMux) {
 	mux.Handle("POST "+GatherPath, p.webhook("gather", p.gather))
 	mux.HandleFunc("POST "+TelegramPath, p.telegramWebhook) // telegram.go: Telegram's own secret header, not Twilio's signature
 	p.linkRoutes(mux)                                       // links.go
+	if ch, ok := p.channel(configs.Pushover).(*pushoverChannel); ok {
+		mux.HandleFunc("POST "+PushoverCallbackPath, ch.callback) // pushover.go: unsigned, a hint only
+	}
 }
 
 // Handler is a mux with only the Routes.

@@ -252,6 +252,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	defer cancel()
 	// Webhooks stop before the engine, the engine before the pager.
 	srv.Shutdown(shut)
+	pg.StopAnswers() // acks found by polling Pushover: like webhooks
 	if d.peer != nil {
 		// The peers hear it at once, not a peer_timeout later.
 		if err := d.peer.Leave(time.Second); err != nil {

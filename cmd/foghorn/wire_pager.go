@@ -9,7 +9,7 @@ import (
 	"foghorn/pager/twiliosim"
 )
 
-// pagerConfig is the pager's part of cfg: people, [twilio], [smtp] and [telegram],
+// pagerConfig is the pager's part of cfg: people, [twilio] and [[provider]], [smtp] and the push apps,
 // and where Twilio reaches the webhooks. For the in-process simulator it
 // fills in the simulator's default account and token when the file sets
 // none, so the pager knows nothing of twiliosim.
@@ -17,6 +17,7 @@ func pagerConfig(cfg *configs.Config) pager.Config {
 	c := pager.Config{People: cfg.People, Twilio: cfg.Twilio, Providers: cfg.Providers, SMTP: cfg.SMTP, PublicURL: pagerPublicURL(cfg)}
 	c.Telegram = cfg.Telegram // [telegram]: its own section only
 	c.Ntfy = cfg.Ntfy
+	c.Pushover = cfg.Pushover
 	if c.Twilio.Simulator {
 		if c.Twilio.AccountSID == "" {
 			c.Twilio.AccountSID = twiliosim.DefaultAccountSID
