@@ -403,9 +403,9 @@ func duration(toks []string, short int) (time.Duration, error) {
 	return d, nil
 }
 
-// execute runs a parsed command for person and returns the reply; an empty
-// reply sends nothing.
-func (p *Pager) execute(ctx context.Context, eng Engine, person *configs.Person, cmd Command) string {
+// execute runs a parsed command for person, come by via (sms, or a
+// Telegram chat), and returns the reply; an empty reply sends nothing.
+func (p *Pager) execute(ctx context.Context, eng Engine, person *configs.Person, via configs.Channel, cmd Command) string {
 	loc := p.zone(person.TimeZone)
 	find := func() (*escalation.Incident, string) {
 		var inc *escalation.Incident
@@ -456,7 +456,7 @@ func (p *Pager) execute(ctx context.Context, eng Engine, person *configs.Person,
 		if inc.State == escalation.Resolved {
 			return outcome(inc, escalation.ErrResolved, "")
 		}
-		after, err := eng.Ack(ctx, inc.ID, person.Name, "sms")
+		after, err := eng.Ack(ctx, inc.ID, person.Name, string(via))
 		if err == nil && after != nil && after.AckedBy != "" && after.AckedBy != person.Name {
 			return fmt.Sprintf("#%d was already acked by %s at %s: %s", inc.Short, after.AckedBy, after.Acked.In(loc).Format("15:04"), summary(inc))
 		}
@@ -466,7 +466,7 @@ func (p *Pager) execute(ctx context.Context, eng Engine, person *configs.Person,
 		if inc == nil {
 			return msg
 		}
-		_, err := eng.Resolve(ctx, inc.ID, person.Name, "sms")
+		_, err := eng.Resolve(ctx, inc.ID, person.Name, string(via))
 		return outcome(inc, err, fmt.Sprintf("#%d resolved: %s", inc.Short, summary(inc)))
 	case VerbEscalate:
 		inc, msg := find()

@@ -632,7 +632,7 @@ func (p *Pager) telegramText(ctx context.Context, st *state, eng Engine, m *tgMe
 	case person.Role == "viewer" && !readOnlyCommand(cmd):
 		text = "You are a viewer in foghorn's config: STATUS, ONCALL and HELP only."
 	default:
-		text = p.execute(ctx, eng, person, cmd)
+		text = p.execute(ctx, eng, person, configs.Telegram, cmd)
 		p.stats.add("telegram", "command_"+cmd.Verb)
 		p.log.Info("Telegram command", "person", person.Name, "verb", cmd.Verb, "incident", cmd.Short)
 	}

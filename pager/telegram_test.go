@@ -518,6 +518,11 @@ func TestTelegramTextCommands(t *testing.T) {
 	if got := x.incident(inc.ID); got.AckedBy != "dave" {
 		t.Fatalf("acked by %q", got.AckedBy)
 	}
+	var via string
+	x.db.QueryRow(`SELECT detail FROM events WHERE kind = 'incident.ack' AND subject = ?`, fmt.Sprint(inc.ID)).Scan(&via)
+	if via != "via telegram" {
+		t.Errorf("the timeline says the ack came %q, want via telegram", via)
+	}
 	if len(x.tg.Messages(strangerChat)) != 0 || x.p.Stats().Counts["telegram/unknown_chat"] != 1 {
 		t.Errorf("the stranger got %d replies; unknown_chat %v", len(x.tg.Messages(strangerChat)), x.p.Stats().Counts["telegram/unknown_chat"])
 	}

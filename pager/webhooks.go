@@ -270,7 +270,7 @@ func (p *Pager) inboundSMS(w http.ResponseWriter, r *http.Request, st *state, en
 		p.log.Warn("SMS command refused: the person is a viewer", "person", person.Name, "verb", cmd.Verb)
 	default:
 		ctx := context.WithoutCancel(r.Context()) // the engine sends on in the background
-		text = p.execute(ctx, eng, person, cmd)
+		text = p.execute(ctx, eng, person, configs.SMS, cmd)
 		p.stats.add("sms_commands", cmd.Verb)
 		p.log.Info("SMS command", "person", person.Name, "verb", cmd.Verb, "incident", cmd.Short, "reply", redactCode(text))
 	}
