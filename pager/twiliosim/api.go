@@ -67,7 +67,7 @@ func (s *Sim) api(fn apiFunc) http.Handler {
 		parseErr := r.ParseForm()
 		ev := Event{Kind: KindAPI, Method: r.Method, URL: r.URL.Path, Params: r.Form}
 
-		if status, hung := s.injectFault(r); hung {
+		if status, hung := s.faults.Inject(r, s.srv); hung {
 			ev.Err = "hung until the client gave up (injected)"
 			s.record(ev)
 			return

@@ -3,6 +3,7 @@ package twiliosim
 import (
 	"context"
 	"fmt"
+	"foghorn/pager/internal/simhttp"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -39,46 +40,19 @@ const KindFault = "fault"
 
 // SetFault replaces the current fault; SetFault(Fault{}) heals the API.
 func (s *Sim) SetFault(f Fault) {
-	if f.Status == 0 {
-		f.Status = http.StatusInternalServerError
-	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.Set(simhttp.Fault{Status: f.Status, Next: f.Next, Rate: f.Rate, Hang: f.Hang, AcceptHang: f.AcceptHang})
 	s.fault = f
-	s.mu.Unlock()
 }
 
 // Fault returns the fault in force, with Next counting down.
 func (s *Sim) Fault() Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.fault
-}
-
-// injectFault decides the fate of one API request: a status to fail it
-// with, or hung=true once it has held the request until the client (or
-// Close) gave up — which is how an unreachable API looks to a client with a
-// timeout.
-func (s *Sim) injectFault(r *http.Request) (status int, hung bool) {
-	s.mu.Lock()
-	f := &s.fault
-	switch {
-	case f.Hang:
-	case f.Next > 0:
-		f.Next--
-		status = f.Status
-	case f.Rate > 0 && rand.Float64() < f.Rate:
-		status = f.Status
-	}
-	hang := f.Hang
-	s.mu.Unlock()
-	if hang {
-		select {
-		case <-r.Context().Done():
-		case <-s.ctx.Done():
-		}
-		return 0, true
-	}
-	return status, false
+	f, api := s.fault, s.faults.Get()
+	f.Status, f.Next, f.Rate, f.Hang, f.AcceptHang = api.Status, api.Next, api.Rate, api.Hang, api.AcceptHang
+	return f
 }
 
 // faultError is the body Twilio sends with such a status.
@@ -109,16 +83,13 @@ func (s *Sim) holdAccepted(r *http.Request, ev Event, status int, sid string) bo
 		!(strings.HasSuffix(r.URL.Path, "/Messages.json") || strings.HasSuffix(r.URL.Path, "/Calls.json")) {
 		return false
 	}
-	if !chance(s.Fault().AcceptHang) {
+	if !s.faults.AcceptHang() {
 		return false
 	}
 	ev.Status, ev.SID, ev.Err = status, sid, "accepted, then hung until the client gave up (injected)"
 	s.record(ev)
 	s.record(Event{Kind: KindFault, Method: r.Method, URL: r.URL.Path, SID: sid, Err: "accept-hang"})
-	select {
-	case <-r.Context().Done():
-	case <-s.ctx.Done():
-	}
+	s.srv.Hold(r)
 	return true
 }
 

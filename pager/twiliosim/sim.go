@@ -15,12 +15,10 @@ package twiliosim
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"foghorn/clock"
+	"foghorn/pager/internal/simhttp"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -86,14 +84,11 @@ type Sim struct {
 	client *http.Client
 	mux    *http.ServeMux
 
-	ctx    context.Context // canceled by Close; every goroutine watches it
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	srv    *simhttp.Server
+	ctx    context.Context // srv's: canceled by Close; every goroutine watches it
+	faults simhttp.Faults
 
 	mu        sync.Mutex
-	closed    bool
-	srv       *http.Server
-	srvDone   chan struct{}
 	phones    map[string]Script
 	replies   map[string][]string // scripted SMS replies not yet sent, per phone
 	msgs      []*Message
@@ -101,7 +96,7 @@ type Sim struct {
 	calls     []*call
 	callBySID map[string]*call
 	events    []Event
-	fault     Fault
+	fault     Fault // the callback faults; the API's are in faults
 }
 
 // Message is an SMS as the simulator saw it, outbound (foghorn → phone) or
@@ -195,11 +190,12 @@ func New(opts Options) *Sim {
 	if s.client == nil {
 		s.client = &http.Client{Transport: newTransport(), Timeout: 15 * time.Second}
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mux = http.NewServeMux()
 	s.routeAPI(s.mux)
 	s.routeControl(s.mux)
 	s.routeView(s.mux)
+	s.srv = simhttp.NewServer("twiliosim", s.mux, s.log)
+	s.ctx = s.srv.Context()
 	return s
 }
 
@@ -209,78 +205,20 @@ func (s *Sim) Handler() http.Handler { return s.mux }
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves until
 // Close. It returns the base URL to give Transport.
-func (s *Sim) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("twiliosim: listen on %s: %w", addr, err)
-	}
-	s.mu.Lock()
-	if s.closed || s.srv != nil {
-		s.mu.Unlock()
-		ln.Close()
-		return "", errors.New("twiliosim: Start after Close or a second Start")
-	}
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
-	s.srvDone = make(chan struct{})
-	srv, done := s.srv, s.srvDone
-	s.mu.Unlock()
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("twiliosim: serve", "err", err)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
-	s.log.Info("twiliosim: serving", "url", base)
-	return base, nil
-}
+func (s *Sim) Start(addr string) (string, error) { return s.srv.Start(addr) }
 
 // Close stops the server (if Start was used), cancels every pending callback,
 // ringing call and scheduled reply, and waits for their goroutines to end.
 // It is safe to call more than once.
 func (s *Sim) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	srv, done := s.srv, s.srvDone
-	s.mu.Unlock()
-
-	s.cancel() // first, so that hung requests and webhooks in flight return
-	var err error
-	if srv != nil {
-		// Shutdown, not Close: it also waits for handlers still running.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err = srv.Shutdown(ctx); err != nil {
-			err = srv.Close()
-		}
-		cancel()
-		<-done
-	}
-	s.wg.Wait()
+	err := s.srv.Close()
 	s.client.CloseIdleConnections()
-	if err != nil {
-		return fmt.Errorf("twiliosim: close server: %w", err)
-	}
-	return nil
+	return err
 }
 
 // goroutine runs fn in a goroutine that Close waits for; fn must return soon
 // after ctx is done. It does nothing once Close has begun.
-func (s *Sim) goroutine(fn func(ctx context.Context)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		fn(s.ctx)
-	}()
-}
+func (s *Sim) goroutine(fn func(ctx context.Context)) { s.srv.Go(fn) }
 
 // sleep waits d on the sim's clock; false means ctx ended first.
 func (s *Sim) sleep(ctx context.Context, d time.Duration) bool {
