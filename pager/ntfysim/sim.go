@@ -13,15 +13,14 @@ package ntfysim
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"foghorn/pager/internal/simhttp"
 	"io"
 	"math/big"
-	rnd "math/rand/v2"
 	"net"
 	"net/http"
 	"regexp"
@@ -51,18 +50,12 @@ type Options struct {
 	Client *http.Client
 }
 
-// Fault makes publishing misbehave; the zero value is healthy.
-type Fault struct {
-	Status int     // HTTP status of a failed publish: 500 (default), 502, 429, 401...
-	Next   int     // fail the next Next publishes
-	Rate   float64 // then fail this share (0..1) of them
-	// AcceptHang is the share of publishes that are carried out (the
-	// message is on the topic) and then never answered: the client times
-	// out not knowing it went, as when a connection dies after ntfy
-	// accepted.
-	AcceptHang float64
-	Hang       bool // hold every publish unanswered, published or not
-}
+// Fault makes publishing misbehave; the zero value is healthy. Status is
+// that of a failed publish (500 by default; 502, 429, 401...), AcceptHang
+// the share of publishes carried out (the message is on the topic) and
+// then never answered, and Hang holds every publish unanswered, published
+// or not.
+type Fault = simhttp.Fault
 
 // Message is one message on a topic, as ntfy returns and streams it.
 type Message struct {
@@ -110,16 +103,13 @@ type Sim struct {
 	client *http.Client
 	mux    *http.ServeMux
 
+	srv    *simhttp.Server
+	faults simhttp.Faults
+
 	mu       sync.Mutex
-	fault    Fault
 	topics   map[string][]*Message
 	requests []Request
 	buckets  map[string]*bucket
-	srv      *http.Server
-	url      string
-	done     chan struct{}
-	ctx      context.Context
-	cancel   context.CancelFunc
 }
 
 type bucket struct {
@@ -136,70 +126,28 @@ func New(opts Options) *Sim {
 	if s.opts.Refill <= 0 {
 		s.opts.Refill = 5 * time.Second
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /{$}", s.publishJSON)
 	s.mux.HandleFunc("PUT /{$}", s.publishJSON)
 	s.mux.HandleFunc("POST /{topic}", s.publishTopic)
 	s.mux.HandleFunc("PUT /{topic}", s.publishTopic)
 	s.mux.HandleFunc("GET /{topic}/json", s.poll)
+	s.srv = simhttp.NewServer("ntfysim", s.mux, nil)
 	return s
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a port) and returns the
 // server's base URL, for [ntfy] server.
-func (s *Sim) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("ntfysim: listen on %s: %w", addr, err)
-	}
-	s.mu.Lock()
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
-	s.done = make(chan struct{})
-	srv, done := s.srv, s.done
-	s.mu.Unlock()
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	s.mu.Lock()
-	s.url = "http://" + ln.Addr().String()
-	s.mu.Unlock()
-	return s.url, nil
-}
+func (s *Sim) Start(addr string) (string, error) { return s.srv.Start(addr) }
 
 // URL is the base URL Start returned.
-func (s *Sim) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.url
-}
+func (s *Sim) URL() string { return s.srv.URL() }
 
 // Close releases held requests and stops the server.
-func (s *Sim) Close() error {
-	s.cancel()
-	s.mu.Lock()
-	srv, done := s.srv, s.done
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(ctx)
-	<-done
-	return err
-}
+func (s *Sim) Close() error { return s.srv.Close() }
 
 // SetFault replaces the fault in force; SetFault(Fault{}) heals.
-func (s *Sim) SetFault(f Fault) {
-	if f.Status == 0 {
-		f.Status = http.StatusInternalServerError
-	}
-	s.mu.Lock()
-	s.fault = f
-	s.mu.Unlock()
-}
+func (s *Sim) SetFault(f Fault) { s.faults.Set(f) }
 
 // Messages lists the messages on topic, oldest first.
 func (s *Sim) Messages(topic string) []Message {
@@ -568,21 +516,11 @@ func (s *Sim) gate(w http.ResponseWriter, r *http.Request) (who string, ok bool)
 
 // publish checks and stores m, and answers it as ntfy does.
 func (s *Sim) publish(w http.ResponseWriter, r *http.Request, who string, m *Message) {
-	s.mu.Lock()
-	f := &s.fault
-	status := 0
-	switch {
-	case f.Next > 0:
-		f.Next--
-		status = f.Status
-	case f.Rate > 0 && rnd.Float64() < f.Rate:
-		status = f.Status
-	}
-	hang, acceptHang := f.Hang, f.AcceptHang > 0 && rnd.Float64() < f.AcceptHang
-	s.mu.Unlock()
+	status, hang := s.faults.Decide()
+	acceptHang := s.faults.AcceptHang()
 	if hang {
 		s.record(r, who, 0)
-		s.hold(r)
+		s.srv.Hold(r)
 		return
 	}
 	if status != 0 {
@@ -620,7 +558,7 @@ func (s *Sim) publish(w http.ResponseWriter, r *http.Request, who string, m *Mes
 	s.mu.Unlock()
 	if acceptHang {
 		s.record(r, who, 0)
-		s.hold(r)
+		s.srv.Hold(r)
 		return
 	}
 	s.record(r, who, 200)
@@ -653,14 +591,6 @@ func checkActions(acts []Action) error {
 		}
 	}
 	return nil
-}
-
-// hold keeps a request unanswered until the client gives up or Close.
-func (s *Sim) hold(r *http.Request) {
-	select {
-	case <-r.Context().Done():
-	case <-s.ctx.Done():
-	}
 }
 
 func (s *Sim) record(r *http.Request, who string, status int) {
