@@ -11,13 +11,13 @@ import (
 )
 
 // simGoroutines lists the goroutines running the simulator's code or
-// started by it (its server's Serve is "created by ...(*Sim).Start").
+// started by it (its server's Serve is "created by ...simhttp.(*Server).Start").
 func simGoroutines() []string {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "pager/twiliosim.(*Sim)") {
+		if strings.Contains(g, "pager/twiliosim.(*Sim)") || strings.Contains(g, "pager/internal/simhttp.(*Server)") {
 			out = append(out, g)
 		}
 	}
