@@ -13,14 +13,11 @@
 package pushoversim
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -29,6 +26,7 @@ import (
 	"time"
 
 	"foghorn/clock"
+	"foghorn/pager/internal/simhttp"
 )
 
 // Options configure a Sim.
@@ -89,18 +87,15 @@ type Sim struct {
 	clock  clock.Clock
 	client *http.Client
 	mux    *http.ServeMux
-	ctx    context.Context
-	cancel context.CancelFunc
+	srv    *simhttp.Server
+	faults simhttp.Faults // Status, Next and Hang
 
-	mu     sync.Mutex
-	users  map[string][]string // user key -> devices
-	msgs   []*Message
-	byRcpt map[string]*Message
-	used   int
-	fault  Fault
-	srv    *http.Server
-	done   chan struct{}
-	closed bool
+	mu         sync.Mutex
+	users      map[string][]string // user key -> devices
+	msgs       []*Message
+	byRcpt     map[string]*Message
+	used       int
+	acceptHang int // Fault.AcceptHang still to come
 }
 
 // New makes a stand-in that accepts opts.Token.
@@ -116,13 +111,13 @@ func New(opts Options) *Sim {
 	if s.client == nil {
 		s.client = &http.Client{Timeout: 10 * time.Second}
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /1/messages.json", s.messages)
 	s.mux.HandleFunc("GET /1/receipts/{file}", s.receipt)
 	// One pattern for both: {receipt}/cancel.json and
 	// cancel_by_tag/{tag}.json would overlap in ServeMux.
 	s.mux.HandleFunc("POST /1/receipts/{receipt}/{action}", s.cancelReceipt)
+	s.srv = simhttp.NewServer("pushoversim", s.mux, nil)
 	return s
 }
 
@@ -135,58 +130,20 @@ func (s *Sim) AddUser(key string, devices ...string) {
 
 // Start listens on addr ("127.0.0.1:0") and returns the base URL for
 // [pushover] api_base.
-func (s *Sim) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("pushoversim: listen on %s: %w", addr, err)
-	}
-	s.mu.Lock()
-	if s.closed || s.srv != nil {
-		s.mu.Unlock()
-		ln.Close()
-		return "", errors.New("pushoversim: Start after Close or a second Start")
-	}
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
-	s.done = make(chan struct{})
-	srv, done := s.srv, s.done
-	s.mu.Unlock()
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	return "http://" + ln.Addr().String(), nil
-}
+func (s *Sim) Start(addr string) (string, error) { return s.srv.Start(addr) }
 
 // Close stops serving; hung requests end.
 func (s *Sim) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	srv, done := s.srv, s.done
-	s.mu.Unlock()
-	s.cancel()
-	if srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			srv.Close()
-		}
-		<-done
-	}
+	s.srv.Close()
 	return nil
 }
 
 // SetFault replaces the fault in force.
 func (s *Sim) SetFault(f Fault) {
-	if f.Status == 0 {
-		f.Status = http.StatusInternalServerError
-	}
 	s.mu.Lock()
-	s.fault = f
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.faults.Set(simhttp.Fault{Status: f.Status, Next: f.Next, Hang: f.Hang})
+	s.acceptHang = f.AcceptHang
 }
 
 // Messages are copies of every message taken, oldest first.
@@ -258,7 +215,7 @@ func (s *Sim) AcknowledgeAs(receipt, user string) (int, error) {
 
 // post sends f to a callback URL as Pushover does; ok runs on a 2xx.
 func (s *Sim) post(u string, f url.Values, ok func()) (int, error) {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, u, strings.NewReader(f.Encode()))
+	req, err := http.NewRequestWithContext(s.srv.Context(), http.MethodPost, u, strings.NewReader(f.Encode()))
 	if err != nil {
 		return 0, err
 	}
@@ -338,17 +295,9 @@ func fail(w http.ResponseWriter, status int, param, value string, errs ...string
 
 // faulted applies the fault to one request; true when it answered.
 func (s *Sim) faulted(w http.ResponseWriter, r *http.Request) bool {
-	s.mu.Lock()
-	f := &s.fault
-	hang, status := f.Hang, 0
-	if !hang && f.Next > 0 {
-		f.Next--
-		status = f.Status
-	}
-	s.mu.Unlock()
+	status, hung := s.faults.Inject(r, s.srv)
 	switch {
-	case hang:
-		s.hold(r)
+	case hung:
 		return true
 	case status == http.StatusTooManyRequests:
 		fail(w, status, "", "", "application has exceeded its monthly message limit")
@@ -358,13 +307,6 @@ func (s *Sim) faulted(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	return false
-}
-
-func (s *Sim) hold(r *http.Request) {
-	select {
-	case <-r.Context().Done():
-	case <-s.ctx.Done():
-	}
 }
 
 func (s *Sim) tokenOK(w http.ResponseWriter, token string) bool {
@@ -463,14 +405,14 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 	if m.Receipt != "" {
 		s.byRcpt[m.Receipt] = m
 	}
-	hang := s.fault.AcceptHang > 0
+	hang := s.acceptHang > 0
 	if hang {
-		s.fault.AcceptHang--
+		s.acceptHang--
 	}
 	s.mu.Unlock()
 	s.log.Info("pushoversim: message", "user", m.User, "priority", m.Priority, "receipt", m.Receipt, "title", m.Title)
 	if hang {
-		s.hold(r)
+		s.srv.Hold(r)
 		return
 	}
 	body := map[string]any{}
