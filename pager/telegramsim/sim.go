@@ -24,13 +24,14 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"foghorn/pager/internal/simhttp"
 )
 
 // DefaultToken is the bot token when Options sets none.
@@ -92,10 +93,7 @@ type Fault struct {
 type Sim struct {
 	opts   Options
 	client *http.Client
-	srv    *http.Server
-	url    string
-	ctx    context.Context
-	cancel context.CancelFunc
+	srv    *simhttp.Server
 
 	mu       sync.Mutex
 	chats    map[int64]bool
@@ -125,7 +123,7 @@ func New(o Options) *Sim {
 	}
 	s := &Sim{opts: o, client: c, chats: map[int64]bool{}, messages: map[int64][]*Message{},
 		nextMsg: 100, nextUpd: 500000, sentUpd: map[int64]json.RawMessage{}, queries: map[string]bool{}, wake: make(chan struct{})}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.srv = simhttp.NewServer("telegramsim", s, nil)
 	for _, id := range o.Chats {
 		s.chats[id] = true
 	}
@@ -134,28 +132,13 @@ func New(o Options) *Sim {
 
 // Start listens on addr ("127.0.0.1:0") and returns the API base URL, the
 // [telegram] api_base to use.
-func (s *Sim) Start(addr string) (string, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("telegramsim: %w", err)
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	s.url = "http://" + l.Addr().String()
-	go s.srv.Serve(l)
-	return s.url, nil
-}
+func (s *Sim) Start(addr string) (string, error) { return s.srv.Start(addr) }
 
 // URL is the API base URL once started.
-func (s *Sim) URL() string { return s.url }
+func (s *Sim) URL() string { return s.srv.URL() }
 
 // Close stops the server and every long poll.
-func (s *Sim) Close() error {
-	s.cancel()
-	if s.srv == nil {
-		return nil
-	}
-	return s.srv.Close()
-}
+func (s *Sim) Close() error { return s.srv.Close() }
 
 // AddChat makes a private chat exist (its user sent /start).
 func (s *Sim) AddChat(id int64) {
@@ -166,9 +149,7 @@ func (s *Sim) AddChat(id int64) {
 
 // SetFault replaces the fault in force; SetFault(Fault{}) heals.
 func (s *Sim) SetFault(f Fault) {
-	if f.Status == 0 {
-		f.Status = http.StatusInternalServerError
-	}
+	f.Status = simhttp.FailStatus(f.Status)
 	s.mu.Lock()
 	s.fault = f
 	s.mu.Unlock()
@@ -316,7 +297,7 @@ func (s *Sim) PostWebhook(body []byte, secret string) (int, error) {
 	if hook == "" {
 		return 0, errors.New("telegramsim: no webhook set")
 	}
-	req, _ := http.NewRequestWithContext(s.ctx, "POST", hook, bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(s.srv.Context(), "POST", hook, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
 		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
@@ -355,7 +336,7 @@ func (s *Sim) post(id int64, raw json.RawMessage) (Delivery, error) {
 		return Delivery{UpdateID: id}, nil
 	}
 	s.mu.Unlock()
-	req, _ := http.NewRequestWithContext(s.ctx, "POST", hook, bytes.NewReader(raw))
+	req, _ := http.NewRequestWithContext(s.srv.Context(), "POST", hook, bytes.NewReader(raw))
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
 		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
@@ -476,10 +457,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if hang {
-		select {
-		case <-r.Context().Done():
-		case <-s.ctx.Done():
-		}
+		s.srv.Hold(r)
 		return
 	}
 	if status != 0 {
@@ -496,10 +474,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	result, e := s.call(r.Context(), method, params)
 	if acceptHang && e == nil {
-		select {
-		case <-r.Context().Done():
-		case <-s.ctx.Done():
-		}
+		s.srv.Hold(r)
 		return
 	}
 	write(w, result, e)
@@ -793,7 +768,7 @@ func (s *Sim) getUpdates(ctx context.Context, p params) (any, *apiError) {
 			return []json.RawMessage{}, nil
 		case <-ctx.Done():
 			return []json.RawMessage{}, nil
-		case <-s.ctx.Done():
+		case <-s.srv.Context().Done():
 			return []json.RawMessage{}, nil
 		}
 	}
