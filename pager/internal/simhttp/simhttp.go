@@ -141,16 +141,16 @@ func (s *Server) Close() error {
 // Fault makes a stand-in's API misbehave, for retry and outage tests. The
 // zero value is healthy.
 type Fault struct {
-	Status int     `json:"status,omitempty"` // HTTP status of a failed request: 500 (default), 429, 503...
-	Next   int     `json:"next,omitempty"`   // fail the next Next requests
-	Rate   float64 `json:"rate,omitempty"`   // then fail this fraction (0..1) of requests
-	Hang   bool    `json:"hang,omitempty"`   // hold every request until the client gives up
+	Status int     // HTTP status of a failed request: 500 (default), 429, 503...
+	Next   int     // fail the next Next requests
+	Rate   float64 // then fail this share (0..1) of them
+	Hang   bool    // hold every request until the client gives up
 
 	// AcceptHang is the share of create requests (an SMS, a call, a
 	// publish) that are carried out and then never answered: the client
 	// times out not knowing it went, as when a connection dies after the
 	// vendor accepted.
-	AcceptHang float64 `json:"accept_hang,omitempty"`
+	AcceptHang float64
 }
 
 // FailStatus is the status of a failed request when a fault sets none.
