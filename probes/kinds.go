@@ -38,6 +38,14 @@ const defaultTimeout = 10 * time.Second
 
 // bound gives ctx the target's timeout unless it already ends sooner.
 func bound(ctx context.Context, t *configs.Target) (context.Context, context.CancelFunc) {
+	d := limit(ctx, t)
+	ctx = context.WithValue(ctx, budgetKey{}, d.Round(time.Millisecond))
+	return context.WithTimeout(ctx, d)
+}
+
+// limit is how long a probe of t may take from now: the target's timeout,
+// unless ctx ends sooner.
+func limit(ctx context.Context, t *configs.Target) time.Duration {
 	d := t.Timeout.Duration
 	if d <= 0 {
 		d = defaultTimeout
@@ -45,8 +53,7 @@ func bound(ctx context.Context, t *configs.Target) (context.Context, context.Can
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 		d = time.Until(dl)
 	}
-	ctx = context.WithValue(ctx, budgetKey{}, d.Round(time.Millisecond))
-	return context.WithTimeout(ctx, d)
+	return d
 }
 
 // finish fills the fields every Result has.

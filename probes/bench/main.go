@@ -53,13 +53,14 @@ func main() {
 	procs := flag.Int("procs", 1, "GOMAXPROCS of the scheduler's process")
 	victimAddrs := flag.String("victim-addrs", "", "internal: addresses the child listens on for victims")
 	memprofile := flag.String("memprofile", "", "write a heap profile here after the steady-state window")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the steady-state window here")
 	flag.Parse()
 	if *serve {
 		peers(*nports, *victimAddrs)
 		return
 	}
 	runtime.GOMAXPROCS(*procs)
-	heapProfile = *memprofile
+	heapProfile, cpuProfile = *memprofile, *cpuprofile
 	if err := bench(*n, *iv, *to, *vto, *drop, *measure, *victims, *nports); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -171,9 +172,11 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 
 	// Steady state: a few seconds to settle, then measure.
 	time.Sleep(2 * time.Second)
+	stopCPU := startCPUProfile()
 	c0, p0, w0 := procstat.CPU(), s.Stats().Probes, time.Now()
 	time.Sleep(measure)
 	c1, st, w1 := procstat.CPU(), s.Stats(), time.Now()
+	stopCPU()
 	rss, peak := procstat.Memory()
 	if heapProfile != "" {
 		if f, err := os.Create(heapProfile); err == nil {
@@ -287,7 +290,26 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 	return nil
 }
 
-var heapProfile string
+var heapProfile, cpuProfile string
+
+// startCPUProfile profiles the steady state when -cpuprofile asks; the
+// returned func ends it.
+func startCPUProfile() func() {
+	if cpuProfile == "" {
+		return func() {}
+	}
+	f, err := os.Create(cpuProfile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: cpuprofile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: cpuprofile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
 
 // peerProc is the child process serving the targets.
 type peerProc struct {
