@@ -91,6 +91,16 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 		stopOnSignal(func() { fw.close(); child.stop() })
 	}
 
+	base, _ := procstat.Memory()
+	live := []string{}
+	for _, p := range ports {
+		live = append(live, "127.0.0.1:"+p)
+	}
+	floor0, err := floor(live, floorConnects)
+	if err != nil {
+		return err
+	}
+
 	cfg := &configs.Config{}
 	cfg.Escalation.StormWindow.Duration = 0 // one event per victim, to time each
 	cfg.SelfCheck = configs.SelfCheck{
@@ -252,6 +262,11 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 	}
 	mu.Unlock()
 	_, peak2 := procstat.Memory()
+	s.Stop() // the floor again, with nothing of ours running
+	floor1, err := floor(live, floorConnects)
+	if err != nil {
+		return err
+	}
 
 	ok := func(b bool) string {
 		if b {
@@ -265,6 +280,8 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 	fmt.Printf("CPU, share of a core:  %6.1f%%   (target < 20%%)  %s\n", share*100, ok(share < 0.2))
 	fmt.Printf("RSS:                   %6.1fMB  (peak %.1fMB, %.1fMB after the kills; target < 80MB)  %s\n",
 		rss, peak, peak2, ok(max(peak, peak2) < 80))
+	printFloor(floor0, floor1, perProbe)
+	printRSSPerTarget(rss, base, len(cfg.Targets), float64(p0+probesRun)/float64(len(cfg.Targets)))
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("  go memory: heap in use %.1fMB, stacks %.1fMB, runtime total %.1fMB; %d goroutines; %d GCs\n",
