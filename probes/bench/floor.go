@@ -18,7 +18,13 @@ import (
 // scheduler's CPU per probe is held to a multiple of it, measured in the
 // same run against the same listeners, so a busy or slow machine moves
 // both figures alike.
-func floor(addrs []string, n int) (time.Duration, error) {
+func floor(addrs []string, n int) (time.Duration, error) { return pacedFloor(addrs, n, 0) }
+
+// pacedFloor is floor with one bare check every gap (none when 0), each
+// after a sleep until its time: the same work at the scheduler's rate,
+// where the kernel's caches have gone cold between checks and each one
+// costs a timer wake, as each of the scheduler's probes does.
+func pacedFloor(addrs []string, n int, gap time.Duration) (time.Duration, error) {
 	sas := make([]unix.Sockaddr, len(addrs))
 	for i, a := range addrs {
 		ap, err := netip.ParseAddrPort(a)
@@ -29,8 +35,12 @@ func floor(addrs []string, n int) (time.Duration, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	c0 := procstat.CPU()
+	c0, next := procstat.CPU(), time.Now()
 	for i := range n {
+		if gap > 0 {
+			next = next.Add(gap)
+			time.Sleep(time.Until(next))
+		}
 		if err := connectClose(sas[i%len(sas)]); err != nil {
 			return 0, fmt.Errorf("floor: connect %s: %w", addrs[i%len(addrs)], err)
 		}
@@ -64,13 +74,20 @@ func connectClose(sa unix.Sockaddr) error {
 // about a second of one core, enough to average out a busy machine.
 const floorConnects = 20000
 
+// pacedConnects is how many checks the paced floor makes: a few seconds
+// at 10,000 targets per 10s.
+const pacedConnects = 3000
+
 // printFloor prints the scheduler's CPU per probe against the floor,
-// measured before and after the scheduler ran (their mean is the floor).
-func printFloor(before, after, perProbe time.Duration) {
+// measured before and after the scheduler ran (their mean is the floor),
+// and against the floor paced at the scheduler's rate (gap).
+func printFloor(before, after, paced, gap, perProbe time.Duration) {
 	fl := (before + after) / 2
 	ratio := float64(perProbe) / float64(max(fl, 1))
 	fmt.Printf("tcp floor: %.1f µs per connect+close; foghorn %.1f µs per probe; ratio %.2f (<= 1.3)  %s   [floor %.1f µs before, %.1f µs after; %d connects each]\n",
 		us(fl), us(perProbe), ratio, met(ratio <= 1.3), us(before), us(after), floorConnects)
+	fmt.Printf("  the floor paced at the probe rate (one every %s, %d connects): %.1f µs per connect+close; foghorn ratio %.2f\n",
+		gap, pacedConnects, us(paced), float64(perProbe)/float64(max(paced, 1)))
 }
 
 // printRSSPerTarget prints the RSS the targets cost, each with its

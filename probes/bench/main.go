@@ -61,6 +61,9 @@ func main() {
 	}
 	runtime.GOMAXPROCS(*procs)
 	heapProfile, cpuProfile = *memprofile, *cpuprofile
+	if heapProfile != "" {
+		runtime.MemProfileRate = 512 // every per-target struct shows; CPU figures are then high
+	}
 	if err := bench(*n, *iv, *to, *vto, *drop, *measure, *victims, *nports); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -267,6 +270,11 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 	if err != nil {
 		return err
 	}
+	gap := iv / time.Duration(len(cfg.Targets))
+	paced, err := pacedFloor(live, pacedConnects, gap)
+	if err != nil {
+		return err
+	}
 
 	ok := func(b bool) string {
 		if b {
@@ -280,7 +288,7 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 	fmt.Printf("CPU, share of a core:  %6.1f%%   (target < 20%%)  %s\n", share*100, ok(share < 0.2))
 	fmt.Printf("RSS:                   %6.1fMB  (peak %.1fMB, %.1fMB after the kills; target < 80MB)  %s\n",
 		rss, peak, peak2, ok(max(peak, peak2) < 80))
-	printFloor(floor0, floor1, perProbe)
+	printFloor(floor0, floor1, paced, gap, perProbe)
 	printRSSPerTarget(rss, base, len(cfg.Targets), float64(p0+probesRun)/float64(len(cfg.Targets)))
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
