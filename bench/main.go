@@ -230,6 +230,7 @@ type probesFigures struct {
 	detP50, detP95, detMax float64 // s, all victims
 	detN                   int
 	missed                 string
+	floor                  tcpFloor // bench/floor.go
 }
 
 var (
@@ -277,6 +278,7 @@ func parseProbes(out string) probesFigures {
 	if m := reMissed.FindStringSubmatch(out); m != nil {
 		p.missed = m[1]
 	}
+	p.floor = parseFloor(out)
 	return p
 }
 
@@ -318,6 +320,7 @@ func (r *results) print(w io.Writer) {
 			"all, first round <= interval", "probes/bench")
 		row(fmt.Sprintf("CPU at %d targets (1 core)", p.targets), fmt.Sprintf("%.1f%% of a core, %.3f ms/probe", p.cpuShare, p.cpuPerProbe), "< 20%, <= 0.2 ms", "probes/bench")
 		row("RSS", fmt.Sprintf("%.1f MB (peak %.1f MB)", p.rss, p.peak), "< 80 MB", "probes/bench")
+		p.floor.rows(row)
 		row("probe lateness p99", fmt.Sprintf("%s (p50 %s, max %s)", p.lateP99, p.lateP50, p.late), "<= 1s", "probes/bench")
 		det := fmt.Sprintf("p95 %.1fs (p50 %.1fs, max %.1fs, %d victims)", p.detP95, p.detP50, p.detMax, p.detN)
 		if p.missed != "" {
