@@ -58,6 +58,28 @@ func (c *probeCtx) AfterFunc(f func()) (stop func() bool) {
 		go f()
 		return func() bool { return false }
 	}
+	return c.addLocked(f)
+}
+
+// onCancel calls f when ctx is cancelled, as context.AfterFunc does, for
+// a wait that has its own deadline: on a probe's context it arms no timer
+// of the context's (the wait's deadline is the same).
+func onCancel(ctx context.Context, f func()) (stop func() bool) {
+	c, ok := ctx.(*probeCtx)
+	if !ok {
+		return context.AfterFunc(ctx, f)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		go f()
+		return func() bool { return false }
+	}
+	return c.addLocked(f)
+}
+
+// addLocked registers f to be called when c ends; c.mu is held.
+func (c *probeCtx) addLocked(f func()) (stop func() bool) {
 	if c.fns == nil {
 		c.fns = map[*func()]struct{}{}
 	}

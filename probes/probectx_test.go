@@ -53,3 +53,24 @@ func TestProbeContextCancelReachesChildren(t *testing.T) {
 		t.Errorf("Err = %v, child %v; want Canceled", ctx.Err(), child.Err())
 	}
 }
+
+// A connect waiting on a silent target ends when the scheduler cancels its
+// probe (the target was removed), not at the end of its timeout.
+func TestTCPCancelEndsAWaitingConnect(t *testing.T) {
+	t.Parallel()
+	dropTo(t, "127.0.83.7")
+	ctx := newProbeCtx(context.Background(), 10*time.Second)
+	done := make(chan Result, 1)
+	start := time.Now()
+	go func() { done <- probeTCP(ctx, probeTarget("tcp", "127.0.83.7:25", 10*time.Second), nil) }()
+	time.Sleep(50 * time.Millisecond) // let the connect start waiting
+	ctx.cancel()
+	select {
+	case r := <-done:
+		if r.Status != Critical {
+			t.Errorf("got %v %q, want Critical", r.Status, r.Msg)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("probe still waiting %s after its context was cancelled", time.Since(start))
+	}
+}

@@ -262,7 +262,7 @@ func await(ctx context.Context, fd int, deadline time.Time) error {
 	if err := f.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Unix(1, 0)) })
+	stop := onCancel(ctx, func() { f.SetWriteDeadline(time.Unix(1, 0)) })
 	defer stop()
 	var cerr error
 	first := true
