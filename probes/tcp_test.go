@@ -224,3 +224,57 @@ func TestTCPTLS(t *testing.T) {
 		t.Fatalf("got %v %q, want a verification failure", r.Status, r.Msg)
 	}
 }
+
+// A connect check to an IPv6 literal takes the bare-socket path too, with
+// the same result and wording as to IPv4.
+func TestTCPConnectsToIPv6Literals(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	addr := l.Addr().String()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	r := probeTCP(context.Background(), probeTarget("tcp", addr, time.Second), nil)
+	if r.Status != OK || !strings.HasPrefix(r.Msg, "connected to "+addr+" in ") || len(r.Perf) != 2 {
+		t.Errorf("open: got %v %q %+v", r.Status, r.Msg, r.Perf)
+	}
+	l.Close()
+	r = probeTCP(context.Background(), probeTarget("tcp", addr, time.Second), nil)
+	if r.Status != Critical || r.Msg != "connection refused by "+addr+" (host up, nothing listening)" {
+		t.Errorf("closed: got %v %q", r.Status, r.Msg)
+	}
+}
+
+// The bare-socket path words every failure as net.Dialer's path does:
+// what a page says must not depend on which one ran.
+func TestTCPConnectOnlySaysWhatTheDialerSays(t *testing.T) {
+	t.Parallel()
+	dropTo(t, "127.0.83.8")
+	for _, addr := range []string{closedPort(t), "127.0.83.8:25"} {
+		tg := probeTarget("tcp", addr, 300*time.Millisecond)
+		lean := probeTCP(context.Background(), tg, nil)
+		dialed := dialTCP(context.Background(), tg, &configs.TCP{}, time.Now())
+		if lean.Status != dialed.Status || lean.Msg != dialed.Msg {
+			t.Errorf("%s: bare socket says %v %q, the dialer %v %q", addr, lean.Status, lean.Msg, dialed.Status, dialed.Msg)
+		}
+	}
+	needRoot(t)
+	var lean, dialed Result
+	tg := probeTarget("tcp", "10.29.7.4:22", time.Second)
+	inEmptyNetns(t, func() {
+		lean = probeTCP(context.Background(), tg, nil)
+		dialed = dialTCP(context.Background(), tg, &configs.TCP{}, time.Now())
+	})
+	if lean.Msg != dialed.Msg || !strings.Contains(lean.Msg, "network is unreachable") {
+		t.Errorf("uplink down: bare socket says %q, the dialer %q", lean.Msg, dialed.Msg)
+	}
+}
