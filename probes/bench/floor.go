@@ -18,34 +18,44 @@ import (
 // scheduler's CPU per probe is held to a multiple of it, measured in the
 // same run against the same listeners, so a busy or slow machine moves
 // both figures alike.
-func floor(addrs []string, n int) (time.Duration, error) { return pacedFloor(addrs, n, 0) }
+func floor(addrs []string, n int) (cost, error) { return pacedFloor(addrs, n, 0) }
+
+// cost is CPU per check: all of it, and the kernel's share (system time).
+type cost struct{ all, sys time.Duration }
+
+// sysCPU is the system (kernel) CPU this process used.
+func sysCPU() time.Duration {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Stime.Nano())
+}
 
 // pacedFloor is floor with one bare check every gap (none when 0), each
 // after a sleep until its time: the same work at the scheduler's rate,
 // where the kernel's caches have gone cold between checks and each one
 // costs a timer wake, as each of the scheduler's probes does.
-func pacedFloor(addrs []string, n int, gap time.Duration) (time.Duration, error) {
+func pacedFloor(addrs []string, n int, gap time.Duration) (cost, error) {
 	sas := make([]unix.Sockaddr, len(addrs))
 	for i, a := range addrs {
 		ap, err := netip.ParseAddrPort(a)
 		if err != nil || !ap.Addr().Is4() {
-			return 0, fmt.Errorf("floor: %q is not an IPv4 address:port", a)
+			return cost{}, fmt.Errorf("floor: %q is not an IPv4 address:port", a)
 		}
 		sas[i] = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	c0, next := procstat.CPU(), time.Now()
+	c0, k0, next := procstat.CPU(), sysCPU(), time.Now()
 	for i := range n {
 		if gap > 0 {
 			next = next.Add(gap)
 			time.Sleep(time.Until(next))
 		}
 		if err := connectClose(sas[i%len(sas)]); err != nil {
-			return 0, fmt.Errorf("floor: connect %s: %w", addrs[i%len(addrs)], err)
+			return cost{}, fmt.Errorf("floor: connect %s: %w", addrs[i%len(addrs)], err)
 		}
 	}
-	return (procstat.CPU() - c0) / time.Duration(n), nil
+	return cost{(procstat.CPU() - c0) / time.Duration(n), (sysCPU() - k0) / time.Duration(n)}, nil
 }
 
 // connectClose is one bare check: socket, connect, poll, close.
@@ -80,14 +90,17 @@ const pacedConnects = 3000
 
 // printFloor prints the scheduler's CPU per probe against the floor,
 // measured before and after the scheduler ran (their mean is the floor),
-// and against the floor paced at the scheduler's rate (gap).
-func printFloor(before, after, paced, gap, perProbe time.Duration) {
-	fl := (before + after) / 2
-	ratio := float64(perProbe) / float64(max(fl, 1))
+// and against the floor paced at the scheduler's rate (gap); with the
+// kernel's share of each, which user space cannot cut.
+func printFloor(before, after, paced cost, gap time.Duration, probe cost) {
+	fl := cost{(before.all + after.all) / 2, (before.sys + after.sys) / 2}
+	ratio := float64(probe.all) / float64(max(fl.all, 1))
 	fmt.Printf("tcp floor: %.1f µs per connect+close; foghorn %.1f µs per probe; ratio %.2f (<= 1.3)  %s   [floor %.1f µs before, %.1f µs after; %d connects each]\n",
-		us(fl), us(perProbe), ratio, met(ratio <= 1.3), us(before), us(after), floorConnects)
+		us(fl.all), us(probe.all), ratio, met(ratio <= 1.3), us(before.all), us(after.all), floorConnects)
 	fmt.Printf("  the floor paced at the probe rate (one every %s, %d connects): %.1f µs per connect+close; foghorn ratio %.2f\n",
-		gap, pacedConnects, us(paced), float64(perProbe)/float64(max(paced, 1)))
+		gap, pacedConnects, us(paced.all), float64(probe.all)/float64(max(paced.all, 1)))
+	fmt.Printf("  in the kernel (system time): foghorn %.1f µs per probe, the floor %.1f µs, paced %.1f µs\n",
+		us(probe.sys), us(fl.sys), us(paced.sys))
 }
 
 // printRSSPerTarget prints the RSS the targets cost, each with its

@@ -186,9 +186,9 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 	// Steady state: a few seconds to settle, then measure.
 	time.Sleep(2 * time.Second)
 	stopCPU := startCPUProfile()
-	c0, p0, w0 := procstat.CPU(), s.Stats().Probes, time.Now()
+	c0, k0, p0, w0 := procstat.CPU(), sysCPU(), s.Stats().Probes, time.Now()
 	time.Sleep(measure)
-	c1, st, w1 := procstat.CPU(), s.Stats(), time.Now()
+	c1, k1, st, w1 := procstat.CPU(), sysCPU(), s.Stats(), time.Now()
 	stopCPU()
 	rss, peak := procstat.Memory()
 	if heapProfile != "" {
@@ -288,7 +288,7 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 	fmt.Printf("CPU, share of a core:  %6.1f%%   (target < 20%%)  %s\n", share*100, ok(share < 0.2))
 	fmt.Printf("RSS:                   %6.1fMB  (peak %.1fMB, %.1fMB after the kills; target < 80MB)  %s\n",
 		rss, peak, peak2, ok(max(peak, peak2) < 80))
-	printFloor(floor0, floor1, paced, gap, perProbe)
+	printFloor(floor0, floor1, paced, gap, cost{perProbe, (k1 - k0) / time.Duration(max(probesRun, 1))})
 	printRSSPerTarget(rss, base, len(cfg.Targets), float64(p0+probesRun)/float64(len(cfg.Targets)))
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
