@@ -16,12 +16,14 @@ type tcpFloor struct {
 	paced, pacedRatio     float64 // µs, ×
 	rssPerTarget          float64 // KiB
 	rssOK                 bool
+	kernel, kernelFloor   float64 // µs of system time per probe, per bare check
 }
 
 var (
 	reFloor  = regexp.MustCompile(`tcp floor: ([\d.]+) µs per connect\+close; foghorn ([\d.]+) µs per probe; ratio ([\d.]+)`)
 	rePaced  = regexp.MustCompile(`floor paced at the probe rate \(one every (\S+), \d+ connects\): ([\d.]+) µs per connect\+close; foghorn ratio ([\d.]+)`)
 	reRSSPer = regexp.MustCompile(`RSS per target with history: ([\d.]+) KiB`)
+	reKernel = regexp.MustCompile(`in the kernel \(system time\): foghorn ([\d.]+) µs per probe, the floor ([\d.]+) µs`)
 )
 
 func parseFloor(out string) tcpFloor {
@@ -32,6 +34,9 @@ func parseFloor(out string) tcpFloor {
 	}
 	if m := rePaced.FindStringSubmatch(out); m != nil {
 		f.pacedGap, f.paced, f.pacedRatio = m[1], num(m[2]), num(m[3])
+	}
+	if m := reKernel.FindStringSubmatch(out); m != nil {
+		f.kernel, f.kernelFloor = num(m[1]), num(m[2])
 	}
 	if m := reRSSPer.FindStringSubmatch(out); m != nil {
 		f.rssOK, f.rssPerTarget = true, num(m[1])
@@ -46,6 +51,9 @@ func (f tcpFloor) rows(row func(what, figure, target, source string)) {
 		row("TCP CPU per probe / kernel floor", fig, "<= 1.3×", "probes/bench")
 		if f.pacedGap != "" {
 			row("  / the floor paced at the probe rate", fmt.Sprintf("%.2f× (floor %.1f µs, one every %s)", f.pacedRatio, f.paced, f.pacedGap), "", "probes/bench")
+		}
+		if f.kernel > 0 {
+			row("  of which in the kernel", fmt.Sprintf("%.1f µs per probe (floor %.1f µs)", f.kernel, f.kernelFloor), "", "probes/bench")
 		}
 	}
 	if f.rssOK {
