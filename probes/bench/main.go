@@ -265,6 +265,9 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 	}
 	mu.Unlock()
 	_, peak2 := procstat.Memory()
+	var ms runtime.MemStats // the scheduler's, before it stops for the floor
+	runtime.ReadMemStats(&ms)
+	goroutines := runtime.NumGoroutine()
 	s.Stop() // the floor again, with nothing of ours running
 	floor1, err := floor(live, floorConnects)
 	if err != nil {
@@ -290,10 +293,8 @@ func bench(n int, iv, to, vto time.Duration, drop float64, measure time.Duration
 		rss, peak, peak2, ok(max(peak, peak2) < 80))
 	printFloor(floor0, floor1, paced, gap, cost{perProbe, (k1 - k0) / time.Duration(max(probesRun, 1))})
 	printRSSPerTarget(rss, base, len(cfg.Targets), float64(p0+probesRun)/float64(len(cfg.Targets)))
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
 	fmt.Printf("  go memory: heap in use %.1fMB, stacks %.1fMB, runtime total %.1fMB; %d goroutines; %d GCs\n",
-		float64(ms.HeapInuse)/1e6, float64(ms.StackInuse)/1e6, float64(ms.Sys)/1e6, runtime.NumGoroutine(), ms.NumGC)
+		float64(ms.HeapInuse)/1e6, float64(ms.StackInuse)/1e6, float64(ms.Sys)/1e6, goroutines, ms.NumGC)
 	fmt.Printf("lateness of starts:    p50 <= %s, p99 <= %s, max %s  (target p99 <= 1s)  %s   [in flight at end %d]\n",
 		st.LateP50, st.LateP99, st.LateMax.Round(time.Microsecond), ok(st.LateP99 <= time.Second), st.InFlight)
 	report := func(what string, ls []time.Duration) {
