@@ -139,18 +139,19 @@ func handshakeError(ctx context.Context, err error, addr string) string {
 }
 
 // connectOnly checks that ap accepts a connection: the common TCP target,
-// and the one 10,000 targets multiply. net.Dialer does several times the
-// user-space work of the kernel's connect for it (the resolver, a
-// goroutine watching the context, keep-alive and no-delay options,
-// getsockname and getpeername, a netFD on the netpoller even when the
-// handshake is already done), which the 10,000-target bench
-// (probes/bench) measured at about twice the floor of socket, connect,
-// poll and close. Here a bare non-blocking socket does just that floor
-// when the handshake completes within connect, as on loopback and fast
-// LANs, and waits on Go's netpoller only when it does not. Messages are
-// the dialer's, word for word (connectResult). ok is false when ap needs
-// the dialer (a zone, or a source address of the other family); lim is
-// the time the connect was given.
+// and the one 10,000 targets multiply. net.Dialer does much more for it
+// than the check needs (the resolver, a goroutine watching the context,
+// no-delay and keep-alive options, getsockname and getpeername, a netFD
+// registered with the netpoller even when the handshake is already done):
+// at 10,000 targets (probes/bench) it cost 0.23 ms of CPU per probe, the
+// bare socket here 0.16 ms, in the same runs. The system calls are the
+// floor's — socket, connect, poll, close — when the handshake completes
+// within connect, as on loopback and fast LANs; the netpoller is used
+// only when it does not. x/sys/unix rather than a library: no kept one
+// does a bare connect check. Messages are the dialer's, word for word
+// (connectResult). ok is false when ap needs the dialer (a zone, or a
+// source address of the other family); lim is the time the connect was
+// given.
 func connectOnly(ctx context.Context, t *configs.Target, ap netip.AddrPort) (lim time.Duration, ok bool, err error) {
 	src := source(ctx)
 	var sa, lsa unix.Sockaddr
