@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"foghorn/clock"
@@ -73,6 +74,7 @@ type Desk struct {
 	leases    []Lease   // standing now (lease.go)
 	tickets   []*Ticket // waiting requests, oldest first
 	ticketSeq int64
+	leasedNow atomic.Pointer[map[string]bool] // hosts leased, for the guard's state
 }
 
 // held is a confirmation code waiting, with what it confirms, or (void)

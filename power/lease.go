@@ -195,14 +195,23 @@ func (d *Desk) leased(target string) *Lease {
 
 // state is what the guard sees: a leased host counts as down, so a power
 // action or automated step never spends the quorum a lease holds.
+// It reads a snapshot, not d.mu: the guard asks with its own lock held,
+// and the lease rules ask the guard (Busy) with d.mu held.
 func (d *Desk) state(target string) string {
-	d.mu.Lock()
-	l := d.leased(target)
-	d.mu.Unlock()
-	if l != nil {
+	if m := d.leasedNow.Load(); m != nil && (*m)[target] {
 		return "down"
 	}
 	return d.o.State(target)
+}
+
+// publish makes the snapshot of leased hosts that state reads. Called
+// with d.mu held, after each change of d.leases.
+func (d *Desk) publish() {
+	m := map[string]bool{}
+	for _, l := range d.leases {
+		m[l.Target] = true
+	}
+	d.leasedNow.Store(&m)
 }
 
 // grantable applies the grant rules in order; the first that refuses
@@ -330,6 +339,7 @@ func (d *Desk) grant(ctx context.Context, req LeaseRequest) (*Lease, error) {
 	}
 	l.ID, _ = res.LastInsertId()
 	d.leases = append(d.leases, l)
+	d.publish()
 	d.count("granted")
 	d.event(ctx, "lease.granted", l.Target, l.Holder, fmt.Sprintf("%s until %s UTC: %s", l.By(), hhmm(l.EndsAt), l.Reason))
 	return &l, nil
@@ -418,6 +428,7 @@ func (d *Desk) own(id int64, by string) (*Lease, error) {
 
 func (d *Desk) drop(id int64) {
 	d.leases = slices.DeleteFunc(d.leases, func(l Lease) bool { return l.ID == id })
+	d.publish()
 }
 
 func (d *Desk) save(ctx context.Context, l Lease) error {
@@ -478,6 +489,7 @@ func (d *Desk) Resume(ctx context.Context) error {
 	}
 	d.mu.Lock()
 	d.leases = ls
+	d.publish()
 	d.mu.Unlock()
 	return nil
 }
@@ -556,6 +568,7 @@ func (d *Desk) Tick(ctx context.Context) {
 		}
 	}
 	d.leases = slices.DeleteFunc(d.leases, func(l Lease) bool { return !l.Active() })
+	d.publish()
 
 	// Tickets: dropped when not polled, refused when out of time, else
 	// served oldest first.
