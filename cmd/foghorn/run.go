@@ -238,7 +238,7 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	go d.watchStore(ctx)
 	go d.eng.TestPages(ctx)
 	go d.guard.RunLeases(ctx, leaseTick) // lease.go
-	go d.prune(ctx) // prune.go: [server] retention
+	go d.prune(ctx)                      // prune.go: [server] retention
 	db.Event(ctx, "start", source, "foghorn", version)
 	log.Info("foghorn running", "version", version, "config", source, "listen", ln.Addr().String(),
 		"data_dir", cfg.Server.DataDir, "targets", len(cfg.Targets))
