@@ -52,7 +52,7 @@ type Engine struct {
 	byHand map[int64]bool
 
 	unanswered func(person string) // Options.Unanswered
-	covers     func(ls map[string]string, now time.Time) (string, time.Time)
+	covers     func(host string, ls map[string]string, now time.Time) (string, time.Time)
 
 	// With a cluster (cluster.go): the shared notification log, and the
 	// sends in flight (busy) and those waiting their turn, by notification.
@@ -85,11 +85,11 @@ type Options struct {
 	// [cluster]: pages wait their turn and go only if no other node sent
 	// them (cluster.go). nil: a single node, nothing waits.
 	Cluster *Cluster
-	// Covers, if set, names what else keeps labels from paging at now
-	// and until when, after maintenance windows and silences: cmd's
-	// maintenance leases ("lease #3 by alice"). The engine asks again at
-	// the time it returns.
-	Covers func(ls map[string]string, now time.Time) (string, time.Time)
+	// Covers, if set, names what else keeps an incident (its host, as
+	// Alert.Host, and labels) from paging at now and until when, after
+	// maintenance windows and silences: cmd's maintenance leases ("lease
+	// #3 by alice"). The engine asks again at the time it returns.
+	Covers func(host string, ls map[string]string, now time.Time) (string, time.Time)
 }
 
 // Errors callers map to replies ("#42 is already resolved").

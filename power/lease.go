@@ -327,7 +327,7 @@ func (d *Desk) grantable(cfg *Config, req LeaseRequest, ticket int64) *Refusal {
 
 // grant records a lease for req. Called with d.mu held.
 func (d *Desk) grant(ctx context.Context, req LeaseRequest) (*Lease, error) {
-	now := d.o.Clock.Now()
+	now := d.now()
 	l := Lease{Target: req.Target, Holder: req.Holder, Reason: req.Reason, GrantedAt: now, EndsAt: now.Add(req.For), State: LeaseHeld}
 	if d.o.DB == nil {
 		return nil, fmt.Errorf("power: no store for leases: not granted (a lease must survive a restart)")
@@ -364,7 +364,7 @@ func (d *Desk) Release(ctx context.Context, id int64, by string) (Lease, error) 
 	if err != nil {
 		return Lease{}, err
 	}
-	now := d.o.Clock.Now()
+	now := d.now()
 	was := l.State
 	if was == LeaseHeld {
 		l.State = LeaseReleased
@@ -447,6 +447,10 @@ func (d *Desk) save(ctx context.Context, l Lease) error {
 	return nil
 }
 
+// now is the time as the leases table keeps it, to the millisecond: a
+// lease reads the same before and after a restart.
+func (d *Desk) now() time.Time { return d.o.Clock.Now().UTC().Truncate(time.Millisecond) }
+
 func ms(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -514,7 +518,7 @@ func (d *Desk) RunLeases(ctx context.Context, every time.Duration) {
 // out of time refused, and the others served in order.
 func (d *Desk) Tick(ctx context.Context) {
 	cfg := d.config()
-	now := d.o.Clock.Now()
+	now := d.now()
 	type told struct {
 		kind, subject, actor, detail string
 		page                         *Lease

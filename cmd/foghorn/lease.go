@@ -77,10 +77,11 @@ func (d *daemon) criticalIn(targets []string) (string, bool) {
 }
 
 // leaseCovers is the engine's Covers: an incident of a leased host, or of
-// a target that sits behind it (its host or parent), is recorded, not
+// a target that sits behind it (its host or parent), or of a group about
+// that host alone (host, "pve: pve2 down, 2 of 3 up"), is recorded, not
 // paged, while the lease stands (an overrun lease too: its one page is
 // the overrun's own).
-func (d *daemon) leaseCovers(ls map[string]string, now time.Time) (string, time.Time) {
+func (d *daemon) leaseCovers(host string, ls map[string]string, now time.Time) (string, time.Time) {
 	if d.guard == nil || ls["kind"] == "lease" {
 		return "", time.Time{}
 	}
@@ -91,7 +92,7 @@ func (d *daemon) leaseCovers(ls map[string]string, now time.Time) (string, time.
 	cfg := d.cfg.Load()
 	name := ls["name"]
 	for _, l := range leases {
-		if behind(cfg, name, l.Target) {
+		if (name != "" && behind(cfg, name, l.Target)) || (host != "" && behind(cfg, host, l.Target)) {
 			return l.By(), now.Add(coverRecheck)
 		}
 	}
