@@ -130,7 +130,7 @@ func waitWords(w time.Duration) string {
 // curable says whether waiting may change a refusal's answer.
 func curable(rule string) bool {
 	switch rule {
-	case "quorum", "max_concurrent", "lease_requires", "incident", "power", "queue", "held":
+	case "quorum", "max_concurrent", "lease_requires", "incident", "power", "queue":
 		return true
 	}
 	return false
