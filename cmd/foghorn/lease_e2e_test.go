@@ -327,6 +327,51 @@ done`, bin, dir, dir, dir)
 		t.Fatalf("%d pages after the restart for hosts that went down under their leases", n)
 	}
 
+	// A waiter across a restart: its ticket is gone, so the CLI asks
+	// again with the wait left, and gets the lease once pve1's is
+	// released.
+	out, code = cli("pve1", "--for", "1m", "--reason", "firmware")
+	if code != 0 || !strings.Contains(out, "granted: pve1") {
+		t.Fatalf("lease pve1: exit %d\n%s", code, out)
+	}
+	held := leases()[0]
+	waiter = exec.Command(bin, "lease", "pve2", "--for", "30s", "--wait", "1m")
+	waiter.Env = append(os.Environ(), env...)
+	wout.Reset()
+	waiter.Stdout, waiter.Stderr = &wout, &wout
+	if err := waiter.Start(); err != nil {
+		t.Fatal(err)
+	}
+	until("pve2's waiter queued", 10*time.Second, func() bool {
+		var l struct{ Waiting []any }
+		call("GET", "/api/v1/leases", "", &l)
+		return len(l.Waiting) == 1
+	})
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	p = start(t, "run", "-config", cfgPath, "-log-format", "json")
+	p.wait(t, 0, "foghorn running", nil)
+	if out, code := cli("list"); code != 0 || !strings.Contains(out, fmt.Sprintf("#%d pve1 held by ci until", held.ID)) {
+		t.Fatalf("lease list after the restart: exit %d\n%s", code, out)
+	}
+	until("pve2's waiter queued again", 20*time.Second, func() bool {
+		var l struct{ Waiting []struct{ Target string } }
+		call("GET", "/api/v1/leases", "", &l)
+		return len(l.Waiting) == 1 && l.Waiting[0].Target == "pve2"
+	})
+	if out, code := cli("release", fmt.Sprint(held.ID)); code != 0 || !strings.Contains(out, "released") {
+		t.Fatalf("release: exit %d\n%s", code, out)
+	}
+	if err := waiter.Wait(); err != nil || !strings.Contains(wout.String(), "asking again with") || !strings.Contains(wout.String(), "granted: pve2") {
+		t.Fatalf("the waiter across a restart: %v\n%s", err, wout.String())
+	}
+	if ls := leases(); len(ls) != 1 || ls[0].Target != "pve2" {
+		t.Fatalf("leases: %+v", ls)
+	}
+	if out, code := cli("release", fmt.Sprint(leases()[0].ID)); code != 0 {
+		t.Fatalf("release pve2: exit %d\n%s", code, out)
+	}
+
 	// A host that does not come back pages once, at the lease's end.
 	out, code = cli("pve2", "--for", "4s", "--reason", "kernel 6.12")
 	if code != 0 {
