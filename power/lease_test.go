@@ -10,6 +10,8 @@ import (
 
 	"foghorn/clock"
 	"foghorn/configs"
+	"foghorn/ipmi"
+	"foghorn/ipmi/simtest"
 	"foghorn/store"
 )
 
@@ -375,5 +377,47 @@ func TestLeasesSurviveARestart(t *testing.T) {
 	again.Tick(context.Background())
 	if got := again.pages.list(); len(got) != 1 || !strings.HasPrefix(got[0], "pve1 did not come back") {
 		t.Fatalf("pages after restart: %q", got)
+	}
+}
+
+// No lease while a power action runs in the host's group: cycling pve1
+// on ipmi_sim, a lease on pve2 is refused, naming the action.
+func TestNoLeaseWhileAPowerActionRunsInTheGroup(t *testing.T) {
+	sim := simtest.Start(t)
+	cfg := site(sim)
+	cfg.Leases = configs.Leases{Allow: []string{"ci"}, MaxConcurrent: 1, MaxFor: configs.Duration{Duration: time.Hour}}
+	for i := range cfg.Groups {
+		cfg.Groups[i].MaxConcurrent = 1
+	}
+	db := audit(t)
+	pool := ipmi.NewPool()
+	t.Cleanup(func() { pool.Close() })
+	pc := narrow(cfg)
+	pc.Leases = cfg.Leases
+	d := New(pc, Options{BMC: pooled{pool}, Trail: db, DB: db.DB, State: (&states{}).get})
+	t.Cleanup(d.Close)
+	ctx := within(t, 30*time.Second)
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Execute(ctx, Request{Target: "pve1", Action: configs.PowerCycle, By: "alice", Via: "test"})
+		done <- err
+	}()
+	for {
+		if _, _, busy := d.Guard().Busy(); busy {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the cycle ended before the lease was asked for: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	_, _, err := d.Lease(ctx, LeaseRequest{Target: "pve2", Holder: "ci", For: time.Minute})
+	leaseRefused(t, err, "power", "refused: cycle pve1 by alice is running in pve2's group; no lease while a power action runs there")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Lease(ctx, LeaseRequest{Target: "pve2", Holder: "ci", For: time.Minute}); err != nil {
+		t.Fatalf("after the cycle: %v", err)
 	}
 }
