@@ -75,6 +75,7 @@ type Desk struct {
 	tickets   []*Ticket // waiting requests, oldest first
 	ticketSeq int64
 	leasedNow atomic.Pointer[map[string]bool] // hosts leased, for the guard's state
+	standing  atomic.Pointer[[]Lease]         // d.leases as last published, for Leases
 }
 
 // held is a confirmation code waiting, with what it confirms, or (void)

@@ -177,10 +177,14 @@ func (d *Desk) Tickets() []Ticket {
 }
 
 // Leases are the leases standing now (held, or overrun and not back).
+// It reads the snapshot, never d.mu: the engine asks (its covers) inside
+// a write transaction, while the lease loop may hold d.mu and wait to
+// write.
 func (d *Desk) Leases() []Lease {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.leases)
+	if s := d.standing.Load(); s != nil {
+		return slices.Clone(*s)
+	}
+	return nil
 }
 
 // leased is the active lease on target, if any. Called with d.mu held.
@@ -204,14 +208,16 @@ func (d *Desk) state(target string) string {
 	return d.o.State(target)
 }
 
-// publish makes the snapshot of leased hosts that state reads. Called
-// with d.mu held, after each change of d.leases.
+// publish makes the snapshots that state and Leases read. Called with
+// d.mu held, after each change of d.leases.
 func (d *Desk) publish() {
 	m := map[string]bool{}
 	for _, l := range d.leases {
 		m[l.Target] = true
 	}
 	d.leasedNow.Store(&m)
+	ls := slices.Clone(d.leases)
+	d.standing.Store(&ls)
 }
 
 // grantable applies the grant rules in order; the first that refuses
@@ -359,23 +365,26 @@ func (d *Desk) count(result string) {
 // Release gives lease id back early. Only its holder may.
 func (d *Desk) Release(ctx context.Context, id int64, by string) (Lease, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	l, err := d.own(id, by)
 	if err != nil {
-		return Lease{}, err
-	}
-	now := d.now()
-	was := l.State
-	if was == LeaseHeld {
-		l.State = LeaseReleased
-	}
-	l.EndedAt = now
-	l.Detail = strings.TrimPrefix(l.Detail+"; released by "+by, "; ")
-	if err := d.save(ctx, *l); err != nil {
+		d.mu.Unlock()
 		return Lease{}, err
 	}
 	out := *l
+	was := out.State
+	if was == LeaseHeld {
+		out.State = LeaseReleased
+	}
+	out.EndedAt = d.now()
+	out.Detail = strings.TrimPrefix(out.Detail+"; released by "+by, "; ")
+	if err := d.save(ctx, out); err != nil {
+		d.mu.Unlock()
+		return Lease{}, err // still held: memory and store agree
+	}
 	d.drop(id)
+	d.mu.Unlock()
+	// The page of an overrun is resolved outside d.mu: the engine may ask
+	// for covers meanwhile.
 	d.event(ctx, "lease.released", out.Target, by, out.By()+" released early")
 	if was == LeaseOverrun && d.o.Overrun != nil {
 		d.o.Overrun(ctx, out, "", false)
@@ -402,11 +411,13 @@ func (d *Desk) Extend(ctx context.Context, id int64, by string, dur time.Duratio
 	case dur > cfg.Leases.MaxFor.Duration:
 		return Lease{}, &Refusal{Rule: "max_for", Msg: fmt.Sprintf("refused: %s is longer than the longest lease ([leases] max_for = %s)", dur, cfg.Leases.MaxFor.Duration)}
 	}
-	l.EndsAt = l.EndsAt.Add(dur)
-	l.Extended = true
-	if err := d.save(ctx, *l); err != nil {
-		return Lease{}, err
+	n := *l
+	n.EndsAt, n.Extended = n.EndsAt.Add(dur), true
+	if err := d.save(ctx, n); err != nil {
+		return Lease{}, err // not extended: memory and store agree
 	}
+	*l = n
+	d.publish()
 	d.event(ctx, "lease.extended", l.Target, by, fmt.Sprintf("%s extended by %s, until %s UTC", l.By(), dur, hhmm(l.EndsAt)))
 	return *l, nil
 }
