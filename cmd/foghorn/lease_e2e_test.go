@@ -354,6 +354,12 @@ done`, bin, dir, dir, dir)
 	if out, code := cli("list"); code != 0 || !strings.Contains(out, fmt.Sprintf("#%d pve1 held by ci until", held.ID)) {
 		t.Fatalf("lease list after the restart: exit %d\n%s", code, out)
 	}
+	if out, code := cli("extend", fmt.Sprint(held.ID), "--for", "10s"); code != 0 || !strings.Contains(out, "extended: pve1 held") {
+		t.Fatalf("extend: exit %d\n%s", code, out)
+	}
+	if out, code := cli("extend", fmt.Sprint(held.ID), "--for", "10s"); code != 3 || !strings.Contains(out, "already extended once") {
+		t.Fatalf("a second extend: exit %d\n%s", code, out)
+	}
 	until("pve2's waiter queued again", 20*time.Second, func() bool {
 		var l struct{ Waiting []struct{ Target string } }
 		call("GET", "/api/v1/leases", "", &l)
@@ -408,6 +414,20 @@ done`, bin, dir, dir, dir)
 	})
 	if n := pages(p, 0); n != 1 {
 		t.Fatalf("%d pages for one overrun, want 1", n)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m bytes.Buffer
+	m.ReadFrom(resp.Body)
+	resp.Body.Close()
+	// Since the last restart: pve2's waiter (queued, then granted) and
+	// the lease that overran.
+	for _, want := range []string{"foghorn_leases_active 0", `foghorn_lease_requests_total{result="granted"} 2`, `foghorn_lease_requests_total{result="queued"} 1`} {
+		if !strings.Contains(m.String(), want) {
+			t.Errorf("/metrics has no %q", want)
+		}
 	}
 }
 
