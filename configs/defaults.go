@@ -81,6 +81,8 @@ func setDefaults(c *Config, md toml.MetaData, dir string) {
 	orInt(&p.PerHostPerHour, 2)
 	orInt(&p.PerSitePerHour, 5)
 
+	defaultLeases(c) // leases.go
+
 	for i := range c.People {
 		orString(&c.People[i].TimeZone, "UTC")
 		orString(&c.People[i].Role, "responder")

@@ -14,6 +14,7 @@ type Config struct {
 	SelfCheck  SelfCheck  `toml:"self_check"`
 	Escalation Escalation `toml:"escalation"`
 	Power      Power      `toml:"power"`
+	Leases     Leases     `toml:"leases"` // leases.go
 	Demo       Demo       `toml:"demo"`
 
 	Pushover *PushoverApp `toml:"pushover"` // pushover.go; nil without [pushover]
@@ -335,6 +336,11 @@ type Group struct {
 	Quorum   bool     `toml:"quorum"`
 	Severity Severity `toml:"severity"`
 	Policy   string   `toml:"policy"`
+	// MaxConcurrent bounds the maintenance leases held at once in this
+	// group (default 1); LeaseRequires names targets that must be OK
+	// for a lease to be granted (a Gluster heal check). leases.go.
+	MaxConcurrent int      `toml:"max_concurrent"`
+	LeaseRequires []string `toml:"lease_requires"`
 
 	// Resolved lists the member targets after the selector is applied.
 	Resolved []string `toml:"-"`
@@ -345,7 +351,7 @@ type Group struct {
 type APIToken struct {
 	Name   string `toml:"name"`
 	SHA256 string `toml:"sha256"`
-	Role   string `toml:"role"` // "responder" (default) or "viewer"
+	Role   string `toml:"role"` // "responder" (default), "viewer" or "lease" (read and lease only)
 }
 
 // Maintenance is a recurring window; matching incidents are recorded, not paged.

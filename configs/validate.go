@@ -63,6 +63,7 @@ func validate(r *report, c *Config) {
 	validateGroups(r, c)
 	validateMaintenance(r, c)
 	validatePower(r, c)
+	validateLeases(r, c) // leases.go
 	validateTokens(r, c)
 	validateCluster(r, c) // cluster.go
 	validateTelegram(r, c)
@@ -85,8 +86,8 @@ func validateTokens(r *report, c *Config) {
 			r.add(path+".sha256", key+" sha256", "paste the line `foghorn token NAME` printed; never the token itself",
 				"not a SHA-256 in hex (64 characters 0-9a-f)")
 		}
-		if !oneOf(t.Role, []string{"responder", "viewer"}) {
-			r.add(path+".role", key+" role", `use "responder" (may act) or "viewer" (read only)`, "unknown role %q", t.Role)
+		if !oneOf(t.Role, []string{"responder", "viewer", "lease"}) {
+			r.add(path+".role", key+" role", `use "responder" (may act), "viewer" (read only) or "lease" (may read and take maintenance leases)`, "unknown role %q", t.Role)
 		}
 		// A token's acts are recorded under its name: one shared with a
 		// person, or with the [server] token ("api"), would make the audit
@@ -272,9 +273,9 @@ func validatePower(r *report, c *Config) {
 				`"api" is the [server] api_token, which is shared and names nobody: power by API needs a named [[api_token]]`)
 		case t == nil:
 			r.add("power.allow", "power allow", "list names from the [[person]] and [[api_token]] entries", "unknown person or api_token %q", name)
-		case t.Role == "viewer":
+		case t.Role == "viewer" || t.Role == "lease":
 			r.add("power.allow", "power allow", `give the token role = "responder", or take it out of allow`,
-				"api_token %q is a viewer: it cannot act", name)
+				"api_token %q is a %s: it cannot act", name, t.Role)
 		}
 	}
 	if p.Enabled && len(p.Allow) == 0 {

@@ -50,7 +50,7 @@ func (e *Engine) advance(ctx context.Context, ps *pass, inc *Incident) ([]Intent
 		}
 		inc.State, inc.Round = Triggered, 0
 	}
-	if reason, until := e.silencedBy(ctx, ps, inc.Labels); reason != "" {
+	if reason, until := e.silencedBy(ctx, ps, inc.Host, inc.Labels); reason != "" {
 		if inc.Silenced != reason {
 			if err := event(ctx, tx, now, "incident.silenced", inc.ID, "engine", reason+": recorded, not paged"); err != nil {
 				return nil, err

@@ -52,6 +52,7 @@ type Engine struct {
 	byHand map[int64]bool
 
 	unanswered func(person string) // Options.Unanswered
+	covers     func(host string, ls map[string]string, now time.Time) (string, time.Time)
 
 	// With a cluster (cluster.go): the shared notification log, and the
 	// sends in flight (busy) and those waiting their turn, by notification.
@@ -84,6 +85,11 @@ type Options struct {
 	// [cluster]: pages wait their turn and go only if no other node sent
 	// them (cluster.go). nil: a single node, nothing waits.
 	Cluster *Cluster
+	// Covers, if set, names what else keeps an incident (its host, as
+	// Alert.Host, and labels) from paging at now and until when, after
+	// maintenance windows and silences: cmd's maintenance leases ("lease
+	// #3 by alice"). The engine asks again at the time it returns.
+	Covers func(host string, ls map[string]string, now time.Time) (string, time.Time)
 }
 
 // Errors callers map to replies ("#42 is already resolved").
@@ -106,7 +112,8 @@ func New(db *store.DB, cfg Config, n Notifier, o Options) *Engine {
 		o.Gap = 5 * time.Second
 	}
 	e := &Engine{db: db, clock: o.Clock, log: o.Log, notify: n, wake: make(chan struct{}, 1), limit: make(chan struct{}, o.Sends),
-		gap: max(o.Gap, 0), done: make(chan struct{}), backoff: map[int64]time.Duration{}, unanswered: o.Unanswered}
+		gap: max(o.Gap, 0), done: make(chan struct{}), backoff: map[int64]time.Duration{}, unanswered: o.Unanswered,
+		covers: o.Covers}
 	e.cfg.Store(&cfg)
 	if o.Cluster != nil {
 		cl := *o.Cluster

@@ -565,3 +565,40 @@ func TestTestPage(t *testing.T) {
 		t.Fatalf("test page to a stranger: %v", err)
 	}
 }
+
+// A cover (cmd's maintenance leases) keeps an incident quiet, by its host
+// or its labels, for as long as it says it holds; once it no longer
+// does, the incident pages.
+func TestCoversKeepIncidentsQuietWhileTheyHold(t *testing.T) {
+	h := newHarness(t, twoStep, monday)
+	var mu sync.Mutex
+	leased := map[string]bool{"pve2": true}
+	cfg, _ := configs.Parse("t.toml", t.TempDir(), []byte(twoStep), func(string) string { return "" })
+	h.e = New(h.db, configOf(cfg), h.p, Options{Clock: h.clk, Covers: func(host string, ls map[string]string, now time.Time) (string, time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		if leased[host] || leased[ls["name"]] {
+			return "lease #1 by ci", now.Add(5 * time.Second)
+		}
+		return "", time.Time{}
+	}})
+	inc, err := h.e.Handle(context.Background(), Alert{Key: "group:pve", Firing: true, Severity: "warning", Summary: "pve: pve2 down",
+		Labels: map[string]string{"group": "pve"}, Host: "pve2", Source: "probe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.drive(10 * time.Minute)
+	if got := h.p.list("page"); len(got) != 0 {
+		t.Fatalf("paged while covered: %v", got)
+	}
+	if got, _ := h.e.Get(context.Background(), inc.ID); got.Silenced != "lease #1 by ci" {
+		t.Fatalf("silenced = %q", got.Silenced)
+	}
+	mu.Lock()
+	delete(leased, "pve2")
+	mu.Unlock()
+	h.drive(11 * time.Minute)
+	if got := h.p.list("page"); len(got) != 1 || !strings.Contains(got[0], "page sms alice") {
+		t.Fatalf("pages once the cover ended: %v", got)
+	}
+}

@@ -59,8 +59,11 @@ func (e *Engine) Silence(ctx context.Context, s Silence) (int64, error) {
 
 // silencedBy names the maintenance window or silence covering labels now,
 // and when it ends; "" when none does.
-func (e *Engine) silencedBy(ctx context.Context, ps *pass, ls map[string]string) (string, time.Time) {
-	return Covering(e.cfg.Load().Maintenance, ps.activeSilences(ctx), ls, ps.now)
+func (e *Engine) silencedBy(ctx context.Context, ps *pass, host string, ls map[string]string) (string, time.Time) {
+	if why, until := Covering(e.cfg.Load().Maintenance, ps.activeSilences(ctx), ls, ps.now); why != "" || e.covers == nil {
+		return why, until
+	}
+	return e.covers(host, ls, ps.now)
 }
 
 // Covering is the one rule for what keeps labels ls from paging at now:

@@ -12,6 +12,8 @@ import (
 // on start and on each reload; power sees nothing else of it.
 type Config struct {
 	Power configs.Power
+	// Leases is [leases]: who may take maintenance leases, how many.
+	Leases configs.Leases
 	// Hosts are the targets other than BMCs, each with the BMC target it
 	// names ("" for none): a host without one is still a name power knows,
 	// so its refusal can say what is missing.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"math/big"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"foghorn/clock"
@@ -37,6 +39,19 @@ type Options struct {
 	// end; default StepWait.
 	StepWait time.Duration
 	Log      *slog.Logger
+
+	// DB holds the leases table (*store.DB's); nil refuses leases.
+	DB *sql.DB
+	// Critical says whether a critical incident is open about any of
+	// targets (a group's name and members), and names it: no lease then.
+	Critical func(targets []string) (what string, open bool)
+	// Overrun hears of a lease whose host was not back at its end
+	// (firing, with the page's text) and of that host coming back or
+	// the lease released (not firing): cmd raises and resolves the page.
+	Overrun func(ctx context.Context, l Lease, text string, firing bool)
+	// Counted hears of each lease request's result ("granted",
+	// "refused", "queued"), for /metrics.
+	Counted func(result string)
 }
 
 // Desk is where power actions are asked for: by a person with a
@@ -55,6 +70,12 @@ type Desk struct {
 	stop  chan struct{}      // closed by Close
 	done  bool
 	sh    *Shared // the codes shared with the cluster's other nodes; nil alone
+
+	leases    []Lease   // standing now (lease.go)
+	tickets   []*Ticket // waiting requests, oldest first
+	ticketSeq int64
+	leasedNow atomic.Pointer[map[string]bool] // hosts leased, for the guard's state
+	standing  atomic.Pointer[[]Lease]         // d.leases as last published, for Leases
 }
 
 // held is a confirmation code waiting, with what it confirms, or (void)
@@ -80,8 +101,11 @@ func New(cfg Config, o Options) *Desk {
 	if o.Trail != nil {
 		rec = o.Trail
 	}
-	g := NewGuard(cfg, GuardOptions{BMC: o.BMC, Recorder: rec, State: o.State, BMCState: o.BMCState, Clock: o.Clock})
-	return &Desk{o: o, guard: g, cfg: &cfg, stop: make(chan struct{})}
+	d := &Desk{o: o, cfg: &cfg, stop: make(chan struct{})}
+	// The guard sees a leased host as down (Desk.state): a power action
+	// must not spend the quorum a lease holds.
+	d.guard = NewGuard(cfg, GuardOptions{BMC: o.BMC, Recorder: rec, State: d.state, BMCState: o.BMCState, Clock: o.Clock})
+	return d
 }
 
 // Update follows a config reload; codes waiting, steps and rate-limit

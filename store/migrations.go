@@ -229,4 +229,26 @@ var migrations = []migration{
 			expires INTEGER NOT NULL
 		);
 	`},
+	{"power: maintenance leases", `
+		-- owner: power. A maintenance lease: holder (the token or person
+		-- that took it) may take target down until ends_at. state is held,
+		-- ended (the host came back, or stayed up), released (given back
+		-- early) or overrun (not back by ends_at: paged once). Times are
+		-- Unix milliseconds (UTC); 0 for not yet. A held lease survives a
+		-- restart: the lease loop resumes from this table.
+		CREATE TABLE leases (
+			id         INTEGER PRIMARY KEY AUTOINCREMENT,
+			target     TEXT NOT NULL,
+			holder     TEXT NOT NULL,
+			reason     TEXT NOT NULL DEFAULT '',
+			granted_at INTEGER NOT NULL,
+			ends_at    INTEGER NOT NULL,
+			extended   INTEGER NOT NULL DEFAULT 0,
+			state      TEXT NOT NULL DEFAULT 'held',
+			down_at    INTEGER NOT NULL DEFAULT 0,
+			ended_at   INTEGER NOT NULL DEFAULT 0,
+			detail     TEXT NOT NULL DEFAULT ''
+		);
+		CREATE INDEX leases_state ON leases (state, target);
+	`},
 }

@@ -35,9 +35,18 @@ func (d *daemon) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /api/v1/overrides/{uid}", d.auth(true, d.endOverride))
 	mux.HandleFunc("POST /api/v1/power", d.auth(true, d.power))
 	mux.HandleFunc("POST /api/v1/test-page", d.auth(true, d.testPageAPI))
+	d.leaseRoutes(mux) // lease.go
 }
 
 func (d *daemon) auth(write bool, h http.HandlerFunc) http.HandlerFunc {
+	return d.authz(write, false, h)
+}
+
+// leaseAuth is auth for the lease routes, which a token of role "lease"
+// may use too.
+func (d *daemon) leaseAuth(h http.HandlerFunc) http.HandlerFunc { return d.authz(true, true, h) }
+
+func (d *daemon) authz(write, lease bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cfg := d.cfg.Load()
 		legacy := cfg.Server.APIToken.Reveal()
@@ -59,6 +68,12 @@ func (d *daemon) auth(write bool, h http.HandlerFunc) http.HandlerFunc {
 		}
 		if write && role == "viewer" {
 			apiError(w, http.StatusForbidden, fmt.Sprintf("token %q is read-only (role viewer)", name))
+			return
+		}
+		// A CI job's token may lease, and nothing else: no ack, no
+		// power, no silences.
+		if write && role == "lease" && !lease {
+			apiError(w, http.StatusForbidden, fmt.Sprintf("token %q has role lease: it may read and take, release and extend its own maintenance leases, nothing else; use a responder token for this", name))
 			return
 		}
 		h(w, r.WithContext(d.withCaller(r, name)))

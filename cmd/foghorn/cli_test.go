@@ -35,7 +35,7 @@ var helpCases = []struct{ name, usage, flag string }{
 	{"check-config", "usage: foghorn check-config FILE", ""},
 	{"oncall", "usage: foghorn oncall -config FILE", "-next"},
 	{"passwd", "usage: foghorn passwd", ""},
-	{"token", "usage: foghorn token NAME [viewer|responder]", ""},
+	{"token", "usage: foghorn token NAME [viewer|responder|lease]", ""},
 	{"cluster-key", "usage: foghorn cluster-key FILE", ""},
 	{"vcard", "usage: foghorn vcard [-config FILE] PERSON", "-config"},
 	{"audit", "usage: foghorn audit [-config FILE | -data-dir DIR | -url URL]", "-since WHEN"},
@@ -48,6 +48,7 @@ var helpCases = []struct{ name, usage, flag string }{
 	{"override", "usage: foghorn override [-url URL | -config FILE] [-as NOTE] ABSENT COVER UNTIL", "-config FILE"},
 	{"power", "usage: foghorn power [-url URL | -config FILE] [-as NOTE] TARGET status|on|off|soft|reset|cycle [force] [dry-run]", "-config FILE"},
 	{"test-page", "usage: foghorn test-page [-url URL | -config FILE] PERSON [WAIT]", "-url URL"},
+	{"lease", "usage: foghorn lease [-url URL | -config FILE] HOST -for 20m", "-wait DURATION"},
 	{"version", "usage: foghorn version", ""},
 	{"help", "usage: foghorn help [COMMAND]", ""},
 }

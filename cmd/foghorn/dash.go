@@ -29,6 +29,14 @@ func (s dashSource) Health() dashboard.Health {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	h.EngineLag, _ = s.d.eng.Lag(ctx)
+	if g := s.d.guard; g != nil {
+		for _, l := range g.Leases() {
+			h.Leases = append(h.Leases, dashboard.Lease{ID: l.ID, Target: l.Target, Holder: l.Holder, Reason: l.Reason, State: l.State, Until: l.EndsAt})
+		}
+		for _, t := range g.Tickets() {
+			h.Waiting = append(h.Waiting, dashboard.Lease{ID: t.ID, Target: t.Target, Holder: t.Holder, Reason: t.Why, State: "waiting", Until: t.Until})
+		}
+	}
 	return h
 }
 

@@ -40,6 +40,8 @@ under the token's name, -as only adds a note):
   foghorn override ABSENT COVER UNTIL
   foghorn power TARGET cycle [force] [dry-run]   BMC power action, behind the seatbelt
   foghorn test-page PERSON [3m]     a real SMS and call; says whether it was answered (run it weekly)
+  foghorn lease HOST --for 20m --reason R [--wait 30m]   may HOST go down now? (exit 0 granted, 3 refused)
+  foghorn lease list | release ID | extend ID --for 10m
   foghorn version
   foghorn help COMMAND              one command's usage and flags (or: foghorn COMMAND -h)
 
@@ -64,10 +66,11 @@ next handoffs; overrides count.`},
 	"passwd": {about: `
 Hash a dashboard password for a [[person]]'s password_hash: typed twice at a
 terminal, or one line on standard input.`},
-	"token": {synopsis: "NAME [viewer|responder]", min: 1, max: 2, about: `
+	"token": {synopsis: "NAME [viewer|responder|lease]", min: 1, max: 2, about: `
 A new API token for a script (NAME: letters, digits, - _ .). The token is printed
 once on stderr; the [[api_token]] table for the config, with only its SHA-256,
-on stdout. The role is responder (may act) unless viewer (may only read).`},
+on stdout. The role is responder (may act) unless viewer (may only read) or lease
+(may read and take maintenance leases, nothing else).`},
 	"cluster-key": {synopsis: "FILE", min: 1, max: 1, about: `
 Write a new gossip key for [cluster] key_file to FILE (32 random bytes, base64,
 mode 0600). An existing FILE is never overwritten: copy the one key to every node.`},
@@ -102,6 +105,15 @@ happen, force overrides a refusal that allows it.` + clientAbout},
 	"test-page": {synopsis: clientFlagsSynopsis + " PERSON [WAIT]", min: 1, max: 2, about: `
 A real SMS and call to PERSON; waits up to WAIT (default 3m) and says whether
 it was answered. Run it weekly.` + clientAbout},
+	"lease": {synopsis: clientFlagsSynopsis + " HOST -for 20m [-reason TEXT] [-wait 30m]   or   lease list | release ID | extend ID -for 10m", min: 1, max: 2, about: `
+Ask for a maintenance lease on HOST: permission to take it down for a while.
+Granted (exit 0) only while its groups keep min_up without it, within
+max_concurrent, with the group's lease_requires targets OK, no critical
+incident open in the group and no power action running there; refused (exit 3)
+with the reason in words. -wait queues until it can be granted or the wait runs
+out. While leased, HOST going down is recorded, not paged; back up, the lease
+ends by itself; not back by its end, it pages. Exit 1 when foghorn cannot be
+reached or the token is refused.` + clientAbout},
 	"version": {about: "Print foghorn's version."},
 	"help":    {synopsis: "[COMMAND]", max: 1, about: "Print the overview, or COMMAND's usage and flags."},
 }
@@ -137,6 +149,8 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdVcard(args[1:], stdout, stderr)
 	case "status", "ack", "resolve", "escalate", "snooze", "silence", "override", "power", "test-page":
 		return cmdClient(args[0], args[1:], stdout, stderr)
+	case "lease":
+		return cmdLease(args[1:], stdout, stderr)
 	case "version":
 		if code, ok := newFlags("version", stdout, stderr).parse(args[1:]); !ok {
 			return code

@@ -24,6 +24,8 @@ type metrics struct {
 	tests      *prometheus.CounterVec
 	latency    *prometheus.GaugeVec
 	status     *prometheus.GaugeVec
+	// leaseRequests counts lease requests by result (lease.go).
+	leaseRequests *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -47,6 +49,9 @@ func newMetrics() *metrics {
 		tests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foghorn_test_pages_total", Help: "Test pages by result (answered, unanswered).",
 		}, []string{"result"}),
+		leaseRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foghorn_lease_requests_total", Help: "Maintenance lease requests by result (granted, refused, queued).",
+		}, []string{"result"}),
 		beats: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foghorn_outbound_heartbeats_total", Help: "Outbound heartbeats by result (sent, failed, withheld while unhealthy).",
 		}, []string{"result"}),
@@ -56,7 +61,7 @@ func newMetrics() *metrics {
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.reg.MustRegister(m.results, m.reloads, m.lastReload, m.beats, m.tests, m.latency, m.status, build,
+	m.reg.MustRegister(m.leaseRequests, m.results, m.reloads, m.lastReload, m.beats, m.tests, m.latency, m.status, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

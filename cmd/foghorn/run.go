@@ -157,9 +157,14 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	// Power actions: CYCLE pve1 by SMS, the API, the dashboard, and the
 	// automated policy steps, all behind one guard; its rate limits
 	// replayed from the audit trail, so a restart resets nothing.
-	d.guard = power.New(powerConfig(cfg), power.Options{BMC: bmcs{d.pool}, Trail: db, State: d.targetState, BMCState: d.bmcState, Log: log})
+	po := power.Options{BMC: bmcs{d.pool}, Trail: db, State: d.targetState, BMCState: d.bmcState, Log: log}
+	d.leaseOptions(&po) // lease.go: maintenance leases in the store, their overrun paged by the engine
+	d.guard = power.New(powerConfig(cfg), po)
 	if err := d.guard.Remember(ctx); err != nil {
 		log.Error("cannot read recent power actions; rate limits start empty", "err", err)
+	}
+	if err := d.guard.Resume(ctx); err != nil {
+		log.Error("cannot read the maintenance leases; none stand until they are readable", "err", err)
 	}
 	pg.SetPower(d.guard)
 	if err := d.newCluster(cfg); err != nil {
@@ -232,7 +237,8 @@ func serve(log *slog.Logger, stderr io.Writer, source string, story bool, load f
 	go d.watchdog(ctx)
 	go d.watchStore(ctx)
 	go d.eng.TestPages(ctx)
-	go d.prune(ctx) // prune.go: [server] retention
+	go d.guard.RunLeases(ctx, leaseTick) // lease.go
+	go d.prune(ctx)                      // prune.go: [server] retention
 	db.Event(ctx, "start", source, "foghorn", version)
 	log.Info("foghorn running", "version", version, "config", source, "listen", ln.Addr().String(),
 		"data_dir", cfg.Server.DataDir, "targets", len(cfg.Targets))

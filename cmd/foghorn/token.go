@@ -25,8 +25,8 @@ func cmdToken(args []string, stdout, stderr io.Writer) int {
 	}
 	role := "responder"
 	if len(args) == 2 {
-		if args[1] != "viewer" && args[1] != "responder" {
-			fmt.Fprintln(stderr, "foghorn token: the role is viewer or responder")
+		if args[1] != "viewer" && args[1] != "responder" && args[1] != "lease" {
+			fmt.Fprintln(stderr, "foghorn token: the role is viewer, responder or lease")
 			return 2
 		}
 		role = args[1]

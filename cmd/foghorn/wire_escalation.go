@@ -26,7 +26,7 @@ func escalationConfig(cfg *configs.Config) escalation.Config {
 // newEngine builds the escalation engine over db, handing its intents to
 // n; a test page nobody answered is counted in /metrics.
 func (d *daemon) newEngine(db *store.DB, cfg *configs.Config, n escalation.Notifier, log *slog.Logger) *escalation.Engine {
-	o := escalation.Options{Log: log, Unanswered: func(string) { d.m.testPage(false) }}
+	o := escalation.Options{Log: log, Unanswered: func(string) { d.m.testPage(false) }, Covers: d.leaseCovers}
 	if d.peer != nil { // [cluster]: the first live node sends, the next only if the log has no entry by its turn
 		o.Cluster = &escalation.Cluster{Node: cfg.Cluster.Name, Peer: d.peer, PeerTimeout: cfg.Cluster.PeerTimeout.Duration, Joined: d.joined,
 			Retention: cfg.Server.Retention.Duration}

@@ -76,6 +76,19 @@ type Health struct {
 	// Cluster is this node and the peers it has seen, with [cluster];
 	// nil for a single foghorn.
 	Cluster []Peer
+	// Leases are the maintenance leases standing, and Waiting the
+	// requests queued for one (who holds or wants what, until when).
+	Leases, Waiting []Lease
+}
+
+// Lease is one maintenance lease, or a request waiting for one.
+type Lease struct {
+	ID     int64 // the lease's id, or the waiting request's ticket
+	Target string
+	Holder string
+	Reason string // for a waiter: why it waits
+	State  string // "held", "overrun", "waiting"
+	Until  time.Time
 }
 
 // Peer is one foghorn of the cluster as this node sees it.

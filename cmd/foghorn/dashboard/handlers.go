@@ -76,7 +76,20 @@ func (d *Dashboard) index(w http.ResponseWriter, r *http.Request, u *user) {
 		v.Down += g.Down
 		v.Pending += g.Total - g.Up - g.Down
 	}
-	v.Health = c.health(d.o.Source.Health())
+	h := d.o.Source.Health()
+	v.Health = c.health(h)
+	for _, l := range append(h.Leases, h.Waiting...) {
+		lv := leaseView{Until: "until " + c.at(l.Until), Bad: l.State == "overrun"}
+		if l.State == "waiting" {
+			lv.What = fmt.Sprintf("%s wants %s (ticket %d): %s", l.Holder, l.Target, l.ID, l.Reason)
+		} else {
+			lv.What = fmt.Sprintf("%s: lease #%d by %s, %s", l.Target, l.ID, l.Holder, l.State)
+			if l.Reason != "" {
+				lv.What += " · " + l.Reason
+			}
+		}
+		v.Leases = append(v.Leases, lv)
+	}
 	d.render(w, http.StatusOK, "index", v)
 }
 

@@ -240,3 +240,19 @@ func TestOverviewShowsTheClusterPeers(t *testing.T) {
 	c.mustLogin("victor", victorPW)
 	c.get("/").has(t, "<dt>Cluster</dt>", "fra (this node)", `<div class="bad">ams unreachable since`, "this node pages alone", "par up since")
 }
+
+// The overview says who holds which maintenance lease until when, an
+// overrun one marked, and who waits for one.
+func TestOverviewShowsTheMaintenanceLeases(t *testing.T) {
+	e := newEnv(t, "")
+	e.board.mu.Lock()
+	until := e.clock.Now().Add(20 * time.Minute)
+	e.board.health.Leases = []Lease{{ID: 3, Target: "pve2", Holder: "ci", Reason: "kernel 6.12", State: "held", Until: until},
+		{ID: 2, Target: "pve1", Holder: "alice", State: "overrun", Until: e.clock.Now()}}
+	e.board.health.Waiting = []Lease{{ID: 9, Target: "pve3", Holder: "ci", Reason: "refused: group pve has 1 lease held", State: "waiting", Until: until}}
+	e.board.mu.Unlock()
+	c := e.client("")
+	c.mustLogin("victor", victorPW)
+	c.get("/").has(t, "Maintenance leases", "pve2: lease #3 by ci, held · kernel 6.12 · until", `<li class="bad">pve1: lease #2 by alice, overrun`,
+		"ci wants pve3 (ticket 9): refused: group pve has 1 lease held")
+}

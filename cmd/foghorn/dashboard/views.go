@@ -156,6 +156,12 @@ type indexView struct {
 	Maintenance       []silenceView
 	Health            healthView
 	Silence           silenceForm
+	Leases            []leaseView // held and waiting
+}
+
+type leaseView struct {
+	What, Until string
+	Bad         bool // overrun: the host did not come back
 }
 
 type incidentPageView struct {
