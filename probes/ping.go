@@ -69,8 +69,20 @@ var pingSocks = struct {
 // pingStats are the engine's counters, for tests and the benchmark.
 var pingStats struct {
 	opened   atomic.Int64  // sockets opened
+	sent     atomic.Uint64 // echo requests sent
 	received atomic.Uint64 // packets the kernel handed to a receive loop
 	stray    atomic.Uint64 // echo replies matching no waiting echo
+}
+
+// PingStats are the ICMP engine's counters since the process started.
+type PingStats struct {
+	Sockets               int64  // sockets opened (one per namespace, family and mode, plus reopens)
+	Sent, Received, Stray uint64 // echo requests; packets read; replies that matched no echo
+}
+
+// Pings returns the ICMP engine's counters.
+func Pings() PingStats {
+	return PingStats{pingStats.opened.Load(), pingStats.sent.Load(), pingStats.received.Load(), pingStats.stray.Load()}
 }
 
 // pingSock is one shared socket.
@@ -409,6 +421,7 @@ func ping(ctx context.Context, ip netip.Addr, raw bool, count int, gap time.Dura
 			continue
 		}
 		st.sent++
+		pingStats.sent.Add(1)
 	}
 
 	if st.sent > 0 {
