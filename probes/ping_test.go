@@ -251,13 +251,11 @@ func TestPingFilterKeepsOtherICMPOut(t *testing.T) {
 			got++
 		}
 	}
-	if got := pingStats.received.Load() - before; got != 0 {
-		t.Errorf("the engine read %d packets of another pinger's traffic, want 0", got)
-	}
-	// And our own replies still come in.
+	// Then a probe of ours: its replies queue behind the other traffic,
+	// so once they are read, anything let through would have been too.
 	r := probeICMP(context.Background(), probeTarget("icmp", "127.0.84.10", time.Second), nil)
 	if got := pingStats.received.Load() - before; r.Status != OK || got != 3 {
-		t.Errorf("own probe: %v %q, %d packets read, want OK and 3", r.Status, r.Msg, got)
+		t.Errorf("own probe: %v %q; %d packets read, want OK and only its 3 replies (%d requests and replies of the other pinger kept out)", r.Status, r.Msg, got, 2*n)
 	}
 }
 
