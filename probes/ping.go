@@ -105,9 +105,10 @@ type pingSock struct {
 type pingWait struct {
 	token uint64
 	from  netip.Addr
+	want  int // echoes sent, once all are: then the last reply wakes the probe
 	got   int
 	sum   time.Duration
-	done  chan struct{} // a reply arrived (buffered 1)
+	done  chan struct{} // the last reply arrived (buffered 1)
 }
 
 var pingTokens atomic.Uint64
@@ -319,10 +320,10 @@ func (s *pingSock) receive() {
 		delete(s.slots, seq) // a duplicate is not a second reply
 		w.got++
 		w.sum += time.Duration(max(at-sent, 0))
+		last := w.got == w.want
 		s.mu.Unlock()
-		select {
-		case w.done <- struct{}{}:
-		default:
+		if last {
+			w.done <- struct{}{} // buffered, and sent once
 		}
 	}
 }
@@ -435,23 +436,16 @@ func ping(ctx context.Context, ip netip.Addr, raw bool, count int, gap time.Dura
 		pingStats.sent.Add(1)
 	}
 
-	if st.sent > 0 {
+	s.mu.Lock()
+	w.want = st.sent
+	all := w.got >= w.want
+	s.mu.Unlock()
+	if st.sent > 0 && !all {
 		timer.Reset(time.Until(end))
-	wait:
-		for {
-			s.mu.Lock()
-			got := w.got
-			s.mu.Unlock()
-			if got >= st.sent {
-				break
-			}
-			select {
-			case <-w.done:
-			case <-timer.C:
-				break wait
-			case <-ctx.Done():
-				break wait
-			}
+		select {
+		case <-w.done:
+		case <-timer.C:
+		case <-ctx.Done():
 		}
 	}
 	s.mu.Lock()
