@@ -419,7 +419,7 @@ func (s *Scheduler) probe(r *run, t *configs.Target, due time.Time) {
 	start := time.Now()
 	s.late.add(start.Sub(due))
 	to := Timeout(t)
-	ctx, cancel := context.WithTimeout(WithSource(context.Background(), s.o.Source), to)
+	ctx, cancel := context.WithTimeout(WithSource(probeRoot, s.o.Source), to)
 	s.mu.Lock()
 	r.stop = cancel
 	s.mu.Unlock()
