@@ -375,7 +375,7 @@ func (r *results) print(w io.Writer) {
 		row("TCP connect probe, loopback", fmt.Sprintf("%.0f µs", v/1000), "", "probes BenchmarkTCP")
 	}
 	for _, f := range r.icmp {
-		printICMP(row, f, "")
+		printICMP(row, f)
 	}
 	tw.Flush()
 }
