@@ -67,7 +67,12 @@ var pingSocks = struct {
 	start time.Time
 }{m: map[pingKey]*pingSock{}, start: time.Now()}
 
-func init() { pingSocks.host = netnsID() }
+func init() {
+	pingSocks.host = netnsID()
+	// Tokens count up from a random start: unique in the process, and not
+	// guessable by whoever would forge a reply.
+	pingTokens.Store(rand.Uint64())
+}
 
 // pingStats are the engine's counters, for tests and the benchmark.
 var pingStats struct {
