@@ -220,42 +220,58 @@ func TestPingCountsOnlyRepliesCarryingTheProbesToken(t *testing.T) {
 // the loop reads.
 func TestPingFilterKeepsOtherICMPOut(t *testing.T) {
 	needRoot(t)
-	s := hostRaw4(t)
-	other, err := net.ListenPacket("ip4:icmp", "0.0.0.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	id := s.id ^ 0x5555
-	before := pingStats.received.Load()
-	const n = 20
-	for i := range n {
-		var pkt [8 + payloadLen]byte
-		pkt[0] = 8 // echo request
-		binary.BigEndian.PutUint16(pkt[4:], id)
-		binary.BigEndian.PutUint16(pkt[6:], uint16(i))
-		binary.BigEndian.PutUint16(pkt[2:], checksum(pkt[:]))
-		if _, err := other.WriteTo(pkt[:], &net.IPAddr{IP: net.IPv4(127, 0, 84, 10)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The other pinger gets its replies: the traffic was there to see.
-	other.SetReadDeadline(time.Now().Add(2 * time.Second))
-	buf := make([]byte, 1500)
-	for got := 0; got < n; {
-		k, _, err := other.ReadFrom(buf)
-		if err != nil {
-			t.Fatalf("the other pinger got %d of its %d replies: %v", got, n, err)
-		}
-		if k >= 8 && buf[0] == 0 && binary.BigEndian.Uint16(buf[4:]) == id {
-			got++
-		}
-	}
-	// Then a probe of ours: its replies queue behind the other traffic,
-	// so once they are read, anything let through would have been too.
-	r := probeICMP(context.Background(), probeTarget("icmp", "127.0.84.10", time.Second), nil)
-	if got := pingStats.received.Load() - before; r.Status != OK || got != 3 {
-		t.Errorf("own probe: %v %q; %d packets read, want OK and only its 3 replies (%d requests and replies of the other pinger kept out)", r.Status, r.Msg, got, 2*n)
+	for _, c := range []struct {
+		network, addr  string
+		dst            net.IP
+		request, reply byte
+	}{
+		{"ip4:icmp", "127.0.84.10", net.IPv4(127, 0, 84, 10), 8, 0},
+		{"ip6:ipv6-icmp", "::1", net.IPv6loopback, 128, 129},
+	} {
+		t.Run(c.network, func(t *testing.T) {
+			s, err := acquire(pingKey{netns: netnsID(), v6: c.dst.To4() == nil, raw: true})
+			if err != nil {
+				t.Fatalf("open the shared socket: %v", err)
+			}
+			defer release(s)
+			other, err := net.ListenPacket(c.network, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			id := s.id ^ 0x5555
+			before := pingStats.received.Load()
+			const n = 20
+			for i := range n {
+				var pkt [8 + payloadLen]byte
+				pkt[0] = c.request
+				binary.BigEndian.PutUint16(pkt[4:], id)
+				binary.BigEndian.PutUint16(pkt[6:], uint16(i))
+				binary.BigEndian.PutUint16(pkt[2:], checksum(pkt[:])) // the kernel sums ICMPv6
+				if _, err := other.WriteTo(pkt[:], &net.IPAddr{IP: c.dst}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The other pinger gets its replies: the traffic was there to see.
+			other.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 1500)
+			for got := 0; got < n; {
+				k, _, err := other.ReadFrom(buf)
+				if err != nil {
+					t.Fatalf("the other pinger got %d of its %d replies: %v", got, n, err)
+				}
+				if k >= 8 && buf[0] == c.reply && binary.BigEndian.Uint16(buf[4:]) == id {
+					got++
+				}
+			}
+			// Then a probe of ours: its replies queue behind the other
+			// traffic, so once they are read, anything let through would
+			// have been too.
+			r := probeICMP(context.Background(), probeTarget("icmp", c.addr, time.Second), nil)
+			if got := pingStats.received.Load() - before; r.Status != OK || got != 3 {
+				t.Errorf("own probe: %v %q; %d packets read, want OK and only its 3 replies (%d requests and replies of the other pinger kept out)", r.Status, r.Msg, got, 2*n)
+			}
+		})
 	}
 }
 
