@@ -76,7 +76,7 @@ func init() {
 
 // pingStats are the engine's counters, for tests and the benchmark.
 var pingStats struct {
-	opened   atomic.Int64  // sockets opened
+	opened   atomic.Uint64 // sockets opened
 	sent     atomic.Uint64 // echo requests sent
 	received atomic.Uint64 // packets the kernel handed to a receive loop
 	stray    atomic.Uint64 // echo replies matching no waiting echo
@@ -84,7 +84,7 @@ var pingStats struct {
 
 // PingStats are the ICMP engine's counters since the process started.
 type PingStats struct {
-	Sockets               int64  // sockets opened (one per namespace, family and mode, plus reopens)
+	Sockets               uint64 // sockets opened (one per namespace, family and mode, plus reopens)
 	Sent, Received, Stray uint64 // echo requests; packets read; replies that matched no echo
 }
 
