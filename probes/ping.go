@@ -5,14 +5,15 @@ package probes
 // socket, replies matched to the waiting probe by sequence number and
 // verified by a token in the payload.
 //
-// Written here because no library does it: golang.org/x/net/icmp parses and
-// builds packets but matches nothing (and hides the socket's descriptor, so
-// this builds its 24-byte echoes itself and uses x/net only for the filters),
-// and pro-bing opens a raw socket with a filter of its own per probe. That design is the cost being removed: the
-// kernel copies and filters every ICMP packet once per open raw socket, so
-// at 10,000 targets (~1,450 sockets open at once) foghorn spent most of a
-// core in the kernel and reported loopback down. fping's design is the
-// model: one socket per family, replies matched by identifier and sequence.
+// Written here because no library does it: golang.org/x/net/icmp parses
+// and builds packets but matches nothing (and hides the socket's
+// descriptor, so this builds its 24-byte echoes itself and uses x/net for
+// the filters only), and pro-bing opens a raw socket with a filter of its
+// own per probe. That design is the cost being removed: the kernel copies
+// and filters every ICMP packet once per open raw socket, so at 10,000
+// targets (~1,450 sockets open at once) foghorn spent most of a core in
+// the kernel and reported loopback down. fping's design is the model: one
+// socket per family, replies matched by identifier and sequence.
 
 import (
 	"context"
@@ -49,8 +50,8 @@ const rcvBuf = 4 << 20
 const payloadLen = 16
 
 // pingKey names one socket: sockets belong to the network namespace they
-// were opened in, so a probe run from another namespace (a test's, or a
-// canary's own) needs a socket of its own.
+// were opened in, so a probe run from another namespace (a thread moved
+// into one, as a test does) needs a socket of its own.
 type pingKey struct {
 	netns string
 	v6    bool
@@ -442,6 +443,9 @@ func ping(ctx context.Context, ip netip.Addr, raw bool, count int, gap time.Dura
 			binary.BigEndian.PutUint16(pkt[2:], checksum(pkt[:]))
 		}
 		if _, err := s.conn.WriteTo(pkt[:], dst); err != nil {
+			s.mu.Lock()
+			delete(s.slots, seq) // no reply to wait for
+			s.mu.Unlock()
 			if st.sendErr == nil {
 				st.sendErr = err
 			}
