@@ -26,13 +26,28 @@ func hostRaw4(t *testing.T) *pingSock {
 	return s
 }
 
+// closeDatagram closes the process's unprivileged ICMP sockets, so that
+// the next probe in that mode opens one anew (and meets the sysctl).
+func closeDatagram() {
+	pingSocks.Lock()
+	defer pingSocks.Unlock()
+	for k, s := range pingSocks.m {
+		if !k.raw {
+			s.conn.Close()
+			delete(pingSocks.m, k)
+		}
+	}
+}
+
 // rawSockets counts this process's open raw sockets in /proc/net/FILE
 // (raw: ICMP over IPv4, raw6: ICMPv6, icmp: datagram ping sockets).
 func rawSockets(t *testing.T, file string) int {
 	t.Helper()
-	tab, err := os.ReadFile("/proc/net/" + file)
+	// This thread's namespace: /proc/net is the main thread's, which a
+	// test's inEmptyNetns may have left in a namespace of its own.
+	tab, err := os.ReadFile("/proc/thread-self/net/" + file)
 	if err != nil {
-		t.Fatalf("read /proc/net/%s: %v", file, err)
+		t.Fatalf("read /proc/thread-self/net/%s: %v", file, err)
 	}
 	inodes := map[string]bool{}
 	for _, l := range strings.Split(string(tab), "\n")[1:] {
@@ -338,6 +353,7 @@ func TestPingDatagramProbesShareOneSocket(t *testing.T) {
 	})
 	geteuid = func() int { return 1000 }
 	t.Cleanup(func() { geteuid = os.Geteuid })
+	t.Cleanup(closeDatagram)
 
 	const n = 200
 	results := make([]Result, n)
