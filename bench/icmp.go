@@ -32,7 +32,7 @@ var (
 	reFpingCPU  = regexp.MustCompile(`fping CPU per ping:\s+([\d.]+)µs\s+\[(.*): [\d.]+ pings in \S+ ([\d.]+)% of a core\]`)
 	reICMPRatio = regexp.MustCompile(`ratio foghorn/fping:\s+([\d.]+)×`)
 	reICMPFalse = regexp.MustCompile(`false CRITICAL:\s+(\d+)`)
-	reICMPRSS   = regexp.MustCompile(`RSS:\s+([\d.]+)MB\s+\(peak ([\d.]+)MB;`)
+	reICMPRSS   = regexp.MustCompile(`RSS:\s+([\d.]+)MB\s+\(peak ([\d.]+)MB;`) // both cases' lines
 )
 
 // icmpBench builds probes/bench and runs its ICMP case: targets with
