@@ -6,7 +6,7 @@
 //	go run ./bench -v              # also print every benchmark's own output
 //
 // It measures nothing itself: it runs probes/bench (the scheduler at 10,000
-// TCP targets) and the `go test -bench` benchmarks of escalation, pager,
+// TCP targets, and at 10,000 and 50,000 ICMP targets against fping) and the `go test -bench` benchmarks of escalation, pager,
 // ipmi and probes, and reads their own output lines and b.ReportMetric
 // figures. Every run is bounded by -timeout.
 package main
@@ -35,6 +35,8 @@ func main() {
 	count := flag.Int("count", 3, "runs of each go test benchmark (the table shows the median)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "bound on each benchmark run")
 	skipProbes := flag.Bool("skip-probes", false, "skip probes/bench (the 10,000-target run)")
+	icmpTargets := flag.Int("icmp-targets", 10000, "probes/bench -kind icmp: targets × 3 pings every 10s (and 5× as many × 1 every 30s)")
+	skipICMP := flag.Bool("skip-icmp", false, "skip the ICMP runs against fping")
 	ackTrials := flag.Int("cluster-ack-trials", 20, "cmd/foghorn: acks on one foghorn timed until the other's ringing call ends (0: skip)")
 	verbose := flag.Bool("v", false, "print each benchmark's own output too")
 	flag.Parse()
@@ -43,6 +45,12 @@ func main() {
 	var res results
 	if !*skipProbes {
 		res.probes = r.probesBench(*targets, *measure, *victims)
+	}
+	if !*skipICMP {
+		res.icmp = []icmpFigures{
+			r.icmpBench(*icmpTargets, 3, "10s", measure.String()),
+			r.icmpBench(5**icmpTargets, 1, "30s", measure.String()),
+		}
 	}
 	c := strconv.Itoa(*count)
 	res.escalation = r.goBench("./escalation", "Escalate1000", "-benchtime", "1x", "-count", c)
@@ -286,6 +294,7 @@ type results struct {
 	probes                            probesFigures
 	clusterAck                        clusterAckFigures
 	escalation, pager, ipmi, classify metrics
+	icmp                              []icmpFigures
 }
 
 func (r *results) print(w io.Writer) {
@@ -367,6 +376,9 @@ func (r *results) print(w io.Writer) {
 	}
 	if v, ok := r.classify.median("BenchmarkTCP/connect", "ns/op"); ok {
 		row("TCP connect probe, loopback", fmt.Sprintf("%.0f µs", v/1000), "", "probes BenchmarkTCP")
+	}
+	for _, f := range r.icmp {
+		printICMP(row, f)
 	}
 	tw.Flush()
 }

@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	probing "github.com/prometheus-community/pro-bing"
-
 	"foghorn/configs"
 )
 
@@ -43,59 +41,54 @@ func probeICMP(ctx context.Context, t *configs.Target, _ *Memory) Result {
 	}
 
 	host := strings.Trim(t.Address, "[]")
-	if _, err := netip.ParseAddr(host); err != nil && !hostName(host) {
-		return unknown(t, start, "config: %q is neither an IP address nor a host name (an icmp address has no port)", t.Address)
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		if !hostName(host) {
+			return unknown(t, start, "config: %q is neither an IP address nor a host name (an icmp address has no port)", t.Address)
+		}
+		ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil || len(ips) == 0 {
+			return fail(t, start, "cannot resolve %s: %v", host, err)
+		}
+		ip, _ = netip.AddrFromSlice(ips[0].IP)
+		ip = ip.WithZone(ips[0].Zone)
 	}
-	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	if err != nil || len(ips) == 0 {
-		return fail(t, start, "cannot resolve %s: %v", host, err)
-	}
-	p := probing.New("")
-	p.SetIPAddr(&ips[0])
-	p.SetLogger(probing.NoopLogger{})
 	privileged := o.Privileged || geteuid() == 0
-	p.SetPrivileged(privileged)
-	p.Count = count
-	p.RecordRtts, p.RecordTTLs = false, false
-	// Spread the echoes over the time we have, as ping would with 1s apart,
-	// and stop a little before the deadline so the statistics are ours to
-	// judge rather than a context error.
+	// Spread the echoes over the time we have, as ping would with 1s
+	// apart but no more than maxGap, and stop a little before the deadline
+	// so the statistics are ours to judge rather than a context error.
 	dl, _ := ctx.Deadline()
 	left := time.Until(dl)
-	p.Interval = max(time.Millisecond, min(time.Second, left/time.Duration(count+1)))
-	p.Timeout = max(time.Millisecond, left-left/20)
-	// pro-bing returns the same kind of error whether the socket could not
-	// be opened or an echo could not be sent; only this hook tells them
-	// apart. It runs on pro-bing's send loop, which RunWithContext waits for.
-	var sendErr error
-	p.OnSendError = func(_ *probing.Packet, err error) {
-		if sendErr == nil {
-			sendErr = err
-		}
+	gap := max(time.Millisecond, min(maxGap, left/time.Duration(count+1)))
+	st, err := ping(ctx, ip, privileged, count, gap, dl.Add(-left/20))
+	if err != nil {
+		return pingError(t, start, host, privileged, nil, err)
 	}
-
-	err = p.RunWithContext(ctx)
-	st := p.Statistics()
-	if err != nil && st.PacketsSent == 0 {
-		return pingError(t, start, host, privileged, sendErr, err)
+	if st.sent == 0 && st.sendErr == nil {
+		return fail(t, start, "%s: no echo request sent: %v", host, ctx.Err())
 	}
+	if st.sent == 0 {
+		return pingError(t, start, host, privileged, st.sendErr, st.sendErr)
+	}
+	sendErr := st.sendErr
+	addr := ip.Unmap().String()
 
 	perf := []Perf{
-		seconds("rtt", st.AvgRtt),
-		{Label: "loss", Value: st.PacketLoss, Unit: "%"},
+		seconds("rtt", st.avg),
+		{Label: "loss", Value: st.loss(), Unit: "%"},
 	}
-	got := fmt.Sprintf("%s: %d/%d replies", st.IPAddr, st.PacketsRecv, st.PacketsSent)
+	got := fmt.Sprintf("%s: %d/%d replies", addr, st.recv, st.sent)
 	switch {
-	case st.PacketsRecv == 0 && sendErr != nil:
-		return finish(t, start, Critical, fmt.Sprintf("%s: no reply to %d echo requests, and sending the others failed: %s", st.IPAddr, st.PacketsSent, sendWhy(sendErr)), perf...)
-	case st.PacketsRecv == 0:
-		return finish(t, start, Critical, fmt.Sprintf("%s: no reply to %d echo requests", st.IPAddr, st.PacketsSent), perf...)
-	case o.MaxLoss > 0 && st.PacketLoss > o.MaxLoss:
-		return finish(t, start, Critical, fmt.Sprintf("%s, loss %.0f%% > max %.0f%%", got, st.PacketLoss, o.MaxLoss), perf...)
-	case o.MaxRTT.Duration > 0 && st.AvgRtt > o.MaxRTT.Duration:
-		return finish(t, start, Warning, fmt.Sprintf("%s, rtt avg %s > max %s", got, st.AvgRtt.Round(time.Microsecond), o.MaxRTT.Duration), perf...)
+	case st.recv == 0 && sendErr != nil:
+		return finish(t, start, Critical, fmt.Sprintf("%s: no reply to %d echo requests, and sending the others failed: %s", addr, st.sent, sendWhy(sendErr)), perf...)
+	case st.recv == 0:
+		return finish(t, start, Critical, fmt.Sprintf("%s: no reply to %d echo requests", addr, st.sent), perf...)
+	case o.MaxLoss > 0 && st.loss() > o.MaxLoss:
+		return finish(t, start, Critical, fmt.Sprintf("%s, loss %.0f%% > max %.0f%%", got, st.loss(), o.MaxLoss), perf...)
+	case o.MaxRTT.Duration > 0 && st.avg > o.MaxRTT.Duration:
+		return finish(t, start, Warning, fmt.Sprintf("%s, rtt avg %s > max %s", got, st.avg.Round(time.Microsecond), o.MaxRTT.Duration), perf...)
 	}
-	return finish(t, start, OK, fmt.Sprintf("%s, rtt avg %s", got, st.AvgRtt.Round(time.Microsecond)), perf...)
+	return finish(t, start, OK, fmt.Sprintf("%s, rtt avg %s", got, st.avg.Round(time.Microsecond)), perf...)
 }
 
 // pingError is the result of a ping that sent nothing. An echo the kernel
@@ -126,7 +119,7 @@ func sendWhy(err error) string {
 	msg := err.Error()
 	var se *os.SyscallError
 	if errors.As(err, &se) {
-		msg = se.Error() // not pro-bing's "write ip 0.0.0.0->10.0.0.1: " again
+		msg = se.Error() // not "write ip 0.0.0.0->10.0.0.1: " again
 	}
 	switch {
 	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
@@ -148,7 +141,7 @@ func pingConfigError(err error, sending bool) bool {
 	}
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
-		return !sending // pro-bing's own word about the socket it was asked for
+		return !sending // our own word about the socket asked for (its filter)
 	}
 	switch errno {
 	case syscall.EAFNOSUPPORT, syscall.EPROTONOSUPPORT, syscall.ESOCKTNOSUPPORT, syscall.EINVAL, syscall.EDESTADDRREQ:

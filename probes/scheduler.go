@@ -420,7 +420,7 @@ func (s *Scheduler) probe(r *run, t *configs.Target, due time.Time) {
 	start := time.Now()
 	s.late.add(start.Sub(due))
 	to := Timeout(t)
-	ctx := newProbeCtx(WithSource(context.Background(), s.o.Source), to)
+	ctx := newProbeCtx(WithSource(probeRoot, s.o.Source), to)
 	cancel := ctx.cancel
 	s.mu.Lock()
 	r.stop = cancel

@@ -242,7 +242,7 @@ func TestReloadRefusesBadConfigAndKeepsRunning(t *testing.T) {
 	resp.Body.Close()
 	for _, want := range []string{`foghorn_config_reloads_total{result="refused"} 1`, `foghorn_config_reloads_total{result="ok"} 2`, `foghorn_target_up{target="web2"} 1`,
 		`foghorn_incidents_open{severity="critical",state="triggered"} 0`, "foghorn_engine_lag_seconds 0", "foghorn_blind 0",
-		`foghorn_probe_duration_seconds{target="web"}`, `foghorn_probe_status{target="web"} 0`, "foghorn_pager_"} {
+		`foghorn_probe_duration_seconds{target="web"}`, `foghorn_probe_status{target="web"} 0`, "foghorn_pager_", "foghorn_icmp_echoes_sent_total"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

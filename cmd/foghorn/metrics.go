@@ -63,7 +63,23 @@ func newMetrics() *metrics {
 	build.Set(1)
 	m.reg.MustRegister(m.leaseRequests, m.results, m.reloads, m.lastReload, m.beats, m.tests, m.latency, m.status, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(icmpMetrics()...)
 	return m
+}
+
+// icmpMetrics count what the shared ICMP engine does. A stray reply is an
+// echo reply with our identifier that no probe waits for: late (after its
+// probe gave up), a duplicate, or forged. Many of them while probes report
+// loss mean replies come back slower than the probes' timeouts.
+func icmpMetrics() []prometheus.Collector {
+	counter := func(name, help string, v func(probes.PingStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(probes.Pings())) })
+	}
+	return []prometheus.Collector{
+		counter("foghorn_icmp_echoes_sent_total", "ICMP echo requests sent by icmp probes and canaries.", func(p probes.PingStats) uint64 { return p.Sent }),
+		counter("foghorn_icmp_stray_replies_total", "ICMP echo replies with our identifier that no probe waited for (late, duplicate or forged).", func(p probes.PingStats) uint64 { return p.Stray }),
+		counter("foghorn_icmp_sockets_opened_total", "ICMP sockets opened: one per address family and mode, plus one after each failure.", func(p probes.PingStats) uint64 { return p.Sockets }),
+	}
 }
 
 func (m *metrics) result(r probes.Result) {

@@ -6,6 +6,7 @@
 //
 //	go run ./probes/bench                 # the full figures, about 75s
 //	go run ./probes/bench -targets 2000 -measure 10s -victims 20   # a quick look
+//	go run ./probes/bench -kind icmp      # 10,000 icmp targets, against fping
 //
 // The peers run in a child process (this binary again, with -serve), so
 // the CPU and memory measured are foghorn's alone. Silent drops need
@@ -42,7 +43,7 @@ import (
 
 func main() {
 	serve := flag.Bool("serve", false, "internal: run the loopback peers (the child process)")
-	n := flag.Int("targets", 10000, "TCP targets")
+	n := flag.Int("targets", 10000, "targets")
 	iv := flag.Duration("interval", 10*time.Second, "probe interval")
 	to := flag.Duration("timeout", 5*time.Second, "probe timeout: a silent target holds a slot this long")
 	vto := flag.Duration("victim-timeout", time.Second, "timeout of the targets killed to measure detection")
@@ -53,14 +54,24 @@ func main() {
 	procs := flag.Int("procs", 1, "GOMAXPROCS of the scheduler's process")
 	victimAddrs := flag.String("victim-addrs", "", "internal: addresses the child listens on for victims")
 	memprofile := flag.String("memprofile", "", "write a heap profile here after the steady-state window")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the steady-state window here")
+	kind := flag.String("kind", "tcp", "tcp, or icmp: icmp targets on 127.x addresses against fping (see icmp.go)")
+	count := flag.Int("count", 3, "icmp: pings per probe")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the steady-state (tcp) or measuring (icmp) window here")
+	noFping := flag.Bool("no-fping", false, "icmp: do not run fping for comparison")
 	flag.Parse()
 	if *serve {
 		peers(*nports, *victimAddrs)
 		return
 	}
 	runtime.GOMAXPROCS(*procs)
-	heapProfile, cpuProfile = *memprofile, *cpuprofile
+	heapProfile = *memprofile
+	if *kind == "icmp" {
+		if err := icmpBench(*n, *count, *iv, *measure, !*noFping); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if heapProfile != "" {
 		runtime.MemProfileRate = 512 // every per-target struct shows; CPU figures are then high
 	}
