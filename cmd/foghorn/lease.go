@@ -337,10 +337,14 @@ func cmdLease(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "no leases held")
 		}
 		for _, l := range out.Leases {
-			fmt.Fprintf(stdout, "#%d %s %s by %s until %s: %s\n", l.ID, l.Target, l.State, l.Holder, l.EndsAt.Local().Format("15:04:05"), l.Reason)
+			reason := ""
+			if l.Reason != "" {
+				reason = ": " + l.Reason
+			}
+			fmt.Fprintf(stdout, "#%d %s %s by %s until %s%s\n", l.ID, l.Target, l.State, l.Holder, clockTime(l.EndsAt), reason)
 		}
 		for _, t := range out.Waiting {
-			fmt.Fprintf(stdout, "waiting: ticket %d %s for %s (until %s): %s\n", t.ID, t.Target, t.Holder, t.Until.Local().Format("15:04:05"), t.Why)
+			fmt.Fprintf(stdout, "waiting: ticket %d %s for %s (until %s): %s\n", t.ID, t.Target, t.Holder, clockTime(t.Until), t.Why)
 		}
 		return 0
 	case "release", "extend":
@@ -358,7 +362,7 @@ func cmdLease(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "foghorn lease: %v\n", err)
 			return refusedCode(code)
 		}
-		fmt.Fprintf(stdout, "lease #%d %s: %s %s until %s\n", l.ID, rest[0]+"ed", l.Target, l.State, l.EndsAt.Local().Format("15:04:05"))
+		fmt.Fprintf(stdout, "lease #%d %s: %s %s until %s\n", l.ID, rest[0]+"ed", l.Target, l.State, clockTime(l.EndsAt))
 		return 0
 	}
 	if len(rest) != 1 {
@@ -454,7 +458,7 @@ func (c *client) lease(host string, dur time.Duration, reason string, wait time.
 }
 
 func granted(w io.Writer, l power.Lease) {
-	fmt.Fprintf(w, "lease #%d granted: %s until %s\n", l.ID, l.Target, l.EndsAt.Local().Format("15:04:05"))
+	fmt.Fprintf(w, "lease #%d granted: %s until %s\n", l.ID, l.Target, clockTime(l.EndsAt))
 }
 
 // call is do with the HTTP status: 0 when foghorn could not be reached.
@@ -500,3 +504,8 @@ func (c *client) call(method, path string, body, out any) (int, error) {
 	}
 	return resp.StatusCode, nil
 }
+
+// clockTime is a time of day as the CLI prints it, with its zone: the
+// server's refusals say UTC, and a script's log must not leave the reader
+// guessing which clock "until 03:20" is on.
+func clockTime(t time.Time) string { return t.Local().Format("15:04:05 MST") }
