@@ -220,7 +220,9 @@ func TestTwilioOutageCrashedPageExpiresOnRecover(t *testing.T) {
 	o := newOutage(t)
 	ctx := context.Background()
 	never := make(chan struct{})
+	inSend := make(chan struct{}, 1)
 	dead := o.engine(escalation.NotifierFunc(func(ctx context.Context, in escalation.Intent) error {
+		inSend <- struct{}{}
 		<-never // foghorn is killed mid-send
 		return fmt.Errorf("killed")
 	}), 0)
@@ -229,10 +231,13 @@ func TestTwilioOutageCrashedPageExpiresOnRecover(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.step(dead)
-	for deadline := time.Now().Add(5 * time.Second); len(o.states(inc.ID)) < 1; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no page claimed")
-		}
+	// Wait until the send is under way, not only claimed: a send goroutine
+	// scheduled after the clock jump would find its page out of date and
+	// expire it itself, and Recover would have nothing left to find.
+	select {
+	case <-inSend:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no page handed to the notifier; states %v", o.states(inc.ID))
 	}
 
 	o.clk.Jump(start.Add(10 * time.Minute))
