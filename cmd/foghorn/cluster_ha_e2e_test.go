@@ -336,12 +336,15 @@ func haHundredPageOnce(t *testing.T, nodes []string) {
 	// entry: it must cover the skew between the two nodes' opens and the
 	// first one's send queue. 100 incidents at once on -race binaries on
 	// a loaded machine take up to 5 s from one node's open to the other's
-	// send (2 s gave 4-5 duplicates of 100, 5 s 4 in one run of 3); 10 s
-	// covers it, as the default 15 s does.
+	// send (2 s gave 4-5 duplicates of 100, 5 s 4 in one run of 3); on a
+	// slower day each node opened the 100 over 10-15 s (about 100 ms an
+	// open), the same incident up to 9.4 s apart on the two, and 10 s gave
+	// 1-2 duplicates in 4 of 4 runs. So the default, 15 s.
 	// Step 2 comes after the acks: the last node decides its first pages
 	// (len-1) × peer_timeout after the others.
-	step2 := 30*time.Second + time.Duration(len(nodes)-2)*20*time.Second
-	h := newHACluster(t, nodes, 10*time.Second, targets, twoSMSSteps(step2.String()))
+	pt := 15 * time.Second
+	step2 := 3*pt + time.Duration(len(nodes)-2)*2*pt
+	h := newHACluster(t, nodes, pt, targets, twoSMSSteps(step2.String()))
 	h.startBoth(t)
 	for _, name := range h.names {
 		until(t, 20*time.Second, name+" sees the 100 targets up", func() bool {
