@@ -58,13 +58,15 @@ func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentEls
 		}
 	}
 	start := e.clock.Now()
-	if pos := e.cl.Peer.Position(); pos > 0 && !in.waited {
+	pos := e.cl.Peer.Position()
+	if pos > 0 && !in.waited {
 		if !e.pause(in.ID, time.Duration(pos)*e.cl.PeerTimeout) {
 			return LogEntry{}, false, true
 		}
 	}
 	e.rename(ctx, in)
 	by, sentElsewhere = e.nfl.get(in.logKey)
+	heard := sentElsewhere // the log had the page's word at this node's turn
 	if sentElsewhere && by.Kind != "page" { // sending or unsent
 		if by, sentElsewhere, stop = e.awaitSender(in, by); stop {
 			return LogEntry{}, false, true
@@ -75,6 +77,16 @@ func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentEls
 		// but an earlier one of a node further on in the outage (this one
 		// joined late). A duplicate is better than a lost page.
 		sentElsewhere = false
+	}
+	// Settle only when the log had nothing at the turn: a node that
+	// waited on another's "sending" (awaitSender) has heard it out.
+	if !sentElsewhere && !heard && pos > 0 && in.Kind == KindPage {
+		e.logPage(ctx, *in, kindSending)
+		in.said = true
+		var stop bool
+		if by, sentElsewhere, stop = e.yieldToEarlier(in, start); stop {
+			return LogEntry{}, false, true
+		}
 	}
 	switch {
 	case in.Kind != KindPage && sentElsewhere: // a notice (replies.go)
@@ -118,6 +130,9 @@ func (e *Engine) awaitSender(in *Intent, by LogEntry) (LogEntry, bool, bool) {
 			e.log.Info("page: the node sending it was lost; sending it here", "key", in.logKey, "sender", by.Node)
 			return by, false, false
 		}
+		if first, ok := e.nfl.earliest(in.logKey); ok && first.Kind == "page" {
+			return first, true, false // sent by a node before the one still saying "sending" (it yielded)
+		}
 		if !e.clock.Now().Before(deadline) {
 			e.log.Warn("page: the node sending it has not said it went out; sending it here too (a duplicate is better than a lost page)",
 				"key", in.logKey, "sender", by.Node, "since", by.At)
@@ -129,6 +144,43 @@ func (e *Engine) awaitSender(in *Intent, by LogEntry) (LogEntry, bool, bool) {
 		var ok bool
 		if by, ok = e.nfl.get(in.logKey); !ok {
 			return by, false, false
+		}
+	}
+}
+
+// yieldToEarlier settles a page a node after the first is about to send:
+// it has said "sending", waits peer_timeout/5 for the word of a node
+// before it, and yields to one that said it is sending or sent the same
+// page, waiting for that one as awaitSender does. Without it, two nodes
+// whose turns came within one gossip delay of each other both sent: the
+// first node opened the incident late (100 incidents at once, the same
+// one opened up to 15 s apart on the two), each read the log before the
+// other's "sending" arrived, and last-writer-wins kept only the later
+// entry (Log.earlier keeps the earlier node's). The first node never
+// settles, so a page is as quick as before while it lives.
+func (e *Engine) yieldToEarlier(in *Intent, start time.Time) (LogEntry, bool, bool) {
+	if !e.pause(in.ID, e.cl.PeerTimeout/5) {
+		return LogEntry{}, false, true
+	}
+	deadline := e.clock.Now().Add(sameWindow * e.cl.PeerTimeout)
+	poll := max(e.cl.PeerTimeout/10, 10*time.Millisecond)
+	for {
+		by, ok := e.nfl.earliest(in.logKey)
+		switch {
+		case !ok || by.Kind == kindUnsent || by.At.Before(start.Add(-e.cl.PeerTimeout*sameWindow)):
+			return by, false, false
+		case by.Kind != kindSending:
+			return by, true, false
+		case !e.cl.Peer.Live(by.Node):
+			e.log.Info("page: the earlier node sending it was lost; sending it here", "key", in.logKey, "sender", by.Node)
+			return by, false, false
+		case !e.clock.Now().Before(deadline):
+			e.log.Warn("page: the earlier node sending it has not said it went out; sending it here too (a duplicate is better than a lost page)",
+				"key", in.logKey, "sender", by.Node, "since", by.At)
+			return by, false, false
+		}
+		if !e.pause(in.ID, poll) {
+			return LogEntry{}, false, true
 		}
 	}
 }

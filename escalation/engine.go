@@ -356,7 +356,9 @@ func (e *Engine) send(ctx context.Context, in Intent) {
 			e.forget(in.ID)
 			return
 		}
-		e.logPage(ctx, in, kindSending)
+		if !in.said {
+			e.logPage(ctx, in, kindSending)
+		}
 	}
 	err := e.handOver(ctx, in)
 	failpoint.HitIf(err == nil && in.Kind == KindPage, "engine.before-mark")

@@ -38,7 +38,19 @@ type Log struct {
 	merged    func([]LogEntry) // the engine: acks, resolves and episodes from the peer
 	mergedN   atomic.Uint64    // entries taken from peers
 	lastGC    time.Time
+	// earlier holds, by page key, the page entries ("sending", "page",
+	// "unsent") of nodes before this one by name, even those the
+	// last-writer-wins merge drops: two nodes that each said "sending"
+	// before hearing of the other keep only the later entry, and the
+	// later node must still learn that the earlier one is sending
+	// (Engine.yieldToEarlier).
+	earlier map[string]LogEntry
 }
+
+// earlierTTL is how long an entry stays in Log.earlier: far longer than
+// any turn (sameWindow × peer_timeout), far shorter than the log's
+// retention.
+const earlierTTL = time.Hour
 
 // LogEntry is one line of the notification log.
 type LogEntry struct {
@@ -123,7 +135,7 @@ func newLog(db *store.DB, node string, clk clock.Clock, lg *slog.Logger, retenti
 	if retention <= 0 {
 		retention = 90 * 24 * time.Hour
 	}
-	return &Log{node: node, db: db, clock: clk, log: lg, retention: retention, entries: map[string]LogEntry{}}
+	return &Log{node: node, db: db, clock: clk, log: lg, retention: retention, entries: map[string]LogEntry{}, earlier: map[string]LogEntry{}}
 }
 
 // SetBroadcast sets what gossips a new entry to the other nodes (the
@@ -241,6 +253,7 @@ func (l *Log) Merge(b []byte) error {
 		if e.Key == "" || !e.Expires.After(now) {
 			continue
 		}
+		l.noteEarlierLocked(e)
 		if old, ok := l.entries[e.Key]; ok && !e.newer(old) {
 			continue
 		}
@@ -286,7 +299,35 @@ func (l *Log) gcLocked(now time.Time) bool {
 			delete(l.entries, k)
 		}
 	}
+	for k, e := range l.earlier {
+		if now.Sub(e.At) > earlierTTL {
+			delete(l.earlier, k)
+		}
+	}
 	return true
+}
+
+// noteEarlierLocked keeps e in l.earlier when it is a page entry of a node
+// before this one: the first such node's, and of that node the newest
+// (its "page" after its "sending"). l.mu is held.
+func (l *Log) noteEarlierLocked(e LogEntry) {
+	if e.Node >= l.node || (e.Kind != kindSending && e.Kind != kindUnsent && e.Kind != "page") {
+		return
+	}
+	old, ok := l.earlier[e.Key]
+	switch {
+	case !ok, e.Node < old.Node, e.Node == old.Node && e.newer(old):
+		l.earlier[e.Key] = e
+	}
+}
+
+// earliest is the page entry of key from the first node before this one
+// that wrote one, if any.
+func (l *Log) earliest(key string) (LogEntry, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.earlier[key]
+	return e, ok
 }
 
 func (l *Log) dropExpired(ctx context.Context, now time.Time) {

@@ -73,6 +73,9 @@ type Intent struct {
 	// waited: the turn's wait was taken already, with the step's power
 	// intent (share_power.go): the log is checked, without waiting again.
 	waited bool
+	// said: this node's "sending" entry is in the log already (takeTurn
+	// wrote it before settling, cluster.go).
+	said bool
 }
 
 // Kind is what an intent is for.
