@@ -66,7 +66,7 @@ func (e *Engine) takeTurn(ctx context.Context, in *Intent) (by LogEntry, sentEls
 	}
 	e.rename(ctx, in)
 	by, sentElsewhere = e.nfl.get(in.logKey)
-	heard := sentElsewhere // the log had the page's word at this node's turn
+	heard := sentElsewhere                  // the log had the page's word at this node's turn
 	if sentElsewhere && by.Kind != "page" { // sending or unsent
 		if by, sentElsewhere, stop = e.awaitSender(in, by); stop {
 			return LogEntry{}, false, true
