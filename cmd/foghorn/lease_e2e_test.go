@@ -372,9 +372,10 @@ done`, bin, dir, dir, dir)
 	// foghorn has lost it: "asking again with ... of the wait left") or, on
 	// a slow run, still posting its request ("trying again"): either way
 	// it asks again and is granted.
+	werr := waiter.Wait() // before wout is read: the CLI's output is copied in until it exits
 	again := strings.Contains(wout.String(), "asking again with") || strings.Contains(wout.String(), "; trying again")
-	if err := waiter.Wait(); err != nil || !again || !strings.Contains(wout.String(), "granted: pve2") {
-		t.Fatalf("the waiter across a restart: %v\n%s", err, wout.String())
+	if werr != nil || !again || !strings.Contains(wout.String(), "granted: pve2") {
+		t.Fatalf("the waiter across a restart: %v\n%s", werr, wout.String())
 	}
 	if ls := leases(); len(ls) != 1 || ls[0].Target != "pve2" {
 		t.Fatalf("leases: %+v", ls)
