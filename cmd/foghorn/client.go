@@ -77,6 +77,13 @@ func (o clientOptions) client() (*client, error) {
 // do sends a request and decodes a JSON answer into out; API errors come
 // back as the server's own words.
 func (c *client) do(method, path string, body, out any) error {
+	_, err := c.call(method, path, body, out)
+	return err
+}
+
+// call is do with the HTTP status: 0 when foghorn could not be reached.
+// A 409's JSON is decoded into out as well, for the refusal's words.
+func (c *client) call(method, path string, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -84,7 +91,7 @@ func (c *client) do(method, path string, body, out any) error {
 	}
 	req, err := http.NewRequest(method, strings.TrimRight(c.base, "/")+path, rd)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -95,21 +102,27 @@ func (c *client) do(method, path string, body, out any) error {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach foghorn at %s: %w (is it running? set -url or FOGHORN_URL)", c.base, err)
+		return 0, fmt.Errorf("cannot reach foghorn at %s: %w (is it running? set -url or FOGHORN_URL)", c.base, err)
 	}
 	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode >= 300 {
 		var e struct{ Error string }
-		json.NewDecoder(resp.Body).Decode(&e)
+		json.Unmarshal(raw, &e)
 		if e.Error == "" {
 			e.Error = resp.Status
 		}
-		return fmt.Errorf("%s", e.Error)
+		if resp.StatusCode == http.StatusConflict && out != nil {
+			json.Unmarshal(raw, out)
+		}
+		return resp.StatusCode, fmt.Errorf("%s", e.Error)
 	}
 	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("foghorn's answer is not what this CLI expects (%v): are both the same version?", err)
+		}
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // openIncident is the open incident with this id as the API shows it, or

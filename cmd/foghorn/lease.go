@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -459,50 +458,6 @@ func (c *client) lease(host string, dur time.Duration, reason string, wait time.
 
 func granted(w io.Writer, l power.Lease) {
 	fmt.Fprintf(w, "lease #%d granted: %s until %s\n", l.ID, l.Target, clockTime(l.EndsAt))
-}
-
-// call is do with the HTTP status: 0 when foghorn could not be reached.
-// A 409's JSON is decoded into out as well, for the refusal's words.
-func (c *client) call(method, path string, body, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, strings.TrimRight(c.base, "/")+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	if c.as != "" {
-		req.Header.Set("X-Foghorn-Note", c.as)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("cannot reach foghorn at %s: %w (is it running? set -url or FOGHORN_URL)", c.base, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode >= 300 {
-		var e struct{ Error string }
-		json.Unmarshal(raw, &e)
-		if e.Error == "" {
-			e.Error = resp.Status
-		}
-		if resp.StatusCode == http.StatusConflict && out != nil {
-			json.Unmarshal(raw, out)
-		}
-		return resp.StatusCode, fmt.Errorf("%s", e.Error)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("foghorn's answer is not what this CLI expects (%v): are both the same version?", err)
-		}
-	}
-	return resp.StatusCode, nil
 }
 
 // clockTime is a time of day as the CLI prints it, with its zone: the
